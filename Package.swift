@@ -1,0 +1,27 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "RaftHost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "RaftCore", targets: ["RaftCore"]),
+    ],
+    targets: [
+        // The consensus engine: a deterministic value type with no I/O and no dependencies.
+        .target(name: "RaftCore"),
+    ]
+)
+
+// One settings list for every target: Swift 6 mode with strict concurrency plus the upcoming
+// features we hold ourselves to.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(contentsOf: [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+        .swiftLanguageMode(.v6),
+    ])
+    target.swiftSettings = settings
+}

@@ -1,0 +1,102 @@
+/// A Raft term: a logical clock that increases with every election.
+public typealias Term = UInt64
+
+/// A position in the replicated log. Index 0 is the empty prefix; the first entry is 1.
+public typealias LogIndex = UInt64
+
+/// Identifies one member of a Raft group. The host maps configured node names to ids.
+public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+
+    public init(_ rawValue: UInt64) {
+        self.rawValue = rawValue
+    }
+
+    public static func < (lhs: NodeID, rhs: NodeID) -> Bool {
+        lhs.rawValue < rhs.rawValue
+    }
+
+    public var description: String { "n\(rawValue)" }
+}
+
+/// One record of the replicated log.
+public struct Entry: Sendable, Hashable {
+    public enum Kind: UInt8, Sendable {
+        /// An opaque command for the state machine.
+        case command = 0
+        /// The empty entry a new leader appends so that it can commit entries of earlier terms
+        /// (Raft §5.4.2) and serve ReadIndex requests. State machines never see it.
+        case noop = 1
+    }
+
+    public var term: Term
+    public var index: LogIndex
+    public var kind: Kind
+    public var data: [UInt8]
+
+    public init(term: Term, index: LogIndex, kind: Kind = .command, data: [UInt8] = []) {
+        self.term = term
+        self.index = index
+        self.kind = kind
+        self.data = data
+    }
+
+    /// Bytes this entry adds to messages and to the persisted log, header included. Used for
+    /// message size limits and accounting; the storage and wire formats define the exact size.
+    public var approximateByteSize: Int { data.count + 24 }
+}
+
+/// The state a node MUST persist before it answers a message that depends on it.
+public struct HardState: Sendable, Hashable {
+    public var term: Term
+    /// The candidate this node voted for in `term`, if any.
+    public var vote: NodeID?
+    /// The highest index known to be committed. Persisting it is an optimization (a restarted
+    /// node can apply up to it at once); losing it is safe.
+    public var commit: LogIndex
+
+    public init(term: Term = 0, vote: NodeID? = nil, commit: LogIndex = 0) {
+        self.term = term
+        self.vote = vote
+        self.commit = commit
+    }
+}
+
+/// What a snapshot covers: the log prefix up to `index` (whose entry had `term`), and the
+/// configuration in force at that point.
+public struct SnapshotMetadata: Sendable, Hashable {
+    public var index: LogIndex
+    public var term: Term
+    public var voters: [NodeID]
+
+    public init(index: LogIndex, term: Term, voters: [NodeID]) {
+        self.index = index
+        self.term = term
+        self.voters = voters
+    }
+}
+
+/// A state machine image at `metadata.index`, opaque to the engine.
+public struct Snapshot: Sendable, Hashable {
+    public var metadata: SnapshotMetadata
+    public var data: [UInt8]
+
+    public init(metadata: SnapshotMetadata, data: [UInt8]) {
+        self.metadata = metadata
+        self.data = data
+    }
+}
+
+/// Everything a node had persisted, handed to the engine when it (re)starts.
+public struct PersistentState: Sendable, Hashable {
+    public var hardState: HardState
+    public var snapshot: Snapshot?
+    /// The log after the snapshot, contiguous, starting at `snapshot.metadata.index + 1` (or 1).
+    public var entries: [Entry]
+
+    public init(hardState: HardState = HardState(), snapshot: Snapshot? = nil, entries: [Entry] = []) {
+        self.hardState = hardState
+        self.snapshot = snapshot
+        self.entries = entries
+    }
+}
