@@ -6,10 +6,21 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "RaftTesting", targets: ["RaftTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
         .target(name: "RaftCore"),
+        // Deterministic cluster simulator on virtual time, invariant checks, lab scenarios' harness.
+        .target(
+            name: "RaftTesting",
+            dependencies: ["RaftCore", .product(name: "HeapModule", package: "swift-collections")]
+        ),
+
+        .testTarget(name: "RaftTestingTests", dependencies: ["RaftCore", "RaftTesting"]),
     ]
 )
 

@@ -28,8 +28,6 @@ public struct Message: Sendable, Hashable {
         case heartbeatResponse(HeartbeatResponse)
         case installSnapshot(SnapshotChunk)
         case installSnapshotResponse(SnapshotChunkResponse)
-        /// Leadership transfer: the receiver starts an election at once, skipping pre-vote.
-        case timeoutNow
     }
 
     /// True for the messages that answer a request (counted apart from requests by tests).
@@ -37,7 +35,7 @@ public struct Message: Sendable, Hashable {
         switch payload {
         case .preVoteResponse, .voteResponse, .appendResponse, .heartbeatResponse, .installSnapshotResponse:
             return true
-        case .preVote, .vote, .append, .heartbeat, .installSnapshot, .timeoutNow:
+        case .preVote, .vote, .append, .heartbeat, .installSnapshot:
             return false
         }
     }

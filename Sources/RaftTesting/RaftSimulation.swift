@@ -1,0 +1,532 @@
+public import RaftCore
+
+/// A whole Raft cluster of ``RaftEngine``s on virtual time, with a faulty network, crashes
+/// that keep exactly what was persisted, and the safety invariants checked after every step.
+///
+/// The API mirrors the classic lab's test harness (`checkOneLeader`, `one`, `nCommitted`,
+/// `disconnect`, `crash`, `restart`, ...), so its scenarios port one to one. Every run is
+/// determined by its seed: a failure's message names the seed and how to replay it.
+///
+/// Each node applies committed commands to a recorder (index → command); with
+/// `snapshotInterval` set it snapshots that recorder every `snapshotInterval` entries, as
+/// the lab's snapshot tests do.
+public final class RaftSimulation {
+    public let seed: UInt64
+    public let nodeIDs: [NodeID]
+    public private(set) var now: VirtualTime = 0
+    public var network = NetworkModel()
+    /// Virtual time between two ticks of a node's engine.
+    public let tickInterval: VirtualTime
+    /// Per-node factor on the tick interval (clock-speed skew in randomized runs).
+    public var clockSkew: [NodeID: Double] = [:]
+
+    /// Requests and responses sent, and their approximate bytes.
+    public private(set) var requestsSent = 0
+    public private(set) var responsesSent = 0
+    public private(set) var bytesSent = 0
+
+    let configurationTemplate: (NodeID) -> RaftConfiguration
+    let snapshotInterval: LogIndex?
+    private var random: SeededGenerator
+    private var events = EventQueue<Event>()
+    private(set) var nodes: [NodeID: Node] = [:]
+    private var connected: Set<NodeID>
+    /// Partition label per node; a link is up only between nodes with the same label.
+    private var partitionOf: [NodeID: Int] = [:]
+
+    // Invariant bookkeeping.
+    private var leaderOfTerm: [Term: NodeID] = [:]
+    /// Every entry any node applied, by index: committed entries never change.
+    private var committed: [LogIndex: (term: Term, data: [UInt8])] = [:]
+    private var highestCommitted: LogIndex = 0
+    /// Every (index, term) any node persisted, with its data: log matching.
+    private var persistedEntries: [EntryKey: [UInt8]] = [:]
+    private var failure: SimulationFailure?
+    private var testName: String
+
+    struct EntryKey: Hashable {
+        var index: LogIndex
+        var term: Term
+    }
+
+    enum Event {
+        case tick(NodeID, incarnation: Int)
+        case deliver(Message)
+        case flush(NodeID)
+        case action(() -> Void)
+    }
+
+    /// What survives a crash: exactly what was persisted.
+    struct Disk {
+        var hardState = HardState()
+        var snapshot: Snapshot?
+        var entries: [Entry] = []
+
+        /// Bytes of Raft state (hard state and log, without the snapshot), as `maxraftstate`
+        /// measures it.
+        var raftStateSize: Int {
+            24 + entries.reduce(0) { $0 + $1.approximateByteSize }
+        }
+
+        mutating func append(_ newEntries: [Entry]) {
+            guard let first = newEntries.first else { return }
+            let snapshotIndex = snapshot?.metadata.index ?? 0
+            let keep = Int(first.index - snapshotIndex - 1)
+            precondition(keep >= 0 && keep <= entries.count, "persisted entries must be contiguous")
+            entries.removeSubrange(keep...)
+            entries.append(contentsOf: newEntries)
+        }
+
+        mutating func install(_ newSnapshot: Snapshot) {
+            let index = newSnapshot.metadata.index
+            let oldSnapshotIndex = snapshot?.metadata.index ?? 0
+            if let position = entries.firstIndex(where: { $0.index == index && $0.term == newSnapshot.metadata.term }) {
+                entries.removeFirst(position + 1)
+            } else if index > oldSnapshotIndex {
+                entries.removeAll()
+            }
+            snapshot = newSnapshot
+        }
+    }
+
+    final class Node {
+        let id: NodeID
+        var engine: RaftEngine?
+        var disk = Disk()
+        var incarnation = 0
+        var flushScheduled = false
+        /// Commands this incarnation applied (or restored from its snapshot), by index.
+        var applied: [LogIndex: [UInt8]] = [:]
+        var lastApplied: LogIndex = 0
+        var snapshotsTaken = 0
+        /// Reads confirmed by ReadIndex: id → read index.
+        var readStates: [UInt64: LogIndex] = [:]
+        var failedReads: Set<UInt64> = []
+
+        init(id: NodeID) {
+            self.id = id
+        }
+
+        var isUp: Bool { engine != nil }
+    }
+
+    /// - Parameters:
+    ///   - servers: cluster size.
+    ///   - seed: determines every random choice of the run.
+    ///   - snapshotInterval: take a snapshot every this many applied entries (nil: never).
+    ///   - configure: adjusts each node's engine configuration.
+    public init(
+        servers: Int,
+        seed: UInt64,
+        testName: String = #function,
+        tickInterval: VirtualTime = .milliseconds(10),
+        snapshotInterval: LogIndex? = nil,
+        configure: @escaping (inout RaftConfiguration) -> Void = { _ in }
+    ) {
+        self.seed = seed
+        self.testName = testName
+        self.tickInterval = tickInterval
+        self.snapshotInterval = snapshotInterval
+        let ids = (1...servers).map { NodeID(UInt64($0)) }
+        nodeIDs = ids
+        connected = Set(ids)
+        random = SeededGenerator(seed: seed)
+        configurationTemplate = { id in
+            var configuration = RaftConfiguration(id: id, voters: ids)
+            // 100 ms heartbeats and a 300-600 ms election timeout, as the lab suggests.
+            configuration.heartbeatTicks = 10
+            configuration.electionTimeoutTicks = 30
+            configuration.randomSeed = seed
+            configure(&configuration)
+            return configuration
+        }
+        for id in ids {
+            nodes[id] = Node(id: id)
+            start(id)
+        }
+    }
+
+    // MARK: - Running
+
+    /// Runs the simulation for `duration` of virtual time, checking invariants at each step.
+    public func run(for duration: VirtualTime) throws(SimulationFailure) {
+        try run(until: now + duration)
+    }
+
+    /// Runs until `deadline` of virtual time.
+    public func run(until deadline: VirtualTime) throws(SimulationFailure) {
+        while let event = events.popFirst(notAfter: deadline) {
+            now = max(now, event.time)
+            handle(event.action)
+            if let failure { throw failure }
+        }
+        now = max(now, deadline)
+    }
+
+    /// Runs in steps of `step` until `condition` holds or `timeout` passes; returns whether it held.
+    public func run(
+        atMost timeout: VirtualTime, step: VirtualTime = .milliseconds(10), until condition: () -> Bool
+    ) throws(SimulationFailure) -> Bool {
+        let deadline = now + timeout
+        while now < deadline {
+            if condition() { return true }
+            try run(for: min(step, deadline - now))
+        }
+        return condition()
+    }
+
+    /// Schedules `action` at `delay` from now (e.g. a client's next step).
+    public func schedule(after delay: VirtualTime, _ action: @escaping () -> Void) {
+        events.schedule(at: now + delay, .action(action))
+    }
+
+    /// A random number from the simulation's seeded stream.
+    public func randomNumber(below bound: UInt64) -> UInt64 {
+        random.next() % bound
+    }
+
+    /// Fails the run (the error names the seed).
+    public func fail(_ message: String) -> SimulationFailure {
+        let error = SimulationFailure(message: message, seed: seed, testName: testName, time: now)
+        if failure == nil { failure = error }
+        return error
+    }
+
+    private func handle(_ event: Event) {
+        switch event {
+        case .tick(let id, let incarnation):
+            guard let node = nodes[id], node.isUp, node.incarnation == incarnation else { return }
+            node.engine!.tick()
+            flush(node)
+            let interval = Double(tickInterval) * (clockSkew[id] ?? 1)
+            events.schedule(at: now + VirtualTime(max(1, interval)), .tick(id, incarnation: incarnation))
+        case .deliver(let message):
+            guard linkUp(message.from, message.to), let node = nodes[message.to], node.isUp else { return }
+            node.engine!.step(message)
+            flush(node)
+        case .flush(let id):
+            guard let node = nodes[id] else { return }
+            node.flushScheduled = false
+            if node.isUp { flush(node) }
+        case .action(let action):
+            action()
+        }
+    }
+
+    // MARK: - Driving one node
+
+    /// Carries out everything the engine asked for, in the order RaftOutput prescribes.
+    private func flush(_ node: Node) {
+        while node.engine?.hasOutput == true {
+            var engine = node.engine!
+            let output = engine.takeOutput()
+            node.engine = engine
+            if let softState = output.softState, softState.role == .leader {
+                checkLeader(node, term: softState.term)
+            }
+            if let snapshot = output.snapshot {
+                node.disk.install(snapshot)
+                restoreApplied(node, from: snapshot)
+            }
+            if !output.entries.isEmpty {
+                checkLogMatching(node, output.entries)
+                node.disk.append(output.entries)
+            }
+            if let hardState = output.hardState {
+                node.disk.hardState = hardState
+            }
+            node.engine!.didPersist(output)
+            for message in output.messages {
+                send(message)
+            }
+            for entry in output.committedEntries {
+                apply(entry, on: node)
+            }
+            for read in output.readStates {
+                node.readStates[read.id] = read.index
+            }
+            node.failedReads.formUnion(output.failedReads)
+        }
+    }
+
+    private func scheduleFlush(_ node: Node) {
+        guard !node.flushScheduled else { return }
+        node.flushScheduled = true
+        events.schedule(at: now, .flush(node.id))
+    }
+
+    private func send(_ message: Message) {
+        if message.isResponse { responsesSent += 1 } else { requestsSent += 1 }
+        bytesSent += message.approximateByteSize
+        guard linkUp(message.from, message.to), let delay = network.delay(for: message, using: &random) else {
+            return
+        }
+        events.schedule(at: now + delay, .deliver(message))
+    }
+
+    private func linkUp(_ a: NodeID, _ b: NodeID) -> Bool {
+        connected.contains(a) && connected.contains(b) && partitionOf[a] == partitionOf[b]
+    }
+
+    private func apply(_ entry: Entry, on node: Node) {
+        guard entry.index == node.lastApplied + 1 else {
+            _ = fail("\(node.id) applied index \(entry.index) after \(node.lastApplied): out of order or twice")
+            return
+        }
+        node.lastApplied = entry.index
+        if let previous = committed[entry.index] {
+            if previous.term != entry.term || previous.data != entry.data {
+                _ = fail(
+                    "\(node.id) applied a different entry at index \(entry.index): term \(entry.term) vs \(previous.term)"
+                )
+                return
+            }
+        } else {
+            committed[entry.index] = (entry.term, entry.data)
+            highestCommitted = max(highestCommitted, entry.index)
+        }
+        if entry.kind == .command {
+            node.applied[entry.index] = entry.data
+        }
+        if let interval = snapshotInterval, entry.index % interval == 0 {
+            takeSnapshot(node, at: entry.index)
+        }
+    }
+
+    private func takeSnapshot(_ node: Node, at index: LogIndex) {
+        let data = encodeApplied(node.applied, through: index)
+        do {
+            var engine = node.engine!
+            let snapshot = try engine.compact(through: index, snapshotData: data)
+            node.engine = engine
+            node.disk.install(snapshot)
+            node.snapshotsTaken += 1
+        } catch {
+            _ = fail("\(node.id) could not snapshot at \(index): \(error)")
+        }
+    }
+
+    private func restoreApplied(_ node: Node, from snapshot: Snapshot) {
+        guard let restored = decodeApplied(snapshot.data) else {
+            _ = fail("\(node.id) received an undecodable snapshot at \(snapshot.metadata.index)")
+            return
+        }
+        node.applied = restored
+        node.lastApplied = snapshot.metadata.index
+    }
+
+    // MARK: - Invariants
+
+    private func checkLeader(_ node: Node, term: Term) {
+        if let other = leaderOfTerm[term], other != node.id {
+            _ = fail("two leaders in term \(term): \(other) and \(node.id)")
+            return
+        }
+        leaderOfTerm[term] = node.id
+        // Leader completeness: every committed entry is in the new leader's log.
+        guard let engine = node.engine else { return }
+        let log = engine.log
+        if highestCommitted > log.lastIndex {
+            _ = fail("leader \(node.id) of term \(term) lacks committed index \(highestCommitted) (last \(log.lastIndex))")
+            return
+        }
+        var index = highestCommitted
+        while index > log.snapshotIndex {
+            if let entry = log.entry(at: index), let known = committed[index],
+                entry.term != known.term || entry.data != known.data
+            {
+                _ = fail("leader \(node.id) of term \(term) has a different entry at committed index \(index)")
+                return
+            }
+            index -= 1
+        }
+    }
+
+    private func checkLogMatching(_ node: Node, _ entries: [Entry]) {
+        for entry in entries {
+            let key = EntryKey(index: entry.index, term: entry.term)
+            if let known = persistedEntries[key] {
+                if known != entry.data {
+                    _ = fail("log matching violated at index \(entry.index) term \(entry.term) on \(node.id)")
+                    return
+                }
+            } else {
+                persistedEntries[key] = entry.data
+            }
+        }
+    }
+
+    /// Checks that any two logs that hold an entry with the same index and term are
+    /// identical up to it (the Log Matching property), over what each still holds.
+    public func checkLogsMatch() throws(SimulationFailure) {
+        let logs = nodes.values.compactMap { $0.engine?.log }
+        for a in logs.indices {
+            for b in logs.indices where b > a {
+                let left = logs[a]
+                let right = logs[b]
+                var index = min(left.lastIndex, right.lastIndex)
+                let floor = max(left.snapshotIndex, right.snapshotIndex)
+                // Find the highest shared (index, term), then everything below must agree.
+                while index > floor, left.term(at: index) != right.term(at: index) {
+                    index -= 1
+                }
+                while index > floor {
+                    if left.entry(at: index) != right.entry(at: index) {
+                        throw fail("logs differ at index \(index) below a shared entry")
+                    }
+                    index -= 1
+                }
+            }
+        }
+    }
+
+    // MARK: - Faults
+
+    public func isConnected(_ id: NodeID) -> Bool { connected.contains(id) }
+
+    public func disconnect(_ id: NodeID) {
+        connected.remove(id)
+    }
+
+    public func connect(_ id: NodeID) {
+        connected.insert(id)
+    }
+
+    /// Splits the nodes into partitions; nodes not listed form one more partition.
+    public func partition(_ groups: [[NodeID]]) {
+        partitionOf = [:]
+        for (label, group) in groups.enumerated() {
+            for id in group { partitionOf[id] = label + 1 }
+        }
+    }
+
+    public func healPartition() {
+        partitionOf = [:]
+    }
+
+    /// Crashes a node: it keeps exactly what it had persisted.
+    public func crash(_ id: NodeID) {
+        guard let node = nodes[id], node.isUp else { return }
+        node.engine = nil
+        node.incarnation += 1
+        node.readStates = [:]
+        node.failedReads = []
+    }
+
+    /// Restarts a crashed node from its persisted state (a running node is crashed first).
+    public func restart(_ id: NodeID) {
+        crash(id)
+        start(id)
+    }
+
+    private func start(_ id: NodeID) {
+        guard let node = nodes[id] else { return }
+        let persisted = PersistentState(
+            hardState: node.disk.hardState, snapshot: node.disk.snapshot, entries: node.disk.entries)
+        var configuration = configurationTemplate(id)
+        configuration.randomSeed = configuration.randomSeed &+ UInt64(node.incarnation) &* 7919
+        node.engine = RaftEngine(configuration: configuration, persistentState: persisted)
+        node.applied = [:]
+        node.lastApplied = 0
+        if let snapshot = node.disk.snapshot {
+            restoreApplied(node, from: snapshot)
+        }
+        let phase = random.next() % tickInterval
+        events.schedule(at: now + phase + 1, .tick(id, incarnation: node.incarnation))
+        scheduleFlush(node)
+    }
+
+    // MARK: - Observing
+
+    public func isUp(_ id: NodeID) -> Bool { nodes[id]?.isUp == true }
+
+    public func engine(_ id: NodeID) -> RaftEngine? { nodes[id]?.engine }
+
+    /// Bytes of persisted Raft state (hard state + log, no snapshot) of a node.
+    public func raftStateSize(_ id: NodeID) -> Int { nodes[id]?.disk.raftStateSize ?? 0 }
+
+    public func snapshotCount(_ id: NodeID) -> Int { nodes[id]?.snapshotsTaken ?? 0 }
+
+    public func persistedSnapshot(_ id: NodeID) -> Snapshot? { nodes[id]?.disk.snapshot }
+
+    /// The command node `id` applied at `index`, if any.
+    public func applied(_ id: NodeID, at index: LogIndex) -> [UInt8]? { nodes[id]?.applied[index] }
+
+    public func lastApplied(_ id: NodeID) -> LogIndex { nodes[id]?.lastApplied ?? 0 }
+
+    /// The read index the engine reported for read `readID` on node `id`, once safe.
+    public func readState(_ id: NodeID, _ readID: UInt64) -> LogIndex? { nodes[id]?.readStates[readID] }
+
+    public func readFailed(_ id: NodeID, _ readID: UInt64) -> Bool { nodes[id]?.failedReads.contains(readID) == true }
+
+    /// Proposes `command` on node `id`, as the lab's `Start`: returns the index and term it
+    /// would be committed at, or nil when the node is down or not the leader.
+    @discardableResult
+    public func start(_ id: NodeID, _ command: [UInt8]) -> (index: LogIndex, term: Term)? {
+        guard let node = nodes[id], var engine = node.engine else { return nil }
+        let result = engine.propose(command)
+        node.engine = engine
+        guard case .accepted(let index, let term) = result else { return nil }
+        scheduleFlush(node)
+        return (index, term)
+    }
+
+    /// Asks node `id` for a ReadIndex read point.
+    public func requestRead(_ id: NodeID, readID: UInt64) -> Bool {
+        guard let node = nodes[id], var engine = node.engine else { return false }
+        let result = engine.requestRead(id: readID)
+        node.engine = engine
+        scheduleFlush(node)
+        return result == .pending
+    }
+}
+
+/// A failed simulation: what went wrong, and the seed that replays it.
+public struct SimulationFailure: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var seed: UInt64
+    public var testName: String
+    public var time: VirtualTime
+
+    public var description: String {
+        let name = testName.split(separator: "(").first.map(String.init) ?? testName
+        return "\(message) [at \(time / 1_000) ms virtual; seed \(seed); replay: "
+            + "RAFT_SIM_SEED=\(seed) swift test --filter \(name)]"
+    }
+}
+
+// The recorder's snapshot format: count, then (index, length, bytes) per applied command.
+func encodeApplied(_ applied: [LogIndex: [UInt8]], through index: LogIndex) -> [UInt8] {
+    var bytes: [UInt8] = []
+    let kept = applied.filter { $0.key <= index }.sorted { $0.key < $1.key }
+    appendUInt64(UInt64(kept.count), to: &bytes)
+    for (entryIndex, data) in kept {
+        appendUInt64(entryIndex, to: &bytes)
+        appendUInt64(UInt64(data.count), to: &bytes)
+        bytes.append(contentsOf: data)
+    }
+    return bytes
+}
+
+func decodeApplied(_ bytes: [UInt8]) -> [LogIndex: [UInt8]]? {
+    var offset = 0
+    func readUInt64() -> UInt64? {
+        guard offset + 8 <= bytes.count else { return nil }
+        var value: UInt64 = 0
+        for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += 8
+        return value
+    }
+    guard let count = readUInt64() else { return nil }
+    var result: [LogIndex: [UInt8]] = [:]
+    for _ in 0..<count {
+        guard let index = readUInt64(), let length = readUInt64(), length <= bytes.count - offset else { return nil }
+        result[index] = Array(bytes[offset..<offset + Int(length)])
+        offset += Int(length)
+    }
+    return result
+}
+
+func appendUInt64(_ value: UInt64, to bytes: inout [UInt8]) {
+    for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import RaftCore
+import RaftTesting
+
+/// The seed of a scenario: `RAFT_SIM_SEED` replays a reported failure, else a fixed default
+/// keeps every run of the suite identical.
+func scenarioSeed(_ defaultSeed: UInt64) -> UInt64 {
+    if let text = ProcessInfo.processInfo.environment["RAFT_SIM_SEED"], let seed = UInt64(text) {
+        return seed
+    }
+    return defaultSeed
+}
+
+/// The lab's election timeout, for its `time.Sleep(RaftElectionTimeout)`.
+let electionTimeout: VirtualTime = .seconds(1)
+
+extension RaftSimulation {
+    /// Node at `position` (taken modulo the cluster size) counting from `base`.
+    func node(_ base: NodeID, plus offset: Int) -> NodeID {
+        let position = (nodeIDs.firstIndex(of: base)! + offset) % nodeIDs.count
+        return nodeIDs[position]
+    }
+
+    /// The lab's `crash1`: the node leaves the network and stops, keeping what it persisted.
+    func crashAndDisconnect(_ id: NodeID) {
+        disconnect(id)
+        crash(id)
+    }
+
+    func randomCommand() -> [UInt8] {
+        .command(Int(randomNumber(below: 1 << 40)))
+    }
+}
