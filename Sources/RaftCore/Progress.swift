@@ -10,10 +10,14 @@ struct Progress: Sendable {
     }
 
     struct SnapshotTransfer: Sendable, Equatable {
-        var index: LogIndex
-        var term: Term
+        /// The snapshot being sent, pinned: if the leader compacts again meanwhile, restarting
+        /// with the newer one could starve a slow follower forever.
+        var snapshot: Snapshot
         /// The next byte the follower asked for.
         var offset: UInt64
+
+        var index: LogIndex { snapshot.metadata.index }
+        var term: Term { snapshot.metadata.term }
     }
 
     var match: LogIndex = 0

@@ -738,29 +738,23 @@ public struct RaftEngine: Sendable {
 
     private mutating func startSnapshotTransfer(to follower: NodeID) {
         guard let snapshot, var peer = progress[follower] else { return }
-        peer.state = .snapshot(
-            Progress.SnapshotTransfer(index: snapshot.metadata.index, term: snapshot.metadata.term, offset: 0))
+        peer.state = .snapshot(Progress.SnapshotTransfer(snapshot: snapshot, offset: 0))
         peer.inflight.removeAll()
         progress[follower] = peer
         sendSnapshotChunk(to: follower)
     }
 
     private mutating func sendSnapshotChunk(to follower: NodeID) {
-        guard let snapshot, let peer = progress[follower], case .snapshot(let transfer) = peer.state else { return }
-        if transfer.index != snapshot.metadata.index || transfer.term != snapshot.metadata.term {
-            // We compacted again since the transfer began: send the newer snapshot instead.
-            startSnapshotTransfer(to: follower)
-            return
-        }
-        let total = snapshot.data.count
-        let start = min(Int(transfer.offset), total)
-        let end = min(start + configuration.snapshotChunkBytes, total)
+        guard let peer = progress[follower], case .snapshot(let transfer) = peer.state else { return }
+        let data = transfer.snapshot.data
+        let start = min(Int(transfer.offset), data.count)
+        let end = min(start + configuration.snapshotChunkBytes, data.count)
         send(
             to: follower,
             .installSnapshot(
                 SnapshotChunk(
-                    metadata: snapshot.metadata, offset: UInt64(start), totalSize: UInt64(total),
-                    data: Array(snapshot.data[start..<end]))))
+                    metadata: transfer.snapshot.metadata, offset: UInt64(start), totalSize: UInt64(data.count),
+                    data: Array(data[start..<end]))))
     }
 
     private mutating func broadcastHeartbeat() {

@@ -19,6 +19,9 @@ public final class RaftSimulation {
     public let tickInterval: VirtualTime
     /// Per-node factor on the tick interval (clock-speed skew in randomized runs).
     public var clockSkew: [NodeID: Double] = [:]
+    /// Per-node time a write takes to become durable (0: at once). Writes complete in order;
+    /// a crash loses those still in flight, and nothing that depends on them was sent.
+    public var diskLatency: [NodeID: VirtualTime] = [:]
 
     /// Requests and responses sent, and their approximate bytes.
     public private(set) var requestsSent = 0
@@ -43,6 +46,11 @@ public final class RaftSimulation {
     private var persistedEntries: [EntryKey: [UInt8]] = [:]
     private var failure: SimulationFailure?
     private var testName: String
+    /// Nodes whose process or disk is stalled until the given time: they handle nothing.
+    private var pausedUntil: [NodeID: VirtualTime] = [:]
+    /// For each outstanding read: the highest index any node knew committed when it was asked.
+    private var commitAtReadRequest: [UInt64: LogIndex] = [:]
+    public private(set) var readsConfirmed = 0
 
     struct EntryKey: Hashable {
         var index: LogIndex
@@ -54,6 +62,16 @@ public final class RaftSimulation {
         case deliver(Message)
         case flush(NodeID)
         case action(() -> Void)
+        /// A node's disk finished writing one output.
+        case persisted(NodeID, incarnation: Int, RaftOutput)
+
+        var node: NodeID? {
+            switch self {
+            case .tick(let id, _), .flush(let id), .persisted(let id, _, _): return id
+            case .deliver(let message): return message.to
+            case .action: return nil
+            }
+        }
     }
 
     /// What survives a crash: exactly what was persisted.
@@ -99,6 +117,8 @@ public final class RaftSimulation {
         var applied: [LogIndex: [UInt8]] = [:]
         var lastApplied: LogIndex = 0
         var snapshotsTaken = 0
+        /// When the disk finishes the writes queued so far.
+        var diskBusyUntil: VirtualTime = 0
         /// Reads confirmed by ReadIndex: id → read index.
         var readStates: [UInt64: LogIndex] = [:]
         var failedReads: Set<UInt64> = []
@@ -193,6 +213,14 @@ public final class RaftSimulation {
     }
 
     private func handle(_ event: Event) {
+        if let id = event.node, let until = pausedUntil[id] {
+            if now < until {
+                // A stalled node handles its events when it resumes, in their original order.
+                events.schedule(at: until, event)
+                return
+            }
+            pausedUntil[id] = nil
+        }
         switch event {
         case .tick(let id, let incarnation):
             guard let node = nodes[id], node.isUp, node.incarnation == incarnation else { return }
@@ -210,6 +238,10 @@ public final class RaftSimulation {
             if node.isUp { flush(node) }
         case .action(let action):
             action()
+        case .persisted(let id, let incarnation, let output):
+            guard let node = nodes[id], node.isUp, node.incarnation == incarnation else { return }
+            complete(output, on: node)
+            flush(node)
         }
     }
 
@@ -224,29 +256,50 @@ public final class RaftSimulation {
             if let softState = output.softState, softState.role == .leader {
                 checkLeader(node, term: softState.term)
             }
-            if let snapshot = output.snapshot {
-                node.disk.install(snapshot)
-                restoreApplied(node, from: snapshot)
+            let latency = diskLatency[node.id] ?? 0
+            if latency == 0 {
+                complete(output, on: node)
+            } else {
+                // The leader replicates while its own disk writes (thesis §10.2.1).
+                var deferred = output
+                deferred.messages = []
+                for message in output.messages {
+                    if message.mayBeSentBeforePersisting { send(message) } else { deferred.messages.append(message) }
+                }
+                node.diskBusyUntil = max(node.diskBusyUntil, now) + latency
+                events.schedule(at: node.diskBusyUntil, .persisted(node.id, incarnation: node.incarnation, deferred))
             }
-            if !output.entries.isEmpty {
-                checkLogMatching(node, output.entries)
-                node.disk.append(output.entries)
-            }
-            if let hardState = output.hardState {
-                node.disk.hardState = hardState
-            }
-            node.engine!.didPersist(output)
-            for message in output.messages {
-                send(message)
-            }
-            for entry in output.committedEntries {
-                apply(entry, on: node)
-            }
-            for read in output.readStates {
-                node.readStates[read.id] = read.index
-            }
-            node.failedReads.formUnion(output.failedReads)
         }
+    }
+
+    /// Makes `output` durable on the node's disk, then does what depended on that.
+    private func complete(_ output: RaftOutput, on node: Node) {
+        if let snapshot = output.snapshot {
+            node.disk.install(snapshot)
+            restoreApplied(node, from: snapshot)
+        }
+        if !output.entries.isEmpty {
+            checkLogMatching(node, output.entries)
+            node.disk.append(output.entries)
+        }
+        if let hardState = output.hardState {
+            node.disk.hardState = hardState
+        }
+        node.engine!.didPersist(output)
+        for message in output.messages {
+            send(message)
+        }
+        for entry in output.committedEntries {
+            apply(entry, on: node)
+        }
+        for read in output.readStates {
+            if let required = commitAtReadRequest.removeValue(forKey: read.id), read.index < required {
+                _ = fail("read \(read.id) on \(node.id) got read index \(read.index) below commit \(required)")
+            }
+            readsConfirmed += 1
+            node.readStates[read.id] = read.index
+        }
+        node.failedReads.formUnion(output.failedReads)
     }
 
     private func scheduleFlush(_ node: Node) {
@@ -404,6 +457,12 @@ public final class RaftSimulation {
         partitionOf = [:]
     }
 
+    /// Stalls a node (a stopped process or a stuck disk) for `duration`: it handles no tick,
+    /// message or flush until then, and then catches up in order.
+    public func pause(_ id: NodeID, for duration: VirtualTime) {
+        pausedUntil[id] = max(pausedUntil[id] ?? 0, now + duration)
+    }
+
     /// Crashes a node: it keeps exactly what it had persisted.
     public func crash(_ id: NodeID) {
         guard let node = nodes[id], node.isUp else { return }
@@ -474,6 +533,8 @@ public final class RaftSimulation {
     /// Asks node `id` for a ReadIndex read point.
     public func requestRead(_ id: NodeID, readID: UInt64) -> Bool {
         guard let node = nodes[id], var engine = node.engine else { return false }
+        // ReadIndex safety: the read must observe everything committed before it was asked.
+        commitAtReadRequest[readID] = nodes.values.compactMap { $0.engine?.commitIndex }.max() ?? 0
         let result = engine.requestRead(id: readID)
         node.engine = engine
         scheduleFlush(node)

@@ -419,8 +419,8 @@ struct RaftEngineScenarioTests {
         try churn(unreliable: true, seed: scenarioSeed(19))
     }
 
-    private func churn(unreliable: Bool, seed: UInt64) throws {
-        let sim = RaftSimulation(servers: 5, seed: seed)
+    private func churn(unreliable: Bool, seed: UInt64, testName: String = #function) throws {
+        let sim = RaftSimulation(servers: 5, seed: seed, testName: testName)
         sim.network.unreliable = unreliable
         var stop = false
         var seen: [[UInt8]] = []

@@ -1,0 +1,110 @@
+import Foundation
+import RaftCore
+import RaftTesting
+import Testing
+
+/// Randomized simulation: every seed builds a cluster and a random schedule of all the faults
+/// the simulator knows (loss, delay, long reordering, partitions, disconnections, crashes
+/// with restarts, stalled nodes, clock-speed skew) while clients propose and read. The
+/// simulator checks the safety invariants after every step; at the end the network heals
+/// and the cluster must make progress again.
+///
+/// Budget: `RAFT_SIM_BUDGET` seconds of wall time (default 20), or exactly `RAFT_SIM_SEEDS`
+/// seeds; `RAFT_SIM_SEED` replays one seed.
+@Suite("Randomized simulation")
+struct RandomizedSimulationTests {
+    @Test("RandomizedFaults")
+    func randomizedSimulation() throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["RAFT_SIM_SEED"], let seed = UInt64(text) {
+            try runSeed(seed)
+            return
+        }
+        let seedCount = environment["RAFT_SIM_SEEDS"].flatMap(Int.init)
+        let budget = environment["RAFT_SIM_BUDGET"].flatMap(Double.init) ?? 20
+        let base: UInt64 = environment["RAFT_SIM_SEED_BASE"].flatMap(UInt64.init) ?? 10_000
+        let started = Date()
+        var seeds = 0
+        var reads = 0
+        while seedCount.map({ seeds < $0 }) ?? (Date().timeIntervalSince(started) < budget) {
+            reads += try runSeed(base + UInt64(seeds))
+            seeds += 1
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        print(
+            "randomized simulation: \(seeds) seeds in \(String(format: "%.1f", elapsed)) s "
+                + "(\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s), \(reads) linearizable reads confirmed")
+        #expect(seeds > 0)
+    }
+
+    @discardableResult
+    private func runSeed(_ seed: UInt64) throws -> Int {
+        var chooser = SeededGenerator(seed: seed ^ 0xFACE)
+        let servers = [3, 5][Int(chooser.next() % 2)]
+        let snapshotInterval: LogIndex? = chooser.next() % 2 == 0 ? LogIndex(5 + chooser.next() % 20) : nil
+        let preVote = chooser.next() % 4 != 0
+        let checkQuorum = chooser.next() % 4 != 0
+        let sim = RaftSimulation(
+            servers: servers, seed: seed, testName: "randomizedSimulation",
+            snapshotInterval: snapshotInterval,
+            configure: {
+                $0.preVote = preVote
+                $0.checkQuorum = checkQuorum
+                $0.snapshotChunkBytes = 128
+                $0.maxInflightMessages = 4
+            })
+        let ids = sim.nodeIDs
+        func randomNode() -> NodeID { ids[Int(sim.randomNumber(below: UInt64(ids.count)))] }
+        for id in ids where sim.randomNumber(below: 4) == 0 {
+            sim.clockSkew[id] = 0.7 + Double(sim.randomNumber(below: 60)) / 100
+        }
+        for id in ids where sim.randomNumber(below: 2) == 0 {
+            sim.diskLatency[id] = 100 + sim.randomNumber(below: 8_000)
+        }
+
+        // A client that keeps proposing to whoever accepts, and asks for reads.
+        var nextValue = 0
+        var readID: UInt64 = 0
+        func clientStep() {
+            nextValue += 1
+            for id in ids where sim.start(id, .command(nextValue)) != nil {
+                break
+            }
+            if sim.randomNumber(below: 3) == 0 {
+                readID += 1
+                _ = sim.requestRead(randomNode(), readID: readID)
+            }
+            sim.schedule(after: .milliseconds(5 + sim.randomNumber(below: 40)), clientStep)
+        }
+        sim.schedule(after: 0, clientStep)
+
+        for _ in 0..<25 {
+            switch sim.randomNumber(below: 9) {
+            case 0: sim.network.unreliable.toggle()
+            case 1: sim.network.longReordering.toggle()
+            case 2: sim.disconnect(randomNode())
+            case 3: sim.connect(randomNode())
+            case 4:
+                let shuffled = ids.shuffled(using: &chooser)
+                let cut = 1 + Int(sim.randomNumber(below: UInt64(ids.count - 1)))
+                sim.partition([Array(shuffled[..<cut]), Array(shuffled[cut...])])
+            case 5: sim.healPartition()
+            case 6: sim.crash(randomNode())
+            case 7: sim.restart(randomNode())
+            default: sim.pause(randomNode(), for: .milliseconds(50 + sim.randomNumber(below: 1_500)))
+            }
+            try sim.run(for: .milliseconds(50 + sim.randomNumber(below: 400)))
+        }
+
+        // Heal everything: the cluster must elect a leader and commit again.
+        sim.network = NetworkModel()
+        sim.healPartition()
+        for id in ids {
+            if !sim.isUp(id) { sim.restart(id) }
+            sim.connect(id)
+        }
+        try sim.one(.command(-1), expectedServers: servers, retry: true)
+        try sim.checkLogsMatch()
+        return sim.readsConfirmed
+    }
+}
