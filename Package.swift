@@ -6,10 +6,20 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "ClusterConfig", targets: ["ClusterConfig"]),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
         .target(name: "RaftCore"),
+        // The system libyaml, found through pkg-config; `make deps` installs it on Debian.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        // cluster.yaml -> validated, typed configuration. Keeps CYAML an internal detail.
+        .target(name: "ClusterConfig", dependencies: ["CYAML"]),
+        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"]),
     ]
 )
 
