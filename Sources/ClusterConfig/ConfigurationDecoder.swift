@@ -245,6 +245,7 @@ struct ConfigurationDecoder {
             throw mismatch("a mapping", field)
         }
         var values: [String: Field] = [:]
+        var keyMarks: [String: YAMLMark] = [:]
         for pair in pairs {
             guard case .scalar(let key, _) = pair.key.content else {
                 throw mismatch("a string key", Field(node: pair.key, path: field.path))
@@ -256,9 +257,10 @@ struct ConfigurationDecoder {
                     ?? "expected one of: \(known.joined(separator: ", "))"
                 throw error(.unknownKey, "unknown key; \(hint)", at: keyField)
             }
-            if let first = values[key] {
-                throw error(.duplicateKey, "duplicate key, first given at \(first.node.mark)", at: keyField)
+            if let first = keyMarks[key] {
+                throw error(.duplicateKey, "duplicate key, first given at \(first)", at: keyField)
             }
+            keyMarks[key] = pair.key.mark
             values[key] = Field(node: pair.value, path: keyField.path)
         }
         return Fields(mapping: field, values: values)
