@@ -96,7 +96,11 @@ struct ConfigurationDecoder {
             let idField = try node.required("id", source: source)
             let id = try identifier(idField, kind: "node id")
             if let first = ids[id] {
-                throw error(.duplicateNodeID, "duplicate node id '\(id)', first used at \(first.node.mark)", at: idField)
+                throw error(
+                    .duplicateNodeID,
+                    "duplicate node id '\(id)', first used at \(first.node.mark)",
+                    at: idField
+                )
             }
             ids[id] = idField
 

@@ -58,13 +58,13 @@ enum Scalars {
         return totalOverflow ? nil : total
     }
 
-    /// `host:port` or `[ipv6]:port`. Ports are 1...65535; the host is not resolved.
     enum AddressResult: Equatable {
         case valid(host: String, port: Int)
         case malformed
         case portOutOfRange
     }
 
+    /// `host:port` or `[ipv6]:port`. Ports are 1...65535; the host is not resolved.
     static func address(_ text: String) -> AddressResult {
         let host: Substring
         let portText: Substring

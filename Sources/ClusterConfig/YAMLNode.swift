@@ -81,9 +81,18 @@ enum YAMLParser {
 /// Turns libyaml's event stream into a `YAMLNode` tree with an explicit stack of open
 /// collections, so deeply nested input cannot overflow the call stack.
 private struct TreeBuilder {
-    private enum Open {
-        case sequence(mark: YAMLMark, anchor: String?, items: [YAMLNode])
-        case mapping(mark: YAMLMark, anchor: String?, pairs: [YAMLNode.Pair], pendingKey: YAMLNode?)
+    /// A collection whose end event has not arrived yet.
+    private struct Open {
+        var mark: YAMLMark
+        var anchor: String?
+        var isMapping: Bool
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        var pendingKey: YAMLNode?
+
+        var node: YAMLNode {
+            YAMLNode(content: isMapping ? .mapping(pairs) : .sequence(items), mark: mark)
+        }
     }
 
     private var stack: [Open] = []
@@ -114,26 +123,20 @@ private struct TreeBuilder {
                 let scalar = event.data.scalar
                 let text = Self.string(scalar.value, length: Int(scalar.length))
                 let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE && scalar.tag == nil
-                let node = YAMLNode(content: .scalar(text, plain: plain), mark: mark)
-                try add(node, anchor: Self.string(scalar.anchor))
+                add(YAMLNode(content: .scalar(text, plain: plain), mark: mark), anchor: Self.string(scalar.anchor))
             case YAML_SEQUENCE_START_EVENT:
-                stack.append(.sequence(mark: mark, anchor: Self.string(event.data.sequence_start.anchor), items: []))
+                stack.append(Open(mark: mark, anchor: Self.string(event.data.sequence_start.anchor), isMapping: false))
             case YAML_MAPPING_START_EVENT:
-                let anchor = Self.string(event.data.mapping_start.anchor)
-                stack.append(.mapping(mark: mark, anchor: anchor, pairs: [], pendingKey: nil))
+                stack.append(Open(mark: mark, anchor: Self.string(event.data.mapping_start.anchor), isMapping: true))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                switch stack.removeLast() {
-                case .sequence(let start, let anchor, let items):
-                    try add(YAMLNode(content: .sequence(items), mark: start), anchor: anchor)
-                case .mapping(let start, let anchor, let pairs, _):
-                    try add(YAMLNode(content: .mapping(pairs), mark: start), anchor: anchor)
-                }
+                let closed = stack.removeLast()
+                add(closed.node, anchor: closed.anchor)
             case YAML_ALIAS_EVENT:
                 let name = Self.string(event.data.alias.anchor) ?? ""
                 guard let target = anchors[name] else {
                     throw YAMLSyntaxError(message: "found undefined alias '\(name)'", mark: mark)
                 }
-                try add(target, anchor: nil)
+                add(target, anchor: nil)
             default:
                 // Stream start and document end carry nothing the tree needs.
                 break
@@ -141,25 +144,23 @@ private struct TreeBuilder {
         }
     }
 
-    private mutating func add(_ node: YAMLNode, anchor: String?) throws(YAMLSyntaxError) {
+    private mutating func add(_ node: YAMLNode, anchor: String?) {
         if let anchor {
             anchors[anchor] = node
         }
-        guard let top = stack.popLast() else {
+        guard !stack.isEmpty else {
             root = node
             return
         }
-        switch top {
-        case .sequence(let mark, let anchor, var items):
-            items.append(node)
-            stack.append(.sequence(mark: mark, anchor: anchor, items: items))
-        case .mapping(let mark, let anchor, var pairs, let pendingKey):
-            if let key = pendingKey {
-                pairs.append(YAMLNode.Pair(key: key, value: node))
-                stack.append(.mapping(mark: mark, anchor: anchor, pairs: pairs, pendingKey: nil))
-            } else {
-                stack.append(.mapping(mark: mark, anchor: anchor, pairs: pairs, pendingKey: node))
-            }
+        // Mutating the top in place keeps appends linear (no copy of the arrays).
+        let top = stack.count - 1
+        if !stack[top].isMapping {
+            stack[top].items.append(node)
+        } else if let key = stack[top].pendingKey {
+            stack[top].pairs.append(YAMLNode.Pair(key: key, value: node))
+            stack[top].pendingKey = nil
+        } else {
+            stack[top].pendingKey = node
         }
     }
 

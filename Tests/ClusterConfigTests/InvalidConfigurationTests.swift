@@ -282,14 +282,21 @@ private let badFiles: [BadFile] = [
     ),
     BadFile(
         "duplicate node id",
-        withNodes(nodeN1 + "  - id: n1\n    peer: 127.0.0.1:7102\n    client: 127.0.0.1:7202\n    http: 127.0.0.1:7302\n"),
+        withNodes(
+            nodeN1 + "  - id: n1\n    peer: 127.0.0.1:7102\n    client: 127.0.0.1:7202\n    http: 127.0.0.1:7302\n"
+        ),
         .duplicateNodeID,
         "cluster.yaml:7:9: nodes[1].id: duplicate node id 'n1', first used at 3:9"
     ),
     BadFile(
         "address used by two nodes",
         withNodes(
-            nodeN1 + nodeN1.replacing("n1", with: "n2", maxReplacements: 1).replacing("127.0.0.1:7201", with: "127.0.0.1:7101", maxReplacements: 1)
+            nodeN1
+                + nodeN1.replacing("n1", with: "n2", maxReplacements: 1).replacing(
+                    "127.0.0.1:7201",
+                    with: "127.0.0.1:7101",
+                    maxReplacements: 1
+                )
         ),
         .duplicateAddress,
         "cluster.yaml:8:11: nodes[1].peer: address 127.0.0.1:7101 is already used by nodes[0].peer at 4:11"
@@ -383,8 +390,10 @@ func badFileIsRejectedWithItsPosition(_ file: BadFile) throws {
     let wholeFile = try #require(throws: ConfigurationError.self) {
         try ClusterConfiguration.parse(yaml: minimalYAML + yaml)
     }
-    #expect(wholeFile.description == "cluster.yaml:14:3: raft.colour: unknown key; expected one of: heartbeat, "
-        + "electionTimeout, preVote, checkQuorum, leaseReads, maxMessageSize, maxInflightMessages, snapshotChunkSize")
+    #expect(
+        wholeFile.description == "cluster.yaml:14:3: raft.colour: unknown key; expected one of: heartbeat, "
+            + "electionTimeout, preVote, checkQuorum, leaseReads, maxMessageSize, maxInflightMessages, snapshotChunkSize"
+    )
 }
 
 @Test func unreadableFilesAreReportedWithTheSystemReason() throws {
@@ -393,7 +402,10 @@ func badFileIsRejectedWithItsPosition(_ file: BadFile) throws {
     }
     #expect(missing.code == .unreadableFile)
     #expect(missing.line == nil)
-    #expect(missing.description == "/nonexistent/cluster.yaml: cannot read the configuration file: No such file or directory")
+    #expect(
+        missing.description
+            == "/nonexistent/cluster.yaml: cannot read the configuration file: No such file or directory"
+    )
 
     let directory = try #require(throws: ConfigurationError.self) {
         try ClusterConfiguration.load(path: "/")

@@ -33,9 +33,21 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
     #expect(config.dataDirectory == repositoryRoot + "/data")
     #expect(config.nodes.map(\.id) == ["n1", "n2", "n3"])
     #expect(config.nodes.map(\.numericID) == [1, 2, 3])
-    #expect(config.nodes.map(\.peer) == [address("127.0.0.1", 7101), address("127.0.0.1", 7102), address("127.0.0.1", 7103)])
-    #expect(config.nodes.map(\.client) == [address("127.0.0.1", 7201), address("127.0.0.1", 7202), address("127.0.0.1", 7203)])
-    #expect(config.nodes.map(\.http) == [address("127.0.0.1", 7301), address("127.0.0.1", 7302), address("127.0.0.1", 7303)])
+    #expect(
+        config.nodes.map(\.peer) == [
+            address("127.0.0.1", 7101), address("127.0.0.1", 7102), address("127.0.0.1", 7103),
+        ]
+    )
+    #expect(
+        config.nodes.map(\.client) == [
+            address("127.0.0.1", 7201), address("127.0.0.1", 7202), address("127.0.0.1", 7203),
+        ]
+    )
+    #expect(
+        config.nodes.map(\.http) == [
+            address("127.0.0.1", 7301), address("127.0.0.1", 7302), address("127.0.0.1", 7303),
+        ]
+    )
     #expect(config.groups == [.init(name: "kv", stateMachine: "KeyValueStore", maxRaftState: 1_048_576)])
     #expect(config.raft.heartbeat == .milliseconds(50))
     #expect(config.raft.electionTimeout == .milliseconds(500))
@@ -144,12 +156,13 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
 }
 
 @Test func emptySectionsAndNullValuesMeanDefaults() throws {
-    let yaml = minimalYAML + """
-        raft:
-        storage:
-          fsync: ~
-        http: null
-        """
+    let yaml =
+        minimalYAML + """
+            raft:
+            storage:
+              fsync: ~
+            http: null
+            """
     let config = try ClusterConfiguration.parse(yaml: yaml)
     #expect(config.raft == .init())
     #expect(config.storage == .init())
