@@ -285,9 +285,10 @@ struct ConfigurationDecoder {
         return text
     }
 
-    private func string(_ field: Field) throws(ConfigurationError) -> String {
+    /// The text of a non-empty scalar; `expected` names what the key wants, for the error.
+    private func string(_ field: Field, expected: String = "a string") throws(ConfigurationError) -> String {
         guard case .scalar(let text, _) = field.node.content, !field.node.isNull else {
-            throw mismatch("a string", field)
+            throw mismatch(expected, field)
         }
         guard !text.isEmpty else {
             throw error(.invalidValue, "must not be empty", at: field)
@@ -309,7 +310,7 @@ struct ConfigurationDecoder {
     }
 
     private func bool(_ field: Field) throws(ConfigurationError) -> Bool {
-        switch try string(field) {
+        switch try string(field, expected: "true or false") {
         case "true", "True", "TRUE": return true
         case "false", "False", "FALSE": return false
         default: throw mismatch("true or false", field)
@@ -317,7 +318,7 @@ struct ConfigurationDecoder {
     }
 
     private func positiveInteger(_ field: Field) throws(ConfigurationError) -> Int {
-        guard let value = Int(try string(field)) else {
+        guard let value = Int(try string(field, expected: "an integer")) else {
             throw mismatch("an integer", field)
         }
         guard value >= 1 else {
@@ -327,7 +328,7 @@ struct ConfigurationDecoder {
     }
 
     private func address(_ field: Field) throws(ConfigurationError) -> ClusterConfiguration.Address {
-        let text = try string(field)
+        let text = try string(field, expected: "an address (host:port)")
         switch Scalars.address(text) {
         case .valid(let host, let port):
             return ClusterConfiguration.Address(host: host, port: port)
@@ -343,7 +344,7 @@ struct ConfigurationDecoder {
     }
 
     private func duration(_ field: Field) throws(ConfigurationError) -> Duration {
-        let text = try string(field)
+        let text = try string(field, expected: "a duration")
         guard let duration = Scalars.duration(text) else {
             let units = Scalars.durationUnits.map(\.unit).filter { $0 != "µs" }
             throw error(
@@ -360,7 +361,7 @@ struct ConfigurationDecoder {
     }
 
     private func size(_ field: Field) throws(ConfigurationError) -> Int {
-        let text = try string(field)
+        let text = try string(field, expected: "a size")
         guard let size = Scalars.size(text) else {
             let units = Scalars.sizeUnits.map(\.unit).filter { !$0.isEmpty && $0 != "B" }
             throw error(
@@ -383,7 +384,7 @@ struct ConfigurationDecoder {
 
     /// `maxraftstate`: a size, or `-1` for never; `nil` means never.
     private func snapshotThreshold(_ field: Field) throws(ConfigurationError) -> Int? {
-        let text = try string(field)
+        let text = try string(field, expected: "a size")
         if text == "-1" { return nil }
         guard !text.hasPrefix("-") else {
             throw error(.invalidSize, "must be -1 (never snapshot) or a size such as 1MiB, found '\(text)'", at: field)

@@ -100,6 +100,24 @@ private let badFiles: [BadFile] = [
         "cluster.yaml:11:24: raft.maxInflightMessages: expected an integer, found 'lots'"
     ),
     BadFile(
+        "list where a duration belongs",
+        minimalYAML + "raft:\n  heartbeat: [50ms]\n",
+        .typeMismatch,
+        "cluster.yaml:11:14: raft.heartbeat: expected a duration, found a list"
+    ),
+    BadFile(
+        "mapping where a size belongs",
+        minimalYAML + "    maxraftstate: {bytes: 1}\n",
+        .typeMismatch,
+        "cluster.yaml:10:19: groups[0].maxraftstate: expected a size, found a mapping"
+    ),
+    BadFile(
+        "null where an address belongs",
+        withNodes("  - id: n1\n    peer:\n    client: 127.0.0.1:7201\n    http: 127.0.0.1:7301\n"),
+        .typeMismatch,
+        "cluster.yaml:4:10: nodes[0].peer: expected an address (host:port), found null"
+    ),
+    BadFile(
         "list where a string belongs",
         "cluster: [a, b]\n",
         .typeMismatch,
