@@ -9,12 +9,9 @@ struct Field {
 /// The keys of one mapping, after checking that each is known and appears once.
 struct Fields {
     var mapping: Field
-    private var values: [String: Field] = [:]
-
-    init(mapping: Field, values: [String: Field]) {
-        self.mapping = mapping
-        self.values = values
-    }
+    var values: [String: Field]
+    /// The source name, for errors.
+    var source: String
 
     /// The value of `key`; `nil` when it is absent or null, which both mean "use the default".
     func optional(_ key: String) -> Field? {
@@ -22,7 +19,7 @@ struct Fields {
         return field
     }
 
-    func required(_ key: String, source: String) throws(ConfigurationError) -> Field {
+    func required(_ key: String) throws(ConfigurationError) -> Field {
         if let field = values[key] { return field }
         // Point at the mapping that lacks the key: there is nothing else to point at.
         throw ConfigurationError(
@@ -56,29 +53,20 @@ struct ConfigurationDecoder {
             Field(node: root, path: ""),
             known: ["cluster", "data", "nodes", "groups", "raft", "storage", "http", "requestTimeout"]
         )
-        let name = try string(top.required("cluster", source: source))
+        let name = try string(top.required("cluster"))
         var data = "./data"
         if let field = top.optional("data") { data = try string(field) }
-        let nodes = try decodeNodes(top.required("nodes", source: source))
-        let groups = try decodeGroups(top.required("groups", source: source))
-        var raft = ClusterConfiguration.Raft()
-        if let field = top.optional("raft") { raft = try decodeRaft(field) }
-        var storage = ClusterConfiguration.Storage()
-        if let field = top.optional("storage") { storage = try decodeStorage(field) }
-        var http = ClusterConfiguration.HTTP()
-        if let field = top.optional("http") { http = try decodeHTTP(field) }
-        var requestTimeout = Duration.seconds(5)
-        if let field = top.optional("requestTimeout") { requestTimeout = try duration(field) }
-        return ClusterConfiguration(
+        var config = ClusterConfiguration(
             name: name,
             dataDirectory: resolve(data, against: baseDirectory),
-            nodes: nodes,
-            groups: groups,
-            raft: raft,
-            storage: storage,
-            http: http,
-            requestTimeout: requestTimeout
+            nodes: try decodeNodes(top.required("nodes")),
+            groups: try decodeGroups(top.required("groups"))
         )
+        if let field = top.optional("raft") { config.raft = try decodeRaft(field) }
+        if let field = top.optional("storage") { config.storage = try decodeStorage(field) }
+        if let field = top.optional("http") { config.http = try decodeHTTP(field) }
+        if let field = top.optional("requestTimeout") { config.requestTimeout = try duration(field) }
+        return config
     }
 
     // MARK: Sections
@@ -93,7 +81,7 @@ struct ConfigurationDecoder {
         var nodes: [ClusterConfiguration.Node] = []
         for item in items {
             let node = try fields(item, known: ["id", "peer", "client", "http"])
-            let idField = try node.required("id", source: source)
+            let idField = try node.required("id")
             let id = try identifier(idField, kind: "node id")
             if let first = ids[id] {
                 throw error(
@@ -106,7 +94,7 @@ struct ConfigurationDecoder {
 
             var endpoints: [ClusterConfiguration.Address] = []
             for key in ["peer", "client", "http"] {
-                let addressField = try node.required(key, source: source)
+                let addressField = try node.required(key)
                 let endpoint = try address(addressField)
                 // Host names compare without case; the same port on two different hosts is fine.
                 let identity = ClusterConfiguration.Address(host: endpoint.host.lowercased(), port: endpoint.port)
@@ -142,7 +130,7 @@ struct ConfigurationDecoder {
         var groups: [ClusterConfiguration.Group] = []
         for item in items {
             let group = try fields(item, known: ["name", "stateMachine", "maxraftstate"])
-            let nameField = try group.required("name", source: source)
+            let nameField = try group.required("name")
             let name = try identifier(nameField, kind: "group name")
             if let first = names[name] {
                 throw error(
@@ -152,7 +140,7 @@ struct ConfigurationDecoder {
                 )
             }
             names[name] = nameField
-            let stateMachine = try string(group.required("stateMachine", source: source))
+            let stateMachine = try string(group.required("stateMachine"))
             var maxRaftState: Int?
             if let limit = group.optional("maxraftstate") {
                 maxRaftState = try snapshotThreshold(limit)
@@ -180,7 +168,7 @@ struct ConfigurationDecoder {
                 "followers start an election when they hear no heartbeat for this long, so it must span several "
                 + "heartbeats (10 × heartbeat is typical)"
             if let electionTimeout {
-                let heartbeatText = heartbeat.map(text) ?? "50ms by default"
+                let heartbeatText = heartbeat.map(text) ?? "\(Scalars.format(raft.heartbeat)) by default"
                 throw error(
                     .invalidTimeouts,
                     "\(text(electionTimeout)) must be greater than raft.heartbeat (\(heartbeatText)): \(reason)",
@@ -189,7 +177,8 @@ struct ConfigurationDecoder {
             } else if let heartbeat {
                 throw error(
                     .invalidTimeouts,
-                    "\(text(heartbeat)) must be less than raft.electionTimeout (500ms by default): \(reason)",
+                    "\(text(heartbeat)) must be less than raft.electionTimeout "
+                        + "(\(Scalars.format(raft.electionTimeout)) by default): \(reason)",
                     at: heartbeat
                 )
             }
@@ -267,7 +256,7 @@ struct ConfigurationDecoder {
             keyMarks[key] = pair.key.mark
             values[key] = Field(node: pair.value, path: keyField.path)
         }
-        return Fields(mapping: field, values: values)
+        return Fields(mapping: field, values: values, source: source)
     }
 
     private func list(_ field: Field) throws(ConfigurationError) -> [Field] {

@@ -2,7 +2,7 @@
 /// leave the wording of errors to the decoder, which knows the key.
 enum Scalars {
     static let durationUnits: [(unit: String, nanoseconds: Int)] = [
-        ("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000),
+        ("ns", 1), ("µs", 1_000), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000),
         ("m", 60_000_000_000), ("h", 3_600_000_000_000),
     ]
 
@@ -17,6 +17,14 @@ enum Scalars {
     static func duration(_ text: String) -> Duration? {
         guard let nanoseconds = quantity(text, units: durationUnits, unitRequired: true) else { return nil }
         return .nanoseconds(Int64(nanoseconds))
+    }
+
+    /// `duration` in the largest unit that states it exactly, such as `500ms`, for messages.
+    static func format(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        let unit = durationUnits.last { nanoseconds % $0.nanoseconds == 0 } ?? durationUnits[0]
+        return "\(nanoseconds / unit.nanoseconds)\(unit.unit)"
     }
 
     /// `1048576`, `64KiB`, `1MiB`, `1MB` (10^6), `1.5GiB`: a non-negative decimal number of bytes

@@ -359,6 +359,13 @@ private let badFiles: [BadFile] = [
             + timingReason
     ),
     BadFile(
+        "heartbeat above the default election timeout, in microseconds",
+        minimalYAML + "raft:\n  heartbeat: 600000us\n",
+        .invalidTimeouts,
+        "cluster.yaml:11:14: raft.heartbeat: 600000us must be less than raft.electionTimeout (500ms by default): "
+            + timingReason
+    ),
+    BadFile(
         "heartbeat above the default election timeout",
         minimalYAML + "raft:\n  heartbeat: 1s\n",
         .invalidTimeouts,
