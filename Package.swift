@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "RaftTesting", targets: ["RaftTesting"]),
+        .library(name: "ClusterConfig", targets: ["ClusterConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
@@ -21,6 +22,16 @@ let package = Package(
         ),
 
         .testTarget(name: "RaftTestingTests", dependencies: ["RaftCore", "RaftTesting"]),
+
+        // The system libyaml, found through pkg-config; `make deps` installs it on Debian.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        // cluster.yaml -> validated, typed configuration. Keeps CYAML an internal detail.
+        .target(name: "ClusterConfig", dependencies: ["CYAML"]),
+        .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"]),
     ]
 )
 

@@ -1,0 +1,406 @@
+/// A node together with the key path that leads to it, for errors.
+struct Field {
+    var node: YAMLNode
+    var path: String
+
+    func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+}
+
+/// The keys of one mapping, after checking that each is known and appears once.
+struct Fields {
+    var mapping: Field
+    var values: [String: Field]
+    /// The source name, for errors.
+    var source: String
+
+    /// The value of `key`; `nil` when it is absent or null, which both mean "use the default".
+    func optional(_ key: String) -> Field? {
+        guard let field = values[key], !field.node.isNull else { return nil }
+        return field
+    }
+
+    func required(_ key: String) throws(ConfigurationError) -> Field {
+        if let field = values[key] { return field }
+        // Point at the mapping that lacks the key: there is nothing else to point at.
+        throw ConfigurationError(
+            code: .missingKey,
+            message: "missing required key",
+            keyPath: mapping.child(key),
+            line: mapping.node.mark.line,
+            column: mapping.node.mark.column,
+            source: source
+        )
+    }
+}
+
+/// Builds a `ClusterConfiguration` from a YAML node tree, throwing at the first problem.
+struct ConfigurationDecoder {
+    var source: String
+    var baseDirectory: String
+
+    func decode(_ root: YAMLNode?) throws(ConfigurationError) -> ClusterConfiguration {
+        guard let root, !root.isNull else {
+            throw ConfigurationError(
+                code: .typeMismatch,
+                message: "expected a mapping with the keys cluster, nodes and groups, found an empty document",
+                keyPath: "",
+                line: 1,
+                column: 1,
+                source: source
+            )
+        }
+        let top = try fields(
+            Field(node: root, path: ""),
+            known: ["cluster", "data", "nodes", "groups", "raft", "storage", "http", "requestTimeout"]
+        )
+        let name = try string(top.required("cluster"))
+        var data = "./data"
+        if let field = top.optional("data") { data = try string(field) }
+        var config = ClusterConfiguration(
+            name: name,
+            dataDirectory: resolve(data, against: baseDirectory),
+            nodes: try decodeNodes(top.required("nodes")),
+            groups: try decodeGroups(top.required("groups"))
+        )
+        if let field = top.optional("raft") { config.raft = try decodeRaft(field) }
+        if let field = top.optional("storage") { config.storage = try decodeStorage(field) }
+        if let field = top.optional("http") { config.http = try decodeHTTP(field) }
+        if let field = top.optional("requestTimeout") { config.requestTimeout = try duration(field) }
+        return config
+    }
+
+    // MARK: Sections
+
+    private func decodeNodes(_ field: Field) throws(ConfigurationError) -> [ClusterConfiguration.Node] {
+        let items = try list(field)
+        guard !items.isEmpty else {
+            throw error(.emptyList, "at least one node is required", at: field)
+        }
+        var ids: [String: Field] = [:]
+        var addresses: [ClusterConfiguration.Address: Field] = [:]
+        var nodes: [ClusterConfiguration.Node] = []
+        for item in items {
+            let node = try fields(item, known: ["id", "peer", "client", "http"])
+            let idField = try node.required("id")
+            let id = try identifier(idField, kind: "node id")
+            if let first = ids[id] {
+                throw error(
+                    .duplicateNodeID,
+                    "duplicate node id '\(id)', first used at \(first.node.mark)",
+                    at: idField
+                )
+            }
+            ids[id] = idField
+
+            var endpoints: [ClusterConfiguration.Address] = []
+            for key in ["peer", "client", "http"] {
+                let addressField = try node.required(key)
+                let endpoint = try address(addressField)
+                // Host names compare without case; the same port on two different hosts is fine.
+                let identity = ClusterConfiguration.Address(host: endpoint.host.lowercased(), port: endpoint.port)
+                if let first = addresses[identity] {
+                    throw error(
+                        .duplicateAddress,
+                        "address \(endpoint) is already used by \(first.path) at \(first.node.mark)",
+                        at: addressField
+                    )
+                }
+                addresses[identity] = addressField
+                endpoints.append(endpoint)
+            }
+            nodes.append(
+                ClusterConfiguration.Node(
+                    id: id,
+                    numericID: UInt64(nodes.count + 1),
+                    peer: endpoints[0],
+                    client: endpoints[1],
+                    http: endpoints[2]
+                )
+            )
+        }
+        return nodes
+    }
+
+    private func decodeGroups(_ field: Field) throws(ConfigurationError) -> [ClusterConfiguration.Group] {
+        let items = try list(field)
+        guard !items.isEmpty else {
+            throw error(.emptyList, "at least one group is required", at: field)
+        }
+        var names: [String: Field] = [:]
+        var groups: [ClusterConfiguration.Group] = []
+        for item in items {
+            let group = try fields(item, known: ["name", "stateMachine", "maxraftstate"])
+            let nameField = try group.required("name")
+            let name = try identifier(nameField, kind: "group name")
+            if let first = names[name] {
+                throw error(
+                    .duplicateGroupName,
+                    "duplicate group name '\(name)', first used at \(first.node.mark)",
+                    at: nameField
+                )
+            }
+            names[name] = nameField
+            let stateMachine = try string(group.required("stateMachine"))
+            var maxRaftState: Int?
+            if let limit = group.optional("maxraftstate") {
+                maxRaftState = try snapshotThreshold(limit)
+            }
+            groups.append(.init(name: name, stateMachine: stateMachine, maxRaftState: maxRaftState))
+        }
+        return groups
+    }
+
+    private func decodeRaft(_ field: Field) throws(ConfigurationError) -> ClusterConfiguration.Raft {
+        let section = try fields(
+            field,
+            known: [
+                "heartbeat", "electionTimeout", "preVote", "checkQuorum", "leaseReads", "maxMessageSize",
+                "maxInflightMessages", "snapshotChunkSize",
+            ]
+        )
+        var raft = ClusterConfiguration.Raft()
+        let heartbeat = section.optional("heartbeat")
+        let electionTimeout = section.optional("electionTimeout")
+        if let heartbeat { raft.heartbeat = try duration(heartbeat) }
+        if let electionTimeout { raft.electionTimeout = try duration(electionTimeout) }
+        if raft.electionTimeout <= raft.heartbeat {
+            let reason =
+                "followers start an election when they hear no heartbeat for this long, so it must span several "
+                + "heartbeats (10 × heartbeat is typical)"
+            if let electionTimeout {
+                let heartbeatText = heartbeat.map(text) ?? "\(Scalars.format(raft.heartbeat)) by default"
+                throw error(
+                    .invalidTimeouts,
+                    "\(text(electionTimeout)) must be greater than raft.heartbeat (\(heartbeatText)): \(reason)",
+                    at: electionTimeout
+                )
+            } else if let heartbeat {
+                throw error(
+                    .invalidTimeouts,
+                    "\(text(heartbeat)) must be less than raft.electionTimeout "
+                        + "(\(Scalars.format(raft.electionTimeout)) by default): \(reason)",
+                    at: heartbeat
+                )
+            }
+        }
+        if let value = section.optional("preVote") { raft.preVote = try bool(value) }
+        if let value = section.optional("checkQuorum") { raft.checkQuorum = try bool(value) }
+        if let value = section.optional("leaseReads") {
+            raft.leaseReads = try bool(value)
+            if raft.leaseReads && !raft.checkQuorum {
+                throw error(
+                    .conflictingOptions,
+                    "lease reads require raft.checkQuorum: true; without it a leader cut off from the majority "
+                        + "keeps serving reads after a new leader has accepted writes",
+                    at: value
+                )
+            }
+        }
+        if let value = section.optional("maxMessageSize") { raft.maxMessageSize = try positiveSize(value) }
+        if let value = section.optional("maxInflightMessages") {
+            raft.maxInflightMessages = try positiveInteger(value)
+        }
+        if let value = section.optional("snapshotChunkSize") { raft.snapshotChunkSize = try positiveSize(value) }
+        return raft
+    }
+
+    private func decodeStorage(_ field: Field) throws(ConfigurationError) -> ClusterConfiguration.Storage {
+        let section = try fields(field, known: ["fsync", "segmentSize"])
+        var storage = ClusterConfiguration.Storage()
+        if let value = section.optional("fsync") {
+            let mode = try string(value)
+            guard let fsync = ClusterConfiguration.FsyncMode(rawValue: mode) else {
+                let modes = ClusterConfiguration.FsyncMode.allCases.map { "'\($0.rawValue)'" }
+                throw error(
+                    .unknownFsyncMode,
+                    "unknown fsync mode '\(mode)'; expected \(modes.joined(separator: " or "))",
+                    at: value
+                )
+            }
+            storage.fsync = fsync
+        }
+        if let value = section.optional("segmentSize") { storage.segmentSize = try positiveSize(value) }
+        return storage
+    }
+
+    private func decodeHTTP(_ field: Field) throws(ConfigurationError) -> ClusterConfiguration.HTTP {
+        let section = try fields(field, known: ["maxBodySize"])
+        var http = ClusterConfiguration.HTTP()
+        if let value = section.optional("maxBodySize") { http.maxBodySize = try positiveSize(value) }
+        return http
+    }
+
+    // MARK: Shapes
+
+    /// The keys of a mapping, rejecting unknown and repeated keys in document order.
+    private func fields(_ field: Field, known: [String]) throws(ConfigurationError) -> Fields {
+        guard case .mapping(let pairs) = field.node.content else {
+            throw mismatch("a mapping", field)
+        }
+        var values: [String: Field] = [:]
+        var keyMarks: [String: YAMLMark] = [:]
+        for pair in pairs {
+            guard case .scalar(let key, _) = pair.key.content else {
+                throw mismatch("a string key", Field(node: pair.key, path: field.path))
+            }
+            let keyField = Field(node: pair.key, path: field.child(key))
+            guard known.contains(key) else {
+                let hint =
+                    Scalars.closest(to: key, among: known).map { "did you mean '\($0)'?" }
+                    ?? "expected one of: \(known.joined(separator: ", "))"
+                throw error(.unknownKey, "unknown key; \(hint)", at: keyField)
+            }
+            if let first = keyMarks[key] {
+                throw error(.duplicateKey, "duplicate key, first given at \(first)", at: keyField)
+            }
+            keyMarks[key] = pair.key.mark
+            values[key] = Field(node: pair.value, path: keyField.path)
+        }
+        return Fields(mapping: field, values: values, source: source)
+    }
+
+    private func list(_ field: Field) throws(ConfigurationError) -> [Field] {
+        guard case .sequence(let items) = field.node.content else {
+            throw mismatch("a list", field)
+        }
+        return items.enumerated().map { Field(node: $1, path: "\(field.path)[\($0)]") }
+    }
+
+    // MARK: Scalars
+
+    /// The text of a scalar, for quoting a value back in a message.
+    private func text(_ field: Field) -> String {
+        guard case .scalar(let text, _) = field.node.content else { return "" }
+        return text
+    }
+
+    /// The text of a non-empty scalar; `expected` names what the key wants, for the error.
+    private func string(_ field: Field, expected: String = "a string") throws(ConfigurationError) -> String {
+        guard case .scalar(let text, _) = field.node.content, !field.node.isNull else {
+            throw mismatch(expected, field)
+        }
+        guard !text.isEmpty else {
+            throw error(.invalidValue, "must not be empty", at: field)
+        }
+        return text
+    }
+
+    private func identifier(_ field: Field, kind: String) throws(ConfigurationError) -> String {
+        let text = try string(field)
+        guard Scalars.isIdentifier(text) else {
+            throw error(
+                .invalidValue,
+                "invalid \(kind) '\(text)'; use letters, digits, '-', '_' and '.', not starting with '.' "
+                    + "(it names a directory)",
+                at: field
+            )
+        }
+        return text
+    }
+
+    private func bool(_ field: Field) throws(ConfigurationError) -> Bool {
+        switch try string(field, expected: "true or false") {
+        case "true", "True", "TRUE": return true
+        case "false", "False", "FALSE": return false
+        default: throw mismatch("true or false", field)
+        }
+    }
+
+    private func positiveInteger(_ field: Field) throws(ConfigurationError) -> Int {
+        guard let value = Int(try string(field, expected: "an integer")) else {
+            throw mismatch("an integer", field)
+        }
+        guard value >= 1 else {
+            throw error(.invalidValue, "must be at least 1", at: field)
+        }
+        return value
+    }
+
+    private func address(_ field: Field) throws(ConfigurationError) -> ClusterConfiguration.Address {
+        let text = try string(field, expected: "an address (host:port)")
+        switch Scalars.address(text) {
+        case .valid(let host, let port):
+            return ClusterConfiguration.Address(host: host, port: port)
+        case .malformed:
+            throw error(
+                .invalidAddress,
+                "invalid address '\(text)'; expected host:port or [ipv6]:port, such as 127.0.0.1:7101",
+                at: field
+            )
+        case .portOutOfRange:
+            throw error(.invalidAddress, "invalid address '\(text)'; the port must be in 1...65535", at: field)
+        }
+    }
+
+    private func duration(_ field: Field) throws(ConfigurationError) -> Duration {
+        let text = try string(field, expected: "a duration")
+        guard let duration = Scalars.duration(text) else {
+            let units = Scalars.durationUnits.map(\.unit).filter { $0 != "µs" }
+            throw error(
+                .invalidDuration,
+                "invalid duration '\(text)'; expected a number with a unit (\(units.joined(separator: ", "))), "
+                    + "such as 50ms or 1.5s",
+                at: field
+            )
+        }
+        guard duration > .zero else {
+            throw error(.invalidDuration, "duration must be greater than 0", at: field)
+        }
+        return duration
+    }
+
+    private func size(_ field: Field) throws(ConfigurationError) -> Int {
+        let text = try string(field, expected: "a size")
+        guard let size = Scalars.size(text) else {
+            let units = Scalars.sizeUnits.map(\.unit).filter { !$0.isEmpty && $0 != "B" }
+            throw error(
+                .invalidSize,
+                "invalid size '\(text)'; expected bytes or a number with a unit (\(units.joined(separator: ", "))), "
+                    + "such as 1MiB",
+                at: field
+            )
+        }
+        return size
+    }
+
+    private func positiveSize(_ field: Field) throws(ConfigurationError) -> Int {
+        let size = try size(field)
+        guard size > 0 else {
+            throw error(.invalidSize, "size must be greater than 0", at: field)
+        }
+        return size
+    }
+
+    /// `maxraftstate`: a size, or `-1` for never; `nil` means never.
+    private func snapshotThreshold(_ field: Field) throws(ConfigurationError) -> Int? {
+        let text = try string(field, expected: "a size")
+        if text == "-1" { return nil }
+        guard !text.hasPrefix("-") else {
+            throw error(.invalidSize, "must be -1 (never snapshot) or a size such as 1MiB, found '\(text)'", at: field)
+        }
+        return try size(field)
+    }
+
+    // MARK: Errors
+
+    private func mismatch(_ expected: String, _ field: Field) -> ConfigurationError {
+        let found: String
+        switch field.node.content {
+        case .mapping: found = "a mapping"
+        case .sequence: found = "a list"
+        case .scalar(let text, _): found = field.node.isNull ? "null" : "'\(text)'"
+        }
+        return error(.typeMismatch, "expected \(expected), found \(found)", at: field)
+    }
+
+    private func error(_ code: ConfigurationError.Code, _ message: String, at field: Field) -> ConfigurationError {
+        ConfigurationError(
+            code: code,
+            message: message,
+            keyPath: field.path,
+            line: field.node.mark.line,
+            column: field.node.mark.column,
+            source: source
+        )
+    }
+}
