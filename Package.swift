@@ -21,6 +21,7 @@ let package = Package(
             dependencies: ["RaftCore", .product(name: "HeapModule", package: "swift-collections")]
         ),
 
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftTestingTests", dependencies: ["RaftCore", "RaftTesting"]),
 
         // The system libyaml, found through pkg-config; `make deps` installs it on Debian.

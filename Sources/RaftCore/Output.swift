@@ -33,6 +33,11 @@ public struct RaftOutput: Sendable {
 public struct ReadState: Sendable, Hashable {
     public var id: UInt64
     public var index: LogIndex
+
+    public init(id: UInt64, index: LogIndex) {
+        self.id = id
+        self.index = index
+    }
 }
 
 public enum Role: String, Sendable, Hashable {

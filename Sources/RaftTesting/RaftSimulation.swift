@@ -117,8 +117,24 @@ public final class RaftSimulation {
         var applied: [LogIndex: [UInt8]] = [:]
         var lastApplied: LogIndex = 0
         var snapshotsTaken = 0
-        /// When the disk finishes the writes queued so far.
-        var diskBusyUntil: VirtualTime = 0
+        // Group commit on the simulated disk: one sync in progress, and every write that
+        // arrives meanwhile shares the next one.
+        var currentSyncEnd: VirtualTime = 0
+        var nextSyncEnd: VirtualTime?
+        var lastCompletion: VirtualTime = 0
+
+        func syncCompletion(now: VirtualTime, latency: VirtualTime) -> VirtualTime {
+            if let next = nextSyncEnd, now >= currentSyncEnd {
+                currentSyncEnd = next
+                nextSyncEnd = nil
+            }
+            if now >= currentSyncEnd {
+                currentSyncEnd = now + latency
+                return currentSyncEnd
+            }
+            if nextSyncEnd == nil { nextSyncEnd = currentSyncEnd + latency }
+            return nextSyncEnd!
+        }
         /// Reads confirmed by ReadIndex: id → read index.
         var readStates: [UInt64: LogIndex] = [:]
         var failedReads: Set<UInt64> = []
@@ -205,9 +221,10 @@ public final class RaftSimulation {
         random.next() % bound
     }
 
-    /// Fails the run (the error names the seed).
+    /// Fails the run (the error names the seed and describes every node).
     public func fail(_ message: String) -> SimulationFailure {
-        let error = SimulationFailure(message: message, seed: seed, testName: testName, time: now)
+        let error = SimulationFailure(
+            message: message + "\n" + clusterDescription, seed: seed, testName: testName, time: now)
         if failure == nil { failure = error }
         return error
     }
@@ -266,8 +283,10 @@ public final class RaftSimulation {
                 for message in output.messages {
                     if message.mayBeSentBeforePersisting { send(message) } else { deferred.messages.append(message) }
                 }
-                node.diskBusyUntil = max(node.diskBusyUntil, now) + latency
-                events.schedule(at: node.diskBusyUntil, .persisted(node.id, incarnation: node.incarnation, deferred))
+                let writes = output.snapshot != nil || !output.entries.isEmpty || output.hardState != nil
+                let done = writes ? node.syncCompletion(now: now, latency: latency) : max(now, node.lastCompletion)
+                node.lastCompletion = max(node.lastCompletion, done)
+                events.schedule(at: done, .persisted(node.id, incarnation: node.incarnation, deferred))
             }
         }
     }
@@ -468,6 +487,9 @@ public final class RaftSimulation {
         guard let node = nodes[id], node.isUp else { return }
         node.engine = nil
         node.incarnation += 1
+        node.currentSyncEnd = 0
+        node.nextSyncEnd = nil
+        node.lastCompletion = 0
         node.readStates = [:]
         node.failedReads = []
     }
@@ -496,6 +518,18 @@ public final class RaftSimulation {
     }
 
     // MARK: - Observing
+
+    /// One line per node: liveness, links, role, term, log and apply positions.
+    public var clusterDescription: String {
+        nodeIDs.map { id in
+            let links = connected.contains(id) ? "connected" : "disconnected"
+            let group = partitionOf[id].map { " partition \($0)" } ?? ""
+            guard let engine = nodes[id]?.engine else { return "  \(id): down, \(links)\(group)" }
+            return "  \(id): \(engine.role) term \(engine.term) leader \(engine.leader?.description ?? "-") "
+                + "commit \(engine.commitIndex) applied \(lastApplied(id)) stable \(engine.stableIndex) "
+                + "log \(engine.log.snapshotIndex)...\(engine.log.lastIndex), \(links)\(group)"
+        }.joined(separator: "\n")
+    }
 
     public func isUp(_ id: NodeID) -> Bool { nodes[id]?.isUp == true }
 
