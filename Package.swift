@@ -6,10 +6,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "StateMachineAPI", targets: ["StateMachineAPI"]),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
         .target(name: "RaftCore"),
+        // What a plugin author imports: the StateMachine protocol, its codecs and the type-erased
+        // box and registry the host serves plugins through. No dependencies.
+        .target(name: "StateMachineAPI"),
     ]
 )
 
