@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "StateMachineAPI", targets: ["StateMachineAPI"]),
+        .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "LockService", targets: ["LockService"]),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
@@ -14,6 +16,10 @@ let package = Package(
         // What a plugin author imports: the StateMachine protocol, its codecs and the type-erased
         // box and registry the host serves plugins through. No dependencies.
         .target(name: "StateMachineAPI"),
+        // The reference plugin: the classic Raft key/value service.
+        .target(name: "KeyValueStore", dependencies: ["StateMachineAPI"], path: "Plugins/KeyValueStore"),
+        // A lock service with leases on log time and fencing tokens: proves the API is generic.
+        .target(name: "LockService", dependencies: ["StateMachineAPI"], path: "Plugins/LockService"),
     ]
 )
 
