@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "StateMachineAPI", targets: ["StateMachineAPI"]),
         .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
         .library(name: "LockService", targets: ["LockService"]),
+        .library(name: "RaftTesting", targets: ["RaftTesting"]),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
@@ -20,6 +21,8 @@ let package = Package(
         .target(name: "KeyValueStore", dependencies: ["StateMachineAPI"], path: "Plugins/KeyValueStore"),
         // A lock service with leases on log time and fencing tokens: proves the API is generic.
         .target(name: "LockService", dependencies: ["StateMachineAPI"], path: "Plugins/LockService"),
+        // Public test kit: simulator, linearizability checker and models, plugin conformance suite.
+        .target(name: "RaftTesting", dependencies: ["RaftCore", "StateMachineAPI", "KeyValueStore", "LockService"]),
     ]
 )
 
