@@ -23,6 +23,14 @@ let package = Package(
         .target(name: "LockService", dependencies: ["StateMachineAPI"], path: "Plugins/LockService"),
         // Public test kit: simulator, linearizability checker and models, plugin conformance suite.
         .target(name: "RaftTesting", dependencies: ["RaftCore", "StateMachineAPI", "KeyValueStore", "LockService"]),
+
+        .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI"]),
+        .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
+        .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
+        .testTarget(
+            name: "RaftTestingTests",
+            dependencies: ["RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI"]
+        ),
     ]
 )
 
