@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "StateMachineAPI", targets: ["StateMachineAPI"]),
+        .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
+        .library(name: "LockService", targets: ["LockService"]),
         .library(name: "RaftTesting", targets: ["RaftTesting"]),
         .library(name: "ClusterConfig", targets: ["ClusterConfig"]),
     ],
@@ -15,15 +18,22 @@ let package = Package(
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
         .target(name: "RaftCore"),
-        // Deterministic cluster simulator on virtual time, invariant checks, lab scenarios' harness.
+        // What a plugin author imports: the StateMachine protocol, its codecs and the type-erased
+        // box and registry the host serves plugins through. No dependencies.
+        .target(name: "StateMachineAPI"),
+        // The reference plugin: the classic Raft key/value service.
+        .target(name: "KeyValueStore", dependencies: ["StateMachineAPI"], path: "Plugins/KeyValueStore"),
+        // A lock service with leases on log time and fencing tokens: proves the API is generic.
+        .target(name: "LockService", dependencies: ["StateMachineAPI"], path: "Plugins/LockService"),
+        // Public test kit: deterministic cluster simulator on virtual time with invariant checks,
+        // linearizability checker and models, plugin conformance suite.
         .target(
             name: "RaftTesting",
-            dependencies: ["RaftCore", .product(name: "HeapModule", package: "swift-collections")]
+            dependencies: [
+                "RaftCore", "StateMachineAPI", "KeyValueStore", "LockService",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
         ),
-
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
-        .testTarget(name: "RaftTestingTests", dependencies: ["RaftCore", "RaftTesting"]),
-
         // The system libyaml, found through pkg-config; `make deps` installs it on Debian.
         .systemLibrary(
             name: "CYAML",
@@ -32,6 +42,15 @@ let package = Package(
         ),
         // cluster.yaml -> validated, typed configuration. Keeps CYAML an internal detail.
         .target(name: "ClusterConfig", dependencies: ["CYAML"]),
+
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
+        .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI"]),
+        .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
+        .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
+        .testTarget(
+            name: "RaftTestingTests",
+            dependencies: ["RaftCore", "RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI"]
+        ),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"]),
     ]
 )

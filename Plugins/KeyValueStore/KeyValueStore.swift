@@ -1,0 +1,234 @@
+public import StateMachineAPI
+
+/// The reference plugin: the key/value service of the classic Raft key/value design, with
+/// `Delete` and compare-and-swap added.
+///
+/// Keys and values are `String`s (UTF-8 on the wire): the service is text in the classic
+/// design and in the HTTP/JSON API, and the codecs reject invalid UTF-8 instead of guessing.
+///
+/// - `Get(key)` is a ``Query``: ``Response/value(_:)``, or ``Response/noKey`` (`ErrNoKey`,
+///   whose value reads as `""`) when the key is missing, so a missing key and an empty value
+///   are told apart.
+/// - `Put(key, value)` and `Append(key, value)` answer ``Response/ok``; appending to a missing
+///   key acts as a put.
+/// - `Delete(key)` answers ``Response/ok``, or ``Response/noKey`` when there was nothing to
+///   delete.
+/// - `CompareAndSwap(key, expected, new)` stores `new` only if the current value equals
+///   `expected` (`nil`: the key must be missing) and answers
+///   ``Response/compareAndSwap(swapped:current:)`` with the value after the operation.
+public struct KeyValueStore: StateMachine, Hashable {
+    public static let name = "KeyValueStore"
+
+    // A Dictionary is copy-on-write, so the host's snapshot capture is an O(1) copy.
+    private var storage: [String: String]
+
+    public init() {
+        storage = [:]
+    }
+
+    /// A store holding `contents`, for tests and tools.
+    public init(contents: [String: String]) {
+        storage = contents
+    }
+
+    /// Every key and its value.
+    public var contents: [String: String] { storage }
+
+    /// The number of keys.
+    public var count: Int { storage.count }
+
+    /// The value of `key`, or `nil` when it is missing.
+    public subscript(key: String) -> String? { storage[key] }
+
+    public mutating func apply(_ command: Command, context: ApplyContext) -> Response {
+        switch command {
+        case .put(let key, let value):
+            storage[key] = value
+            return .ok
+        case .append(let key, let value):
+            storage[key, default: ""] += value
+            return .ok
+        case .delete(let key):
+            return storage.removeValue(forKey: key) == nil ? .noKey : .ok
+        case .compareAndSwap(let key, let expected, let new):
+            let current = storage[key]
+            guard current == expected else {
+                return .compareAndSwap(swapped: false, current: current)
+            }
+            storage[key] = new
+            return .compareAndSwap(swapped: true, current: new)
+        }
+    }
+
+    public func query(_ query: Query, context: QueryContext) -> Response {
+        switch query {
+        case .get(let key):
+            storage[key].map(Response.value) ?? .noKey
+        }
+    }
+
+    /// Format version 1: a version byte, the pair count, then each key and value as
+    /// length-prefixed UTF-8, keys in ascending order so that equal stores give equal bytes.
+    public func snapshot() throws -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.writeUInt8(Self.snapshotVersion)
+        writer.writeVarint(UInt64(storage.count))
+        for (key, value) in storage.sorted(by: { $0.key < $1.key }) {
+            writer.writeString(key)
+            writer.writeString(value)
+        }
+        return writer.bytes
+    }
+
+    public init(snapshot: [UInt8]) throws {
+        var reader = BinaryReader(snapshot)
+        let version = try reader.readUInt8()
+        guard version == Self.snapshotVersion else {
+            throw reader.invalidValue("unsupported KeyValueStore snapshot version \(version)")
+        }
+        // Each pair takes at least two bytes: two empty strings.
+        let count = try reader.readCount(minimumElementSize: 2)
+        var storage: [String: String] = [:]
+        storage.reserveCapacity(count)
+        for _ in 0..<count {
+            let key = try reader.readString()
+            guard storage.updateValue(try reader.readString(), forKey: key) == nil else {
+                throw reader.invalidValue("duplicate key \"\(key)\" in KeyValueStore snapshot")
+            }
+        }
+        try reader.finish()
+        self.storage = storage
+    }
+
+    private static let snapshotVersion: UInt8 = 1
+}
+
+extension KeyValueStore {
+    /// A change to the store.
+    public enum Command: BinaryCodable, Hashable {
+        /// Sets `key` to `value`.
+        case put(key: String, value: String)
+        /// Appends `value` to the value of `key`; a missing key acts as a put.
+        case append(key: String, value: String)
+        /// Removes `key`.
+        case delete(key: String)
+        /// Sets `key` to `new` if its value is `expected`; `expected == nil` means "must be missing".
+        case compareAndSwap(key: String, expected: String?, new: String)
+
+        /// The key the command changes.
+        public var key: String {
+            switch self {
+            case .put(let key, _), .append(let key, _), .delete(let key), .compareAndSwap(let key, _, _):
+                key
+            }
+        }
+
+        public func encode(to writer: inout BinaryWriter) {
+            switch self {
+            case .put(let key, let value):
+                writer.writeUInt8(0)
+                writer.writeString(key)
+                writer.writeString(value)
+            case .append(let key, let value):
+                writer.writeUInt8(1)
+                writer.writeString(key)
+                writer.writeString(value)
+            case .delete(let key):
+                writer.writeUInt8(2)
+                writer.writeString(key)
+            case .compareAndSwap(let key, let expected, let new):
+                writer.writeUInt8(3)
+                writer.writeString(key)
+                writer.write(expected)
+                writer.writeString(new)
+            }
+        }
+
+        public init(from reader: inout BinaryReader) throws(BinaryDecodingError) {
+            switch try reader.readUInt8() {
+            case 0: self = .put(key: try reader.readString(), value: try reader.readString())
+            case 1: self = .append(key: try reader.readString(), value: try reader.readString())
+            case 2: self = .delete(key: try reader.readString())
+            case 3:
+                self = .compareAndSwap(
+                    key: try reader.readString(),
+                    expected: try reader.read(),
+                    new: try reader.readString()
+                )
+            case let tag: throw reader.invalidValue("unknown KeyValueStore command tag \(tag)")
+            }
+        }
+    }
+
+    /// A read of the store.
+    public enum Query: BinaryCodable, Hashable {
+        /// The value of `key`: ``Response/value(_:)`` or ``Response/noKey``.
+        case get(key: String)
+
+        /// The key the query reads.
+        public var key: String {
+            switch self {
+            case .get(let key): key
+            }
+        }
+
+        public func encode(to writer: inout BinaryWriter) {
+            switch self {
+            case .get(let key):
+                writer.writeUInt8(0)
+                writer.writeString(key)
+            }
+        }
+
+        public init(from reader: inout BinaryReader) throws(BinaryDecodingError) {
+            switch try reader.readUInt8() {
+            case 0: self = .get(key: try reader.readString())
+            case let tag: throw reader.invalidValue("unknown KeyValueStore query tag \(tag)")
+            }
+        }
+    }
+
+    /// The answer to a command or a query.
+    public enum Response: BinaryCodable, Hashable {
+        /// Put, Append, or Delete of an existing key: done.
+        case ok
+        /// `ErrNoKey`: Get or Delete of a missing key. A Get reads it as the value `""`.
+        case noKey
+        /// Get of an existing key (the value may be empty).
+        case value(String)
+        /// Compare-and-swap: whether it stored the new value, and the key's value afterwards
+        /// (`nil` when missing).
+        case compareAndSwap(swapped: Bool, current: String?)
+
+        /// The value a Get returns in the classic service: the value, or `""` for ``noKey``.
+        public var valueOrEmpty: String {
+            if case .value(let value) = self { value } else { "" }
+        }
+
+        public func encode(to writer: inout BinaryWriter) {
+            switch self {
+            case .ok:
+                writer.writeUInt8(0)
+            case .noKey:
+                writer.writeUInt8(1)
+            case .value(let value):
+                writer.writeUInt8(2)
+                writer.writeString(value)
+            case .compareAndSwap(let swapped, let current):
+                writer.writeUInt8(3)
+                writer.writeBool(swapped)
+                writer.write(current)
+            }
+        }
+
+        public init(from reader: inout BinaryReader) throws(BinaryDecodingError) {
+            switch try reader.readUInt8() {
+            case 0: self = .ok
+            case 1: self = .noKey
+            case 2: self = .value(try reader.readString())
+            case 3: self = .compareAndSwap(swapped: try reader.readBool(), current: try reader.read())
+            case let tag: throw reader.invalidValue("unknown KeyValueStore response tag \(tag)")
+            }
+        }
+    }
+}
