@@ -51,15 +51,16 @@ struct RaftEngineTests {
             harness.settle()
         }
         #expect(harness[3].term == term, "pre-vote must keep an isolated node's term")
+        // Back on the network, it campaigns before it hears a heartbeat: the followers, who
+        // heard from the leader recently, ignore it.
         harness.isolated = []
-        for _ in 0..<5 {
-            harness[1].tick()
+        for _ in 0..<40 {
             harness[3].tick()
             harness.settle()
         }
         #expect(harness[1].role == .leader)
         #expect(harness[1].term == term)
-        #expect(harness[3].leader == n1)
+        #expect(harness[2].term == term)
     }
 
     @Test("check-quorum: a leader cut off from its followers steps down")

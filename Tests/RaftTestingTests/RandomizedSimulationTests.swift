@@ -82,6 +82,16 @@ struct RandomizedSimulationTests {
         }
         sim.schedule(after: 0, clientStep)
 
+        // A background "rebooter": nodes crash and come straight back, often mid-election.
+        let rebootEvery = VirtualTime.milliseconds(20 + sim.randomNumber(below: 300))
+        var rebooting = true
+        func reboot() {
+            guard rebooting else { return }
+            sim.restart(randomNode())
+            sim.schedule(after: rebootEvery, reboot)
+        }
+        if sim.randomNumber(below: 3) == 0 { sim.schedule(after: rebootEvery, reboot) }
+
         for _ in 0..<25 {
             switch sim.randomNumber(below: 9) {
             case 0: sim.network.unreliable.toggle()
@@ -101,6 +111,7 @@ struct RandomizedSimulationTests {
         }
 
         // Heal everything: the cluster must elect a leader and commit again.
+        rebooting = false
         sim.network = NetworkModel()
         sim.healPartition()
         for id in ids {
