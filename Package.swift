@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "RaftReplica", targets: ["RaftReplica"]),
         .library(name: "StateMachineAPI", targets: ["StateMachineAPI"]),
         .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
         .library(name: "LockService", targets: ["LockService"]),
@@ -25,12 +26,15 @@ let package = Package(
         .target(name: "KeyValueStore", dependencies: ["StateMachineAPI"], path: "Plugins/KeyValueStore"),
         // A lock service with leases on log time and fencing tokens: proves the API is generic.
         .target(name: "LockService", dependencies: ["StateMachineAPI"], path: "Plugins/LockService"),
+        // The deterministic replica: engine + plugin + exactly-once sessions + snapshot policy +
+        // linearizable reads. Shared by the simulator and the networked host.
+        .target(name: "RaftReplica", dependencies: ["RaftCore", "StateMachineAPI"]),
         // Public test kit: deterministic cluster simulator on virtual time with invariant checks,
         // linearizability checker and models, plugin conformance suite.
         .target(
             name: "RaftTesting",
             dependencies: [
-                "RaftCore", "StateMachineAPI", "KeyValueStore", "LockService",
+                "RaftCore", "RaftReplica", "StateMachineAPI", "KeyValueStore", "LockService",
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),

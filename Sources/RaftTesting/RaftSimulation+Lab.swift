@@ -116,9 +116,8 @@ extension RaftSimulation {
 extension Array where Element == UInt8 {
     /// An integer command, as the lab's tests use.
     public static func command(_ value: Int) -> [UInt8] {
-        var bytes: [UInt8] = []
-        appendUInt64(UInt64(bitPattern: Int64(value)), to: &bytes)
-        return bytes
+        let bits = UInt64(bitPattern: Int64(value))
+        return (0..<8).map { UInt8(truncatingIfNeeded: bits >> (8 * $0)) }
     }
 }
 

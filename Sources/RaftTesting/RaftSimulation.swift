@@ -1,15 +1,18 @@
 public import RaftCore
+public import RaftReplica
+public import StateMachineAPI
 
-/// A whole Raft cluster of ``RaftEngine``s on virtual time, with a faulty network, crashes
-/// that keep exactly what was persisted, and the safety invariants checked after every step.
+/// A whole cluster of ``Replica``s (Raft engine + plugin + sessions) on virtual time, with a
+/// faulty network, crashes that keep exactly what was persisted, clients, and the safety
+/// invariants checked after every step.
 ///
 /// The API mirrors the classic lab's test harness (`checkOneLeader`, `one`, `nCommitted`,
 /// `disconnect`, `crash`, `restart`, ...), so its scenarios port one to one. Every run is
 /// determined by its seed: a failure's message names the seed and how to replay it.
 ///
-/// Each node applies committed commands to a recorder (index → command); with
-/// `snapshotInterval` set it snapshots that recorder every `snapshotInterval` entries, as
-/// the lab's snapshot tests do.
+/// By default each node runs a ``CommandRecorder`` (index → command), as the lab's Raft
+/// tests do; service tests run any plugin and send client requests with ``submit(to:_:reply:)``
+/// and ``query(to:_:consistency:reply:)``.
 public final class RaftSimulation {
     public let seed: UInt64
     public let nodeIDs: [NodeID]
@@ -29,7 +32,9 @@ public final class RaftSimulation {
     public private(set) var bytesSent = 0
 
     let configurationTemplate: (NodeID) -> RaftConfiguration
-    let snapshotInterval: LogIndex?
+    let snapshotPolicy: SnapshotPolicy
+    let makeMachine: () -> AnyStateMachine
+    private var nextRequestID: UInt64 = 1
     private var random: SeededGenerator
     private var events = EventQueue<Event>()
     private(set) var nodes: [NodeID: Node] = [:]
@@ -48,9 +53,9 @@ public final class RaftSimulation {
     private var testName: String
     /// Nodes whose process or disk is stalled until the given time: they handle nothing.
     private var pausedUntil: [NodeID: VirtualTime] = [:]
-    /// For each outstanding read: the highest index any node knew committed when it was asked.
+    /// For each outstanding linearizable read: the highest index any node knew committed when
+    /// it was asked. ReadIndex safety: it must be served from a state at least that recent.
     private var commitAtReadRequest: [UInt64: LogIndex] = [:]
-    public private(set) var readsConfirmed = 0
 
     struct EntryKey: Hashable {
         var index: LogIndex
@@ -107,15 +112,25 @@ public final class RaftSimulation {
         }
     }
 
+    /// When nodes snapshot.
+    public enum SnapshotPolicy: Sendable {
+        case never
+        /// Every this many applied entries (the lab's Raft tests).
+        case everyEntries(LogIndex)
+        /// When the persisted Raft state exceeds this many bytes (`maxraftstate`).
+        case maxRaftState(Int)
+    }
+
     final class Node {
         let id: NodeID
-        var engine: RaftEngine?
+        var replica: Replica?
+        var engine: RaftEngine? { replica?.engine }
         var disk = Disk()
         var incarnation = 0
         var flushScheduled = false
-        /// Commands this incarnation applied (or restored from its snapshot), by index.
-        var applied: [LogIndex: [UInt8]] = [:]
         var lastApplied: LogIndex = 0
+        /// Client requests this incarnation is working on: request id → reply route.
+        var replies: [UInt64: (Result<[UInt8], ReplicaError>) -> Void] = [:]
         var snapshotsTaken = 0
         // Group commit on the simulated disk: one sync in progress, and every write that
         // arrives meanwhile shares the next one.
@@ -135,34 +150,34 @@ public final class RaftSimulation {
             if nextSyncEnd == nil { nextSyncEnd = currentSyncEnd + latency }
             return nextSyncEnd!
         }
-        /// Reads confirmed by ReadIndex: id → read index.
-        var readStates: [UInt64: LogIndex] = [:]
-        var failedReads: Set<UInt64> = []
 
         init(id: NodeID) {
             self.id = id
         }
 
-        var isUp: Bool { engine != nil }
+        var isUp: Bool { replica != nil }
     }
 
     /// - Parameters:
     ///   - servers: cluster size.
     ///   - seed: determines every random choice of the run.
-    ///   - snapshotInterval: take a snapshot every this many applied entries (nil: never).
+    ///   - snapshots: when nodes snapshot.
+    ///   - machine: makes each node's empty state machine.
     ///   - configure: adjusts each node's engine configuration.
     public init(
         servers: Int,
         seed: UInt64,
         testName: String = #function,
         tickInterval: VirtualTime = .milliseconds(10),
-        snapshotInterval: LogIndex? = nil,
+        snapshots: SnapshotPolicy = .never,
+        machine: @escaping () -> AnyStateMachine = { AnyStateMachine(CommandRecorder()) },
         configure: @escaping (inout RaftConfiguration) -> Void = { _ in }
     ) {
         self.seed = seed
         self.testName = testName
         self.tickInterval = tickInterval
-        self.snapshotInterval = snapshotInterval
+        self.snapshotPolicy = snapshots
+        self.makeMachine = machine
         let ids = (1...servers).map { NodeID(UInt64($0)) }
         nodeIDs = ids
         connected = Set(ids)
@@ -241,13 +256,13 @@ public final class RaftSimulation {
         switch event {
         case .tick(let id, let incarnation):
             guard let node = nodes[id], node.isUp, node.incarnation == incarnation else { return }
-            node.engine!.tick()
+            node.replica!.tick()
             flush(node)
             let interval = Double(tickInterval) * (clockSkew[id] ?? 1)
             events.schedule(at: now + VirtualTime(max(1, interval)), .tick(id, incarnation: incarnation))
         case .deliver(let message):
             guard linkUp(message.from, message.to), let node = nodes[message.to], node.isUp else { return }
-            node.engine!.step(message)
+            node.replica!.step(message)
             flush(node)
         case .flush(let id):
             guard let node = nodes[id] else { return }
@@ -266,10 +281,13 @@ public final class RaftSimulation {
 
     /// Carries out everything the engine asked for, in the order RaftOutput prescribes.
     private func flush(_ node: Node) {
-        while node.engine?.hasOutput == true {
-            var engine = node.engine!
-            let output = engine.takeOutput()
-            node.engine = engine
+        defer {
+            if node.replica != nil {
+                route(node.replica!.takeCompletions(), from: node)
+            }
+        }
+        while node.replica?.hasOutput == true {
+            let output = node.replica!.takeOutput()
             if let softState = output.softState, softState.role == .leader {
                 checkLeader(node, term: softState.term)
             }
@@ -295,7 +313,7 @@ public final class RaftSimulation {
     private func complete(_ output: RaftOutput, on node: Node) {
         if let snapshot = output.snapshot {
             node.disk.install(snapshot)
-            restoreApplied(node, from: snapshot)
+            node.lastApplied = snapshot.metadata.index
         }
         if !output.entries.isEmpty {
             checkLogMatching(node, output.entries)
@@ -304,21 +322,33 @@ public final class RaftSimulation {
         if let hardState = output.hardState {
             node.disk.hardState = hardState
         }
-        node.engine!.didPersist(output)
+        node.replica!.didPersist(output)
         for message in output.messages {
             send(message)
         }
         for entry in output.committedEntries {
-            apply(entry, on: node)
+            checkApplied(entry, on: node)
         }
-        for read in output.readStates {
-            if let required = commitAtReadRequest.removeValue(forKey: read.id), read.index < required {
-                _ = fail("read \(read.id) on \(node.id) got read index \(read.index) below commit \(required)")
+        let completions: [Replica.Completion]
+        do {
+            completions = try node.replica!.apply(output)
+        } catch {
+            _ = fail("\(node.id) could not apply: \(error)")
+            return
+        }
+        route(completions, from: node)
+        snapshotIfDue(node)
+    }
+
+    private func route(_ completions: [Replica.Completion], from node: Node) {
+        for completion in completions {
+            if let required = commitAtReadRequest.removeValue(forKey: completion.requestID),
+                case .success = completion.result, node.lastApplied < required
+            {
+                _ = fail("read \(completion.requestID) on \(node.id) served at \(node.lastApplied), below commit \(required)")
             }
-            readsConfirmed += 1
-            node.readStates[read.id] = read.index
+            node.replies.removeValue(forKey: completion.requestID)?(completion.result)
         }
-        node.failedReads.formUnion(output.failedReads)
     }
 
     private func scheduleFlush(_ node: Node) {
@@ -340,7 +370,7 @@ public final class RaftSimulation {
         connected.contains(a) && connected.contains(b) && partitionOf[a] == partitionOf[b]
     }
 
-    private func apply(_ entry: Entry, on node: Node) {
+    private func checkApplied(_ entry: Entry, on node: Node) {
         guard entry.index == node.lastApplied + 1 else {
             _ = fail("\(node.id) applied index \(entry.index) after \(node.lastApplied): out of order or twice")
             return
@@ -351,40 +381,30 @@ public final class RaftSimulation {
                 _ = fail(
                     "\(node.id) applied a different entry at index \(entry.index): term \(entry.term) vs \(previous.term)"
                 )
-                return
             }
         } else {
             committed[entry.index] = (entry.term, entry.data)
             highestCommitted = max(highestCommitted, entry.index)
         }
-        if entry.kind == .command {
-            node.applied[entry.index] = entry.data
-        }
-        if let interval = snapshotInterval, entry.index % interval == 0 {
-            takeSnapshot(node, at: entry.index)
-        }
     }
 
-    private func takeSnapshot(_ node: Node, at index: LogIndex) {
-        let data = encodeApplied(node.applied, through: index)
+    private func snapshotIfDue(_ node: Node) {
+        guard let replica = node.replica else { return }
+        let due: Bool
+        switch snapshotPolicy {
+        case .never: due = false
+        case .everyEntries(let interval): due = replica.appliedIndex >= replica.engine.log.snapshotIndex + interval
+        case .maxRaftState: due = replica.needsSnapshot(raftStateSize: node.disk.raftStateSize)
+        }
+        guard due else { return }
         do {
-            var engine = node.engine!
-            let snapshot = try engine.compact(through: index, snapshotData: data)
-            node.engine = engine
+            let capture = replica.captureSnapshot()
+            let snapshot = try node.replica!.compact(capture, snapshotData: try capture.serialize())
             node.disk.install(snapshot)
             node.snapshotsTaken += 1
         } catch {
-            _ = fail("\(node.id) could not snapshot at \(index): \(error)")
+            _ = fail("\(node.id) could not snapshot at \(replica.appliedIndex): \(error)")
         }
-    }
-
-    private func restoreApplied(_ node: Node, from snapshot: Snapshot) {
-        guard let restored = decodeApplied(snapshot.data) else {
-            _ = fail("\(node.id) received an undecodable snapshot at \(snapshot.metadata.index)")
-            return
-        }
-        node.applied = restored
-        node.lastApplied = snapshot.metadata.index
     }
 
     // MARK: - Invariants
@@ -485,13 +505,12 @@ public final class RaftSimulation {
     /// Crashes a node: it keeps exactly what it had persisted.
     public func crash(_ id: NodeID) {
         guard let node = nodes[id], node.isUp else { return }
-        node.engine = nil
+        node.replica = nil
+        node.replies = [:]
         node.incarnation += 1
         node.currentSyncEnd = 0
         node.nextSyncEnd = nil
         node.lastCompletion = 0
-        node.readStates = [:]
-        node.failedReads = []
     }
 
     /// Restarts a crashed node from its persisted state (a running node is crashed first).
@@ -506,12 +525,17 @@ public final class RaftSimulation {
             hardState: node.disk.hardState, snapshot: node.disk.snapshot, entries: node.disk.entries)
         var configuration = configurationTemplate(id)
         configuration.randomSeed = configuration.randomSeed &+ UInt64(node.incarnation) &* 7919
-        node.engine = RaftEngine(configuration: configuration, persistentState: persisted)
-        node.applied = [:]
-        node.lastApplied = 0
-        if let snapshot = node.disk.snapshot {
-            restoreApplied(node, from: snapshot)
+        let maxRaftState: Int?
+        if case .maxRaftState(let bytes) = snapshotPolicy { maxRaftState = bytes } else { maxRaftState = nil }
+        do {
+            node.replica = try Replica(
+                configuration: configuration, machine: makeMachine(), persistentState: persisted,
+                maxRaftState: maxRaftState)
+        } catch {
+            _ = fail("\(id) could not restart from its persisted state: \(error)")
+            return
         }
+        node.lastApplied = node.disk.snapshot?.metadata.index ?? 0
         let phase = random.next() % tickInterval
         events.schedule(at: now + phase + 1, .tick(id, incarnation: node.incarnation))
         scheduleFlush(node)
@@ -542,37 +566,89 @@ public final class RaftSimulation {
 
     public func persistedSnapshot(_ id: NodeID) -> Snapshot? { nodes[id]?.disk.snapshot }
 
-    /// The command node `id` applied at `index`, if any.
-    public func applied(_ id: NodeID, at index: LogIndex) -> [UInt8]? { nodes[id]?.applied[index] }
+    /// The command node `id` applied at `index`, if it runs a ``CommandRecorder``.
+    public func applied(_ id: NodeID, at index: LogIndex) -> [UInt8]? {
+        nodes[id]?.replica?.machine.unwrap(as: CommandRecorder.self)?.commands[index]
+    }
+
+    /// The state machine of node `id`, if it is up and runs a `Machine`.
+    public func machine<Machine: StateMachine>(_ id: NodeID, as type: Machine.Type) -> Machine? {
+        nodes[id]?.replica?.machine.unwrap(as: type)
+    }
 
     public func lastApplied(_ id: NodeID) -> LogIndex { nodes[id]?.lastApplied ?? 0 }
-
-    /// The read index the engine reported for read `readID` on node `id`, once safe.
-    public func readState(_ id: NodeID, _ readID: UInt64) -> LogIndex? { nodes[id]?.readStates[readID] }
-
-    public func readFailed(_ id: NodeID, _ readID: UInt64) -> Bool { nodes[id]?.failedReads.contains(readID) == true }
 
     /// Proposes `command` on node `id`, as the lab's `Start`: returns the index and term it
     /// would be committed at, or nil when the node is down or not the leader.
     @discardableResult
     public func start(_ id: NodeID, _ command: [UInt8]) -> (index: LogIndex, term: Term)? {
-        guard let node = nodes[id], var engine = node.engine else { return nil }
-        let result = engine.propose(command)
-        node.engine = engine
-        guard case .accepted(let index, let term) = result else { return nil }
+        guard let node = nodes[id], node.isUp else { return nil }
+        let request = Replica.ClientCommand(
+            clientID: random.next(), sequence: 1, command: CommandRecorder.Command(bytes: command).encoded())
+        let result = node.replica!.submitCommand(request, requestID: takeRequestID(), now: now / 1_000)
         scheduleFlush(node)
+        guard case .accepted(let index, let term) = result else { return nil }
         return (index, term)
     }
 
-    /// Asks node `id` for a ReadIndex read point.
-    public func requestRead(_ id: NodeID, readID: UInt64) -> Bool {
-        guard let node = nodes[id], var engine = node.engine else { return false }
-        // ReadIndex safety: the read must observe everything committed before it was asked.
-        commitAtReadRequest[readID] = nodes.values.compactMap { $0.engine?.commitIndex }.max() ?? 0
-        let result = engine.requestRead(id: readID)
-        node.engine = engine
-        scheduleFlush(node)
-        return result == .pending
+    /// Asks node `id` for a linearizable read of its recorder; `reply` gets whether it was
+    /// served. The simulator checks that it observed everything committed before the call.
+    public func requestRead(_ id: NodeID, reply: @escaping (Bool) -> Void = { _ in }) {
+        query(to: id, CommandRecorder.Query(index: 0).encoded(), consistency: .linearizable) { result in
+            reply((try? result.get()) != nil)
+        }
+    }
+
+    // MARK: - Clients
+
+    private func takeRequestID() -> UInt64 {
+        defer { nextRequestID += 1 }
+        return nextRequestID
+    }
+
+    /// Sends a client command to node `id` over the client network (reachable in every
+    /// partition; lossy when the network is unreliable). `reply` runs when an answer
+    /// arrives; a lost request or reply never answers, so clients need timeouts.
+    public func submit(
+        to id: NodeID, _ command: Replica.ClientCommand, reply: @escaping (Result<[UInt8], ReplicaError>) -> Void
+    ) {
+        clientHop { [self] in
+            guard let node = nodes[id], node.isUp else { return }
+            let requestID = takeRequestID()
+            node.replies[requestID] = { [self] result in clientHop { reply(result) } }
+            node.replica!.submitCommand(command, requestID: requestID, now: now / 1_000)
+            scheduleFlush(node)
+        }
+    }
+
+    /// Sends a query to node `id`; see ``submit(to:_:reply:)``.
+    public func query(
+        to id: NodeID, _ query: [UInt8], consistency: Replica.ReadConsistency,
+        reply: @escaping (Result<[UInt8], ReplicaError>) -> Void
+    ) {
+        clientHop { [self] in
+            guard let node = nodes[id], node.isUp else { return }
+            let requestID = takeRequestID()
+            if consistency == .linearizable {
+                commitAtReadRequest[requestID] = nodes.values.compactMap { $0.engine?.commitIndex }.max() ?? 0
+            }
+            node.replies[requestID] = { [self] result in clientHop { reply(result) } }
+            node.replica!.submitQuery(query, requestID: requestID, consistency: consistency)
+            scheduleFlush(node)
+        }
+    }
+
+    /// One trip over the client network: a short delay, or 0-26 ms and a 10% loss when
+    /// the network is unreliable.
+    private func clientHop(_ action: @escaping () -> Void) {
+        let delay: VirtualTime
+        if network.unreliable {
+            guard random.next() % 10 != 0 else { return }
+            delay = VirtualTime(random.next() % 26_001)
+        } else {
+            delay = 100 + VirtualTime(random.next() % 400)
+        }
+        events.schedule(at: now + delay, .action(action))
     }
 }
 
@@ -588,40 +664,4 @@ public struct SimulationFailure: Error, CustomStringConvertible, Sendable {
         return "\(message) [at \(time / 1_000) ms virtual; seed \(seed); replay: "
             + "RAFT_SIM_SEED=\(seed) swift test --filter \(name)]"
     }
-}
-
-// The recorder's snapshot format: count, then (index, length, bytes) per applied command.
-func encodeApplied(_ applied: [LogIndex: [UInt8]], through index: LogIndex) -> [UInt8] {
-    var bytes: [UInt8] = []
-    let kept = applied.filter { $0.key <= index }.sorted { $0.key < $1.key }
-    appendUInt64(UInt64(kept.count), to: &bytes)
-    for (entryIndex, data) in kept {
-        appendUInt64(entryIndex, to: &bytes)
-        appendUInt64(UInt64(data.count), to: &bytes)
-        bytes.append(contentsOf: data)
-    }
-    return bytes
-}
-
-func decodeApplied(_ bytes: [UInt8]) -> [LogIndex: [UInt8]]? {
-    var offset = 0
-    func readUInt64() -> UInt64? {
-        guard offset + 8 <= bytes.count else { return nil }
-        var value: UInt64 = 0
-        for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
-        offset += 8
-        return value
-    }
-    guard let count = readUInt64() else { return nil }
-    var result: [LogIndex: [UInt8]] = [:]
-    for _ in 0..<count {
-        guard let index = readUInt64(), let length = readUInt64(), length <= bytes.count - offset else { return nil }
-        result[index] = Array(bytes[offset..<offset + Int(length)])
-        offset += Int(length)
-    }
-    return result
-}
-
-func appendUInt64(_ value: UInt64, to bytes: inout [UInt8]) {
-    for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
 }

@@ -40,7 +40,7 @@ struct RaftSnapshotScenarioTests {
     ) throws {
         // Small chunks, so that snapshots travel in several pieces.
         let sim = RaftSimulation(
-            servers: 3, seed: seed, testName: testName, snapshotInterval: Self.snapshotInterval,
+            servers: 3, seed: seed, testName: testName, snapshots: .everyEntries(Self.snapshotInterval),
             configure: { $0.snapshotChunkBytes = 256 })
         sim.network.unreliable = !reliable
         try sim.one(sim.randomCommand(), expectedServers: 3, retry: true)
@@ -92,7 +92,7 @@ struct RaftSnapshotScenarioTests {
 
     @Test("SnapshotAllCrash")
     func snapshotAllCrash() throws {
-        let sim = RaftSimulation(servers: 3, seed: scenarioSeed(36), snapshotInterval: Self.snapshotInterval)
+        let sim = RaftSimulation(servers: 3, seed: scenarioSeed(36), snapshots: .everyEntries(Self.snapshotInterval))
         try sim.one(sim.randomCommand(), expectedServers: 3, retry: true)
         for _ in 0..<5 {
             let count = Self.snapshotInterval / 2 + sim.randomNumber(below: Self.snapshotInterval)
@@ -110,7 +110,7 @@ struct RaftSnapshotScenarioTests {
 
     @Test("SnapshotInit")
     func snapshotInit() throws {
-        let sim = RaftSimulation(servers: 3, seed: scenarioSeed(37), snapshotInterval: Self.snapshotInterval)
+        let sim = RaftSimulation(servers: 3, seed: scenarioSeed(37), snapshots: .everyEntries(Self.snapshotInterval))
         try sim.one(sim.randomCommand(), expectedServers: 3, retry: true)
         for _ in 0...Self.snapshotInterval { try sim.one(sim.randomCommand(), expectedServers: 3, retry: true) }
         for _ in 0..<2 {

@@ -1,0 +1,370 @@
+public import RaftCore
+public import StateMachineAPI
+
+/// One member of one replicated state machine: the Raft engine, the plugin, the session
+/// table that makes commands exactly-once, linearizable reads, and the snapshot policy.
+///
+/// Deterministic and free of I/O like the engine it wraps, so the simulator and the
+/// networked host drive the very same code. The driver loop:
+/// 1. feed inputs: ``tick()``, ``step(_:)``, ``submitCommand(_:requestID:now:)``,
+///    ``submitQuery(_:requestID:consistency:)``;
+/// 2. `let output = replica.takeOutput()`; persist it, send its messages (see ``RaftOutput``),
+///    call ``didPersist(_:)``;
+/// 3. `replica.apply(output)` applies what committed and returns the finished requests;
+/// 4. if ``needsSnapshot(raftStateSize:)``, ``captureSnapshot()``, serialize the capture
+///    (off the apply path if it is large) and ``compact(_:snapshotData:)``, then persist the
+///    returned snapshot and drop the covered log prefix.
+public struct Replica: Sendable {
+    public private(set) var engine: RaftEngine
+    public private(set) var machine: AnyStateMachine
+    public let limits: SessionLimits
+    /// Snapshot when the persisted Raft state exceeds this many bytes; nil: never.
+    public let maxRaftState: Int?
+    /// Everything through this index is applied to `machine`.
+    public private(set) var appliedIndex: LogIndex
+    private var sessions = SessionTable()
+    /// Log time of the last applied command (never decreases).
+    private var appliedTime: UInt64 = 0
+    /// The leader's last stamp, so stamps never go backwards on one leader.
+    private var lastStamp: UInt64 = 0
+
+    private var pendingCommands: [LogIndex: PendingCommand] = [:]
+    private var pendingReads: [UInt64: PendingQuery] = [:]
+    /// Reads confirmed by ReadIndex, waiting for the state machine to reach their index.
+    private var confirmedReads: [(index: LogIndex, query: PendingQuery)] = []
+    private var nextReadID: UInt64 = 1
+    private var completions: [Completion] = []
+
+    private struct PendingCommand: Sendable {
+        var requestID: UInt64
+        var term: Term
+    }
+
+    private struct PendingQuery: Sendable {
+        var requestID: UInt64
+        var query: [UInt8]
+    }
+
+    /// A client command: who sends it and its encoded plugin command.
+    public struct ClientCommand: Sendable, Hashable {
+        public var clientID: UInt64
+        /// Increases by one with every new request of this client; a retry reuses it.
+        public var sequence: UInt64
+        public var command: [UInt8]
+
+        public init(clientID: UInt64, sequence: UInt64, command: [UInt8]) {
+            self.clientID = clientID
+            self.sequence = sequence
+            self.command = command
+        }
+    }
+
+    public enum ReadConsistency: Sendable, Hashable {
+        /// ReadIndex: the leader confirms it still leads, then answers once applied that far.
+        case linearizable
+        /// This replica's state as it is, possibly behind (opt-in).
+        case stale
+    }
+
+    /// A finished request.
+    public struct Completion: Sendable {
+        public var requestID: UInt64
+        public var result: Result<[UInt8], ReplicaError>
+    }
+
+    /// Starts (or restarts) a replica from what its storage holds.
+    ///
+    /// - Parameter machine: an empty instance of the group's plugin; the snapshot, if any,
+    ///   replaces its state.
+    public init(
+        configuration: RaftConfiguration,
+        machine: AnyStateMachine,
+        persistentState: PersistentState = PersistentState(),
+        maxRaftState: Int?,
+        limits: SessionLimits = SessionLimits()
+    ) throws {
+        engine = RaftEngine(configuration: configuration, persistentState: persistentState)
+        self.machine = machine
+        self.maxRaftState = maxRaftState
+        self.limits = limits
+        appliedIndex = 0
+        if let snapshot = persistentState.snapshot {
+            try restore(snapshot)
+        }
+    }
+
+    // MARK: - Inputs
+
+    public mutating func tick() {
+        engine.tick()
+    }
+
+    public mutating func step(_ message: Message) {
+        engine.step(message)
+    }
+
+    /// Proposes a client command. The answer comes out of ``apply(_:)`` (or at once, as a
+    /// completion of the next ``apply(_:)``, when it is a duplicate or cannot be proposed).
+    ///
+    /// - Parameter now: the driver's clock in milliseconds; stamped into the entry as log time.
+    /// - Returns: what the engine made of the proposal; nil when the session table answered.
+    @discardableResult
+    public mutating func submitCommand(
+        _ request: ClientCommand, requestID: UInt64, now: UInt64
+    ) -> RaftEngine.ProposalResult? {
+        switch sessions.lookup(client: request.clientID, sequence: request.sequence) {
+        case .duplicate(let outcome):
+            complete(requestID, outcome)
+            return nil
+        case .stale:
+            complete(requestID, .failure(staleError(request)))
+            return nil
+        case .new:
+            break
+        }
+        lastStamp = max(lastStamp, now, appliedTime)
+        let envelope = CommandEnvelope(
+            clientID: request.clientID, sequence: request.sequence, time: lastStamp, command: request.command)
+        let result = engine.propose(envelope.encoded())
+        switch result {
+        case .accepted(let index, let term):
+            if let displaced = pendingCommands[index] {
+                complete(displaced.requestID, .failure(ReplicaError(.leaderChanged, "entry \(index) was replaced")))
+            }
+            pendingCommands[index] = PendingCommand(requestID: requestID, term: term)
+        case .notLeader(let hint):
+            complete(requestID, .failure(ReplicaError(.notLeader, "not the leader", leaderHint: hint)))
+        case .overloaded:
+            complete(requestID, .failure(ReplicaError(.overloaded, "too many uncommitted entries")))
+        }
+        return result
+    }
+
+    /// Reads through the plugin's `query`.
+    public mutating func submitQuery(_ query: [UInt8], requestID: UInt64, consistency: ReadConsistency) {
+        let pending = PendingQuery(requestID: requestID, query: query)
+        switch consistency {
+        case .stale:
+            serve(pending)
+        case .linearizable:
+            let readID = nextReadID
+            nextReadID += 1
+            switch engine.requestRead(id: readID) {
+            case .pending:
+                pendingReads[readID] = pending
+            case .notLeader(let hint):
+                complete(requestID, .failure(ReplicaError(.notLeader, "not the leader", leaderHint: hint)))
+            }
+        }
+    }
+
+    // MARK: - Driving
+
+    /// Whether ``takeOutput()`` has work.
+    public var hasOutput: Bool { engine.hasOutput }
+
+    /// Requests finished outside ``apply(_:)`` (answered from the session table, refused on a
+    /// follower, ...). The driver SHOULD collect them after submitting requests.
+    public mutating func takeCompletions() -> [Completion] {
+        defer { completions = [] }
+        return completions
+    }
+
+    /// The engine's next batch; see ``RaftOutput`` for the order of persisting and sending.
+    public mutating func takeOutput() -> RaftOutput {
+        engine.takeOutput()
+    }
+
+    public mutating func didPersist(_ output: RaftOutput) {
+        engine.didPersist(output)
+    }
+
+    /// Applies what `output` committed (after restoring its snapshot, if any), serves reads
+    /// that became safe, and returns every request finished since the last call.
+    public mutating func apply(_ output: RaftOutput) throws -> [Completion] {
+        if let snapshot = output.snapshot {
+            try restore(snapshot)
+            failAllPending(ReplicaError(.leaderChanged, "replaced by a snapshot"))
+        }
+        for entry in output.committedEntries {
+            apply(entry)
+        }
+        if let softState = output.softState, softState.role != .leader {
+            failAllPending(ReplicaError(.notLeader, "leadership lost", leaderHint: softState.leader))
+        }
+        for readID in output.failedReads {
+            if let pending = pendingReads.removeValue(forKey: readID) {
+                complete(pending.requestID, .failure(ReplicaError(.notLeader, "leadership lost", leaderHint: engine.leader)))
+            }
+        }
+        for read in output.readStates {
+            if let pending = pendingReads.removeValue(forKey: read.id) {
+                confirmedReads.append((read.index, pending))
+            }
+        }
+        serveConfirmedReads()
+        let finished = completions
+        completions = []
+        return finished
+    }
+
+    private mutating func apply(_ entry: Entry) {
+        appliedIndex = entry.index
+        let pending = pendingCommands.removeValue(forKey: entry.index)
+        if let pending, pending.term != entry.term {
+            complete(pending.requestID, .failure(ReplicaError(.leaderChanged, "entry \(entry.index) was replaced")))
+        }
+        guard entry.kind == .command else { return }
+        let outcome: Result<[UInt8], ReplicaError>
+        do {
+            let envelope = try CommandEnvelope(decoding: entry.data)
+            appliedTime = max(appliedTime, envelope.time)
+            sessions.expire(now: appliedTime, limits: limits)
+            outcome = applyOnce(envelope, at: entry.index)
+        } catch {
+            // Not written by a replica of this version: answer, never crash or skip silently.
+            outcome = .failure(ReplicaError(.invalidRequest, "undecodable log entry \(entry.index): \(error)"))
+        }
+        if let pending, pending.term == entry.term {
+            complete(pending.requestID, outcome)
+        }
+    }
+
+    private mutating func applyOnce(_ envelope: CommandEnvelope, at index: LogIndex) -> Result<[UInt8], ReplicaError> {
+        switch sessions.lookup(client: envelope.clientID, sequence: envelope.sequence) {
+        case .duplicate(let outcome):
+            return result(of: outcome)
+        case .stale:
+            return .failure(
+                ReplicaError(.sessionExpired, "client \(envelope.clientID) already moved past \(envelope.sequence)"))
+        case .new:
+            break
+        }
+        let outcome: SessionTable.Outcome
+        do {
+            outcome = .response(
+                try machine.apply(encodedCommand: envelope.command, context: ApplyContext(index: index, time: appliedTime)))
+        } catch {
+            outcome = .invalidRequest("\(error)")
+        }
+        sessions.record(
+            client: envelope.clientID, sequence: envelope.sequence, outcome: outcome, time: appliedTime, limits: limits)
+        return result(of: outcome)
+    }
+
+    // MARK: - Snapshots
+
+    /// Whether the persisted Raft state has outgrown `maxRaftState` and something new is
+    /// applied to capture.
+    public func needsSnapshot(raftStateSize: Int) -> Bool {
+        guard let maxRaftState, raftStateSize > maxRaftState else { return false }
+        return appliedIndex > engine.log.snapshotIndex
+    }
+
+    /// The replicated state at ``appliedIndex``: a copy-on-write copy, cheap to take on the
+    /// apply path; serialize it with ``SnapshotCapture/serialize()`` wherever convenient.
+    public func captureSnapshot() -> SnapshotCapture {
+        SnapshotCapture(index: appliedIndex, appliedTime: appliedTime, sessions: sessions, machine: machine.capture())
+    }
+
+    /// Compacts the log through the capture's index. Persist the returned snapshot, then
+    /// drop the log prefix it covers.
+    public mutating func compact(_ capture: SnapshotCapture, snapshotData: [UInt8]) throws -> Snapshot {
+        try engine.compact(through: capture.index, snapshotData: snapshotData)
+    }
+
+    private mutating func restore(_ snapshot: Snapshot) throws {
+        var reader = BinaryReader(snapshot.data)
+        let magic = try reader.readUInt32()
+        guard magic == SnapshotCapture.magic else {
+            throw ReplicaError(.invalidRequest, "snapshot \(snapshot.metadata.index) is not a RaftHost snapshot")
+        }
+        let version = try reader.readUInt8()
+        guard version == SnapshotCapture.version else {
+            throw ReplicaError(.invalidRequest, "snapshot format version \(version) is not supported")
+        }
+        let name = try reader.readString()
+        guard name == machine.name else {
+            throw ReplicaError(
+                .invalidRequest, "snapshot holds state machine '\(name)' but this group runs '\(machine.name)'")
+        }
+        let time = try reader.readVarint()
+        let table = try SessionTable(from: &reader)
+        let machineBytes = try reader.readBytes()
+        try reader.finish()
+        try machine.restore(from: machineBytes)
+        sessions = table
+        appliedTime = time
+        appliedIndex = snapshot.metadata.index
+        serveConfirmedReads()
+    }
+
+    // MARK: - Helpers
+
+    private mutating func serveConfirmedReads() {
+        guard !confirmedReads.isEmpty else { return }
+        let applied = appliedIndex
+        let ready = confirmedReads.filter { $0.index <= applied }
+        confirmedReads.removeAll { $0.index <= applied }
+        for read in ready { serve(read.query) }
+    }
+
+    private mutating func serve(_ pending: PendingQuery) {
+        do {
+            let response = try machine.query(
+                encoded: pending.query, context: QueryContext(index: appliedIndex, time: appliedTime))
+            complete(pending.requestID, .success(response))
+        } catch {
+            complete(pending.requestID, .failure(ReplicaError(.invalidRequest, "\(error)")))
+        }
+    }
+
+    private mutating func failAllPending(_ error: ReplicaError) {
+        for pending in pendingCommands.values.sorted(by: { $0.requestID < $1.requestID }) {
+            complete(pending.requestID, .failure(error))
+        }
+        pendingCommands = [:]
+    }
+
+    private func staleError(_ request: ClientCommand) -> ReplicaError {
+        ReplicaError(.sessionExpired, "client \(request.clientID) already moved past \(request.sequence)")
+    }
+
+    private func result(of outcome: SessionTable.Outcome) -> Result<[UInt8], ReplicaError> {
+        switch outcome {
+        case .response(let bytes): .success(bytes)
+        case .invalidRequest(let message): .failure(ReplicaError(.invalidRequest, message))
+        }
+    }
+
+    private mutating func complete(_ requestID: UInt64, _ outcome: SessionTable.Outcome) {
+        completions.append(Completion(requestID: requestID, result: result(of: outcome)))
+    }
+
+    private mutating func complete(_ requestID: UInt64, _ result: Result<[UInt8], ReplicaError>) {
+        completions.append(Completion(requestID: requestID, result: result))
+    }
+}
+
+/// The replicated state of a group at one index, captured without serializing it.
+public struct SnapshotCapture: Sendable {
+    static let magic: UInt32 = 0x5248_534E  // "RHSN"
+    static let version: UInt8 = 1
+
+    public let index: LogIndex
+    let appliedTime: UInt64
+    let sessions: SessionTable
+    let machine: StateMachineCapture
+
+    /// Encodes the capture: session table and plugin state. May run off the apply path.
+    public func serialize() throws -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.writeUInt32(Self.magic)
+        writer.writeUInt8(Self.version)
+        writer.writeString(machine.name)
+        writer.writeVarint(appliedTime)
+        sessions.encode(to: &writer)
+        writer.writeBytes(try machine.serialize())
+        return writer.bytes
+    }
+}
