@@ -6,10 +6,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "RaftStorage", targets: ["RaftStorage"]),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
         .target(name: "RaftCore"),
+        // Durable log, hard state and snapshots per Raft group; an in-memory twin for simulation.
+        .target(name: "RaftStorage", dependencies: ["RaftCore"]),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),
     ]
 )
 
