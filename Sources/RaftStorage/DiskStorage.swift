@@ -86,7 +86,8 @@ public final class DiskStorage: PersistentStorage {
         store.withLock { $0.close() }
     }
 
-    /// Closes the files and releases the directory lock. Later calls throw `.failed`.
+    /// Closes the files and releases the directory lock. Later calls throw `.failed`. Writes not yet
+    /// synced are dropped, as in a crash: call `sync()` first to shut down cleanly.
     public func close() {
         store.withLock { $0.close() }
     }
