@@ -104,6 +104,14 @@ extension Store {
             }
         }
         if segments.isEmpty {
+            // Saving a snapshot writes the new segment before it removes the old ones, so a snapshot
+            // without any segment means the hard state (term and vote) is gone.
+            if let snapshot {
+                throw StorageError(
+                    .corruption,
+                    "there is a snapshot but no log segment, so the term and vote are lost. \(Self.damageAdvice)",
+                    path: snapshot.path)
+            }
             segments.append(try createSegment(seq: 1, records: []))
         }
 

@@ -243,3 +243,38 @@ import Testing
         }
     }
 }
+
+@Suite struct MissingFilesTests {
+    @Test func aSnapshotWithoutTheLogIsAnError() throws {
+        try withTemporaryDirectory { directory in
+            let storage = try DiskStorage(directory: directory, options: fastOptions)
+            try storage.append(makeEntries(1...5, term: 1))
+            try storage.saveHardState(HardState(term: 1, vote: NodeID(2), commit: 3))
+            try storage.compact(to: makeSnapshot(index: 3, term: 1))
+            storage.close()
+            for segment in try segmentPaths(in: directory) {
+                try FileManager.default.removeItem(atPath: segment)
+            }
+            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            #expect(error?.code == .corruption)
+            #expect(error?.path == (try snapshotPaths(in: directory)).first)
+        }
+    }
+
+    @Test func aMissingSegmentIsAnError() throws {
+        try withTemporaryDirectory { directory in
+            let storage = try DiskStorage(directory: directory, options: DiskStorage.Options(fsync: .never, maxSegmentSize: 512))
+            for index in LogIndex(1)...20 {
+                try storage.append(makeEntries(index...index, term: 1, size: 64))
+            }
+            try storage.sync()
+            storage.close()
+            let segments = try segmentPaths(in: directory)
+            try FileManager.default.removeItem(atPath: segments[1])
+            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            #expect(error?.code == .corruption)
+            #expect(error?.path == segments[2])
+            #expect(error?.offset == 20)
+        }
+    }
+}
