@@ -1,5 +1,5 @@
-public import RaftCore
 import Glibc
+public import RaftCore
 import Synchronization
 
 /// `PersistentStorage` in a directory of its own: log segments, hard state records and one snapshot.
@@ -142,8 +142,10 @@ public final class DiskStorage: PersistentStorage {
             } catch {
                 if error.code != .invalidArgument && error.code != .staleSnapshot {
                     store.failure = StorageError(
-                        .failed, "an earlier operation failed (\(error)); reopen the storage to recover",
-                        path: error.path ?? store.directory)
+                        .failed,
+                        "an earlier operation failed (\(error)); reopen the storage to recover",
+                        path: error.path ?? store.directory
+                    )
                 }
                 throw error
             }
@@ -220,7 +222,8 @@ struct Store: Sendable {
             Format.appendEntryRecord(entry, to: &buffer)
             log.put(
                 RecordLocation(term: entry.term, segment: segments[segments.count - 1].seq, offset: offset, size: size),
-                at: entry.index)
+                at: entry.index
+            )
             if buffer.count >= Self.flushThreshold {
                 try flush()
             }
@@ -311,7 +314,8 @@ struct Store: Sendable {
         if compacting && log.term(at: index) != snapshot.metadata.term {
             throw StorageError(
                 .invalidArgument,
-                "compaction at index \(index) term \(snapshot.metadata.term), which the log does not hold")
+                "compaction at index \(index) term \(snapshot.metadata.term), which the log does not hold"
+            )
         }
         // Everything written before the snapshot becomes durable with it, and the rewrite below
         // reads the kept entries back from the files.
@@ -354,8 +358,12 @@ struct Store: Sendable {
         for (location, raw) in try readRecords(log.elements[...]) {
             locations.append(
                 RecordLocation(
-                    term: location.term, segment: seq, offset: Int64(Format.segmentHeaderSize + records.count),
-                    size: location.size))
+                    term: location.term,
+                    segment: seq,
+                    offset: Int64(Format.segmentHeaderSize + records.count),
+                    size: location.size
+                )
+            )
             records.append(contentsOf: raw)
         }
         let segment = try createSegment(seq: seq, records: records)
@@ -388,8 +396,11 @@ struct Store: Sendable {
         for (location, raw) in try readRecords(log.elements[...]) {
             guard case .record(.entry(let entry), _) = Format.scanRecord(Array(raw), at: 0) else {
                 throw StorageError(
-                    .corruption, "the entry record read back is invalid; the file changed behind the storage",
-                    path: segmentPath(location.segment), offset: location.offset)
+                    .corruption,
+                    "the entry record read back is invalid; the file changed behind the storage",
+                    path: segmentPath(location.segment),
+                    offset: location.offset
+                )
             }
             entries.append(entry)
         }
@@ -425,7 +436,9 @@ struct Store: Sendable {
                         .corruption,
                         "a record that was valid when written fails its checksum now; the file was damaged after "
                             + "recovery. Restore the data directory or remove it so the node receives a snapshot",
-                        path: segment.path, offset: location.offset)
+                        path: segment.path,
+                        offset: location.offset
+                    )
                 }
                 result.append((location, run[position..<position + location.size]))
                 position += location.size
@@ -444,7 +457,9 @@ struct Store: Sendable {
                 .corruption,
                 "\(problem.message). The snapshot is the only copy of the state before the log; restore the "
                     + "data directory from a backup, or remove it so the node receives a snapshot from the leader",
-                path: path, offset: problem.offset)
+                path: path,
+                offset: problem.offset
+            )
         }
     }
 }

@@ -53,8 +53,11 @@ enum FileIO {
             }
             if result == 0 {
                 throw StorageError(
-                    .corruption, "file ends before the expected \(count) bytes; it was changed behind the storage",
-                    path: path, offset: offset + Int64(done))
+                    .corruption,
+                    "file ends before the expected \(count) bytes; it was changed behind the storage",
+                    path: path,
+                    offset: offset + Int64(done)
+                )
             }
             done += result
         }

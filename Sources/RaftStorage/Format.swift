@@ -184,7 +184,9 @@ enum Format {
                     term: payload.littleEndian(UInt64.self, at: start),
                     index: payload.littleEndian(UInt64.self, at: start + 8),
                     kind: kind,
-                    data: Array(payload[(start + 17)...])))
+                    data: Array(payload[(start + 17)...])
+                )
+            )
         case .hardState:
             guard payload.count == 25, payload[start + 16] <= 1 else {
                 return nil
@@ -194,14 +196,17 @@ enum Format {
                 HardState(
                     term: payload.littleEndian(UInt64.self, at: start),
                     vote: vote,
-                    commit: payload.littleEndian(UInt64.self, at: start + 17)))
+                    commit: payload.littleEndian(UInt64.self, at: start + 17)
+                )
+            )
         case .reset:
             guard payload.count == 16 else {
                 return nil
             }
             return .reset(
                 index: payload.littleEndian(UInt64.self, at: start),
-                term: payload.littleEndian(UInt64.self, at: start + 8))
+                term: payload.littleEndian(UInt64.self, at: start + 8)
+            )
         case nil:
             return nil
         }
@@ -256,7 +261,11 @@ enum Format {
         let dataStart = dataLengthOffset + 8
         guard dataLength == UInt64(crcOffset - dataStart) else {
             return .failure(
-                SnapshotProblem(message: "data length \(dataLength) does not match the file", offset: Int64(dataLengthOffset)))
+                SnapshotProblem(
+                    message: "data length \(dataLength) does not match the file",
+                    offset: Int64(dataLengthOffset)
+                )
+            )
         }
         let metadata = SnapshotMetadata(index: index, term: term, voters: voters)
         return .success(Snapshot(metadata: metadata, data: Array(bytes[dataStart..<crcOffset])))

@@ -119,7 +119,8 @@ public final class GroupCommitter: Sendable {
                 case .success: state.lastDurable = batch.through
                 case .failure(let error): state.failure = error
                 }
-                let finished = state.failure == nil
+                let finished =
+                    state.failure == nil
                     ? state.waiters.filter { $0.ticket <= batch.through } : state.waiters
                 state.waiters.removeAll { state.failure != nil || $0.ticket <= batch.through }
                 return finished

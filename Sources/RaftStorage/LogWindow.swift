@@ -73,12 +73,14 @@ struct LogWindow<Element: TermCarrying>: Sendable {
         guard canAppend(at: first.index) else {
             throw StorageError(
                 .invalidArgument,
-                "append at index \(first.index), but the log accepts \(baseIndex + 1)...\(lastIndex + 1)")
+                "append at index \(first.index), but the log accepts \(baseIndex + 1)...\(lastIndex + 1)"
+            )
         }
         for (offset, entry) in entries.enumerated() where entry.index != first.index + LogIndex(offset) {
             throw StorageError(
                 .invalidArgument,
-                "entries are not contiguous: found index \(entry.index) where \(first.index + LogIndex(offset)) belongs")
+                "entries are not contiguous: found index \(entry.index) where \(first.index + LogIndex(offset)) belongs"
+            )
         }
     }
 }

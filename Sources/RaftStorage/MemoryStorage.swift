@@ -67,7 +67,8 @@ public final class MemoryStorage: PersistentStorage {
             guard state.written.log.term(at: index) == snapshot.metadata.term else {
                 throw StorageError(
                     .invalidArgument,
-                    "compaction at index \(index) term \(snapshot.metadata.term), which the log does not hold")
+                    "compaction at index \(index) term \(snapshot.metadata.term), which the log does not hold"
+                )
             }
             state.written.snapshot = snapshot
             state.written.log.rebase(index: index, term: snapshot.metadata.term)
@@ -114,7 +115,9 @@ public final class MemoryStorage: PersistentStorage {
         let current = model.snapshot?.metadata.index ?? 0
         guard snapshot.metadata.index > current else {
             throw StorageError(
-                .staleSnapshot, "snapshot at index \(snapshot.metadata.index) is not newer than \(current)")
+                .staleSnapshot,
+                "snapshot at index \(snapshot.metadata.index) is not newer than \(current)"
+            )
         }
     }
 }

@@ -25,8 +25,14 @@ extension Store {
             throw error
         }
         var store = Store(
-            directory: directory, options: options, directoryFD: directoryFD, lockFD: lockFD, segments: [],
-            log: LogWindow(), hardState: HardState())
+            directory: directory,
+            options: options,
+            directoryFD: directoryFD,
+            lockFD: lockFD,
+            segments: [],
+            log: LogWindow(),
+            hardState: HardState()
+        )
         do throws(StorageError) {
             let warnings = try store.recover()
             return (store, warnings)
@@ -52,7 +58,9 @@ extension Store {
                     .locked,
                     "another process, or another DiskStorage in this process, has this directory open; "
                         + "two writers would corrupt the log, so stop the other one first",
-                    path: path, errno: code)
+                    path: path,
+                    errno: code
+                )
             }
             throw .system("flock", path: path, errno: code)
         }
@@ -68,7 +76,8 @@ extension Store {
         for name in names where name.hasSuffix(Format.temporarySuffix) {
             try FileIO.remove(path(name))
             warnings.append(
-                RecoveryWarning(message: "removed a temporary file left by an interrupted write", path: path(name)))
+                RecoveryWarning(message: "removed a temporary file left by an interrupted write", path: path(name))
+            )
         }
 
         let snapshotSequences = names.compactMap { Format.sequence(inName: $0, prefix: "snap-", suffix: ".snap") }
@@ -76,8 +85,11 @@ extension Store {
             let snapshotPath = path(Format.snapshotName(latest))
             let decoded = try Self.readSnapshot(snapshotPath)
             snapshot = SnapshotFile(
-                seq: latest, path: snapshotPath, metadata: decoded.metadata,
-                size: Int64(Format.snapshotFileSize(decoded)))
+                seq: latest,
+                path: snapshotPath,
+                metadata: decoded.metadata,
+                size: Int64(Format.snapshotFileSize(decoded))
+            )
             for seq in snapshotSequences where seq != latest {
                 try FileIO.remove(path(Format.snapshotName(seq)))
             }
@@ -91,7 +103,13 @@ extension Store {
             segments.append(Segment(seq: seq, fd: fd, path: segmentPath, size: 0))
             let bytes = try FileIO.read(fd, count: Int(FileIO.size(fd, path: segmentPath)), at: 0, path: segmentPath)
             let isLast = position == segmentSequences.count - 1
-            let (validSize, sawReset) = try replay(bytes, seq: seq, path: segmentPath, isLast: isLast, warnings: &warnings)
+            let (validSize, sawReset) = try replay(
+                bytes,
+                seq: seq,
+                path: segmentPath,
+                isLast: isLast,
+                warnings: &warnings
+            )
             if sawReset {
                 lastResetSegment = position
             }
@@ -110,7 +128,8 @@ extension Store {
                 throw StorageError(
                     .corruption,
                     "there is a snapshot but no log segment, so the term and vote are lost. \(Self.damageAdvice)",
-                    path: snapshot.path)
+                    path: snapshot.path
+                )
             }
             segments.append(try createSegment(seq: 1, records: []))
         }
@@ -122,7 +141,9 @@ extension Store {
                     .corruption,
                     "the log starts after index \(log.baseIndex) but the snapshot \(snapshot.path) ends at "
                         + "\(metadata.index): the entries in between are missing. \(Self.damageAdvice)",
-                    path: segments[0].path, offset: Int64(Format.segmentHeaderSize))
+                    path: segments[0].path,
+                    offset: Int64(Format.segmentHeaderSize)
+                )
             }
             // A snapshot whose log rewrite did not finish (or finished without removing the old
             // segments): finish it now, so that the files again say what this recovery concluded.
@@ -132,14 +153,18 @@ extension Store {
                 warnings.append(
                     RecoveryWarning(
                         message: "finished saving the snapshot at index \(metadata.index), which a crash interrupted",
-                        path: snapshot.path))
+                        path: snapshot.path
+                    )
+                )
             }
         } else if log.baseIndex != 0 {
             throw StorageError(
                 .corruption,
                 "the log starts after index \(log.baseIndex) but there is no snapshot file covering the entries "
                     + "before it. \(Self.damageAdvice)",
-                path: segments[0].path, offset: Int64(Format.segmentHeaderSize))
+                path: segments[0].path,
+                offset: Int64(Format.segmentHeaderSize)
+            )
         }
         return warnings
     }
@@ -169,7 +194,9 @@ extension Store {
                             .corruption,
                             "entry \(entry.index) does not continue the log, which accepts "
                                 + "\(log.baseIndex + 1)...\(log.lastIndex + 1). \(Self.damageAdvice)",
-                            path: path, offset: Int64(offset))
+                            path: path,
+                            offset: Int64(offset)
+                        )
                     }
                     let location = RecordLocation(term: entry.term, segment: seq, offset: Int64(offset), size: size)
                     log.put(location, at: entry.index)
@@ -187,7 +214,9 @@ extension Store {
                     throw StorageError(
                         .corruption,
                         "the segment ends inside a record, but it is not the last segment. \(Self.damageAdvice)",
-                        path: path, offset: Int64(offset))
+                        path: path,
+                        offset: Int64(offset)
+                    )
                 }
                 problem = "a record that is cut short"
             case .damaged(let why, let end):
@@ -201,7 +230,10 @@ extension Store {
                 RecoveryWarning(
                     message: "\(problem) at the end of the log: a write interrupted by a crash, never acknowledged; "
                         + "removed the last \(bytes.count - offset) bytes",
-                    path: path, offset: Int64(offset)))
+                    path: path,
+                    offset: Int64(offset)
+                )
+            )
             return (offset, sawReset)
         }
         return (offset, sawReset)

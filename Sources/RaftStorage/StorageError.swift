@@ -114,7 +114,14 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
             default: (.io, "check the device and the system log")
             }
         return StorageError(
-            code, "\(operation) failed; \(advice)", path: path, offset: offset, errno: errno, file: file, line: line)
+            code,
+            "\(operation) failed; \(advice)",
+            path: path,
+            offset: offset,
+            errno: errno,
+            file: file,
+            line: line
+        )
     }
 }
 

@@ -54,7 +54,8 @@ import Testing
 
             let finalRecords = 8
             var covered = 0
-            for cut in checkpoints[checkpoints.count - 1 - finalRecords].size...checkpoints[checkpoints.count - 1].size {
+            for cut in checkpoints[checkpoints.count - 1 - finalRecords].size...checkpoints[checkpoints.count - 1].size
+            {
                 let target = base + "/cut"
                 try copyDataFiles(from: source, to: target)
                 try truncateFile(target + "/" + segmentName, to: cut)
@@ -86,7 +87,9 @@ import Testing
     /// Writes `count` entries of 64 bytes, one synced record each; returns the record start offsets.
     private func writeLog(in directory: String, count: LogIndex, maxSegmentSize: Int = 64 << 20) throws -> [Int] {
         let storage = try DiskStorage(
-            directory: directory, options: DiskStorage.Options(fsync: .never, maxSegmentSize: maxSegmentSize))
+            directory: directory,
+            options: DiskStorage.Options(fsync: .never, maxSegmentSize: maxSegmentSize)
+        )
         defer { storage.close() }
         var starts: [Int] = []
         for index in 1...count {
@@ -103,7 +106,9 @@ import Testing
             let starts = try writeLog(in: directory, count: 10)
             let segment = try segmentPaths(in: directory)[0]
             try flipBit(in: segment, at: starts[4] + byte)
-            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            let error = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: fastOptions)
+            }
             #expect(error?.code == .corruption)
             #expect(error?.path == segment)
             #expect(error?.offset == Int64(starts[4]))
@@ -119,13 +124,17 @@ import Testing
             #expect(segments.count > 2)
             let size = try fileSize(segments[1])
             try flipBit(in: segments[1], at: size - 3)
-            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            let error = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: fastOptions)
+            }
             #expect(error?.code == .corruption)
             #expect(error?.path == segments[1])
             #expect(error?.offset == Int64(size - 97))
 
             try truncateFile(segments[1], to: size - 3)
-            let cut = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            let cut = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: fastOptions)
+            }
             #expect(cut?.path == segments[1])
             #expect(cut?.offset == Int64(size - 97))
         }
@@ -166,7 +175,9 @@ import Testing
             storage.close()
             let snapshot = try snapshotPaths(in: directory)[0]
             try flipBit(in: snapshot, at: 500)
-            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            let error = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: fastOptions)
+            }
             #expect(error?.code == .corruption)
             #expect(error?.path == snapshot)
             #expect(error?.offset != nil)
@@ -255,7 +266,9 @@ import Testing
             for segment in try segmentPaths(in: directory) {
                 try FileManager.default.removeItem(atPath: segment)
             }
-            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            let error = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: fastOptions)
+            }
             #expect(error?.code == .corruption)
             #expect(error?.path == (try snapshotPaths(in: directory)).first)
         }
@@ -263,7 +276,10 @@ import Testing
 
     @Test func aMissingSegmentIsAnError() throws {
         try withTemporaryDirectory { directory in
-            let storage = try DiskStorage(directory: directory, options: DiskStorage.Options(fsync: .never, maxSegmentSize: 512))
+            let storage = try DiskStorage(
+                directory: directory,
+                options: DiskStorage.Options(fsync: .never, maxSegmentSize: 512)
+            )
             for index in LogIndex(1)...20 {
                 try storage.append(makeEntries(index...index, term: 1, size: 64))
             }
@@ -271,7 +287,9 @@ import Testing
             storage.close()
             let segments = try segmentPaths(in: directory)
             try FileManager.default.removeItem(atPath: segments[1])
-            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            let error = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: fastOptions)
+            }
             #expect(error?.code == .corruption)
             #expect(error?.path == segments[2])
             #expect(error?.offset == 20)

@@ -75,7 +75,9 @@ import Testing
     @Test func aSecondOpenerOfTheDirectoryIsRefused() throws {
         try withTemporaryDirectory { directory in
             let first = try DiskStorage(directory: directory, options: fastOptions)
-            let error = #expect(throws: StorageError.self) { _ = try DiskStorage(directory: directory, options: fastOptions) }
+            let error = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: fastOptions)
+            }
             #expect(error?.code == .locked)
             #expect(error?.path == directory + "/LOCK")
             first.close()

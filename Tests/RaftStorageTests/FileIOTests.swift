@@ -1,6 +1,7 @@
 import Glibc
-@testable import RaftStorage
 import Testing
+
+@testable import RaftStorage
 
 @Suite struct FileIOTests {
     /// /dev/full fails every write with ENOSPC, which is how a full disk looks to the storage.

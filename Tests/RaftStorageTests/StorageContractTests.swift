@@ -102,7 +102,9 @@ import Testing
 
             let stale = #expect(throws: StorageError.self) { try storage.compact(to: makeSnapshot(index: 15, term: 1)) }
             #expect(stale?.code == .staleSnapshot)
-            let beyond = #expect(throws: StorageError.self) { try storage.compact(to: makeSnapshot(index: 21, term: 1)) }
+            let beyond = #expect(throws: StorageError.self) {
+                try storage.compact(to: makeSnapshot(index: 21, term: 1))
+            }
             #expect(beyond?.code == .invalidArgument)
             let wrongTerm = #expect(throws: StorageError.self) {
                 try storage.compact(to: makeSnapshot(index: 17, term: 2))
@@ -143,7 +145,9 @@ import Testing
             let state = try storage.load()
             #expect(state.snapshot == snapshot)
             #expect(state.entries == makeEntries(31...33, term: 3))
-            let stale = #expect(throws: StorageError.self) { try storage.installSnapshot(makeSnapshot(index: 25, term: 3)) }
+            let stale = #expect(throws: StorageError.self) {
+                try storage.installSnapshot(makeSnapshot(index: 25, term: 3))
+            }
             #expect(stale?.code == .staleSnapshot)
         }
     }

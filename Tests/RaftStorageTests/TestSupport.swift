@@ -22,14 +22,19 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
 /// Entries `indices` of `term`, with data that differs per index and term.
 func makeEntries(_ indices: ClosedRange<LogIndex>, term: Term, size: Int = 8) -> [Entry] {
     indices.map { index in
-        Entry(term: term, index: index, data: (0..<size).map { UInt8(truncatingIfNeeded: Int(index) * 31 + Int(term) + $0) })
+        Entry(
+            term: term,
+            index: index,
+            data: (0..<size).map { UInt8(truncatingIfNeeded: Int(index) * 31 + Int(term) + $0) }
+        )
     }
 }
 
 func makeSnapshot(index: LogIndex, term: Term, size: Int = 100) -> Snapshot {
     Snapshot(
         metadata: SnapshotMetadata(index: index, term: term, voters: [NodeID(1), NodeID(2), NodeID(3)]),
-        data: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ Int(index)) })
+        data: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ Int(index)) }
+    )
 }
 
 func fileNames(in directory: String) throws -> [String] {

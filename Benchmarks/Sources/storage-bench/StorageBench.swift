@@ -28,8 +28,13 @@ struct StorageBench {
         print(row("raw 4 KiB pwrite + fdatasync", entries: nil, syncs: raw.syncs, bytes: raw.bytes))
         for batch in [1, 16, 256] {
             let result = try appendRate(
-                directory: "\(directory)/batch-\(batch)", batch: batch, entrySize: 128, duration: duration)
-            print(row("append \(batch) × 128 B + sync", entries: result.entries, syncs: result.syncs, bytes: result.bytes))
+                directory: "\(directory)/batch-\(batch)",
+                batch: batch,
+                entrySize: 128,
+                duration: duration
+            )
+            let name = "append \(batch) × 128 B + sync"
+            print(row(name, entries: result.entries, syncs: result.syncs, bytes: result.bytes))
         }
     }
 
@@ -80,7 +85,8 @@ struct StorageBench {
         return Rates(
             entries: Double(next - 1) / elapsed,
             syncs: Double(statistics.syncs) / elapsed,
-            bytes: Double(statistics.bytesWritten) / elapsed)
+            bytes: Double(statistics.bytesWritten) / elapsed
+        )
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -98,7 +104,9 @@ struct StorageBench {
             return
         }
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard name != "." && name != ".." else {
                 continue
             }
