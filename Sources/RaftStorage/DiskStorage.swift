@@ -355,7 +355,7 @@ struct Store: Sendable {
         Format.appendHardStateRecord(hardState, to: &records)
         var locations: [RecordLocation] = []
         locations.reserveCapacity(log.elements.count)
-        for (location, raw) in try readRecords(log.elements[...]) {
+        for (location, raw, _) in try readRecords(log.elements[...]) {
             locations.append(
                 RecordLocation(
                     term: location.term,
@@ -391,29 +391,15 @@ struct Store: Sendable {
         if let snapshot {
             loaded = try Self.readSnapshot(snapshot.path)
         }
-        var entries: [Entry] = []
-        entries.reserveCapacity(log.elements.count)
-        for (location, raw) in try readRecords(log.elements[...]) {
-            guard case .record(.entry(let entry), _) = Format.scanRecord(Array(raw), at: 0) else {
-                throw StorageError(
-                    .corruption,
-                    "the entry record read back is invalid; the file changed behind the storage",
-                    path: segmentPath(location.segment),
-                    offset: location.offset
-                )
-            }
-            entries.append(entry)
-        }
+        let entries = try readRecords(log.elements[...]).map(\.entry)
         return PersistentState(hardState: hardState, snapshot: loaded, entries: entries)
     }
 
-    private func segmentPath(_ seq: UInt64) -> String { path(Format.segmentName(seq)) }
-
-    /// The raw bytes of each located record, verified, read in runs of adjacent records.
+    /// Each located entry and its raw record bytes, verified, read in runs of adjacent records.
     private func readRecords(
         _ locations: ArraySlice<RecordLocation>
-    ) throws(StorageError) -> [(RecordLocation, ArraySlice<UInt8>)] {
-        var result: [(RecordLocation, ArraySlice<UInt8>)] = []
+    ) throws(StorageError) -> [(location: RecordLocation, raw: ArraySlice<UInt8>, entry: Entry)] {
+        var result: [(location: RecordLocation, raw: ArraySlice<UInt8>, entry: Entry)] = []
         result.reserveCapacity(locations.count)
         var start = locations.startIndex
         while start < locations.endIndex {
@@ -431,16 +417,18 @@ struct Store: Sendable {
             let run = try FileIO.read(segment.fd, count: runSize, at: locations[start].offset, path: segment.path)
             var position = 0
             for location in locations[start..<end] {
-                guard case .record = Format.scanRecord(run, at: position) else {
+                guard case .record(.entry(let entry), location.size) = Format.scanRecord(run, at: position),
+                    entry.term == location.term
+                else {
                     throw StorageError(
                         .corruption,
-                        "a record that was valid when written fails its checksum now; the file was damaged after "
-                            + "recovery. Restore the data directory or remove it so the node receives a snapshot",
+                        "an entry record that was valid when written is not any more: the file was changed or "
+                            + "damaged while open. \(Self.damageAdvice)",
                         path: segment.path,
                         offset: location.offset
                     )
                 }
-                result.append((location, run[position..<position + location.size]))
+                result.append((location, run[position..<position + location.size], entry))
                 position += location.size
             }
             start = end

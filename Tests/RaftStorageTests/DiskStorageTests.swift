@@ -129,4 +129,21 @@ import Testing
             #expect(error?.code == .failed)
         }
     }
+
+    @Test func damageWhileOpenIsFoundWhenTheLogIsReadBack() throws {
+        try withTemporaryDirectory { directory in
+            let storage = try DiskStorage(directory: directory, options: fastOptions)
+            try storage.append(makeEntries(1...3, term: 1, size: 64))
+            try storage.sync()
+            let segment = try segmentPaths(in: directory)[0]
+            // The second record starts after the 20-byte segment header and one 97-byte record.
+            try flipBit(in: segment, at: 20 + 97 + 50)
+            let error = #expect(throws: StorageError.self) { _ = try storage.load() }
+            #expect(error?.code == .corruption)
+            #expect(error?.path == segment)
+            #expect(error?.offset == 117)
+            let after = #expect(throws: StorageError.self) { try storage.sync() }
+            #expect(after?.code == .failed)
+        }
+    }
 }
