@@ -1,14 +1,17 @@
 import Glibc
 import RaftCore
 import RaftStorage
+import Synchronization
 
 /// Append throughput of `DiskStorage` with fsync `always`, next to the raw `fdatasync` rate of the
 /// same file system, measured in the same run.
 ///
+/// The last row shows group commit: many tasks appending one entry each through a `GroupCommitter`.
+///
 /// Usage: `storage-bench [directory] [seconds per measurement]` (defaults: /tmp, 3).
 @main
 struct StorageBench {
-    static func main() throws {
+    static func main() async throws {
         let arguments = CommandLine.arguments
         let parent = arguments.count > 1 ? arguments[1] : "/tmp"
         let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3
@@ -36,6 +39,15 @@ struct StorageBench {
             let name = "append \(batch) × 128 B + sync"
             print(row(name, entries: result.entries, syncs: result.syncs, bytes: result.bytes))
         }
+        let tasks = 64
+        let grouped = try await groupCommitRate(
+            directory: directory + "/group-commit",
+            tasks: tasks,
+            entrySize: 128,
+            duration: duration
+        )
+        let name = "group commit: \(tasks) tasks × 1 × 128 B"
+        print(row(name, entries: grouped.entries, syncs: grouped.syncs, bytes: grouped.bytes))
     }
 
     struct Rates {
@@ -89,13 +101,56 @@ struct StorageBench {
         )
     }
 
+    /// `tasks` tasks, each appending one entry at a time through one `GroupCommitter` and waiting for it.
+    static func groupCommitRate(
+        directory: String,
+        tasks: Int,
+        entrySize: Int,
+        duration: Duration
+    ) async throws -> Rates {
+        let storage = try DiskStorage(directory: directory, options: DiskStorage.Options(fsync: .always))
+        defer { storage.close() }
+        let committer = GroupCommitter(storage: storage)
+        let nextIndex = NextIndex()
+        let data = [UInt8](repeating: 0x5A, count: entrySize)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + duration
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<tasks {
+                group.addTask {
+                    while clock.now < deadline {
+                        // Indices are taken under the lock that orders submissions, so they arrive in order.
+                        let ticket = nextIndex.value.withLock { next in
+                            defer { next += 1 }
+                            return committer.submit([Entry(term: 1, index: next, data: data)])
+                        }
+                        try await committer.waitUntilDurable(ticket)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = seconds(clock.now - start)
+        let statistics = storage.statistics
+        return Rates(
+            entries: Double(nextIndex.value.withLock { $0 } - 1) / elapsed,
+            syncs: Double(statistics.syncs) / elapsed,
+            bytes: Double(statistics.bytesWritten) / elapsed
+        )
+    }
+
+    final class NextIndex: Sendable {
+        let value = Mutex<LogIndex>(1)
+    }
+
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     static func row(_ name: String, entries: Double?, syncs: Double, bytes: Double) -> String {
         let entriesText = entries.map { String(Int($0.rounded())) } ?? "—"
-        let mebibytes = (bytes / 1_048_576 * 10).rounded() / 10
+        let mebibytes = (bytes / 1_048_576 * 100).rounded() / 100
         return "| \(name) | \(entriesText) | \(Int(syncs.rounded())) | \(mebibytes) |"
     }
 
