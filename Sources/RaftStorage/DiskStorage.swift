@@ -7,7 +7,7 @@ import Synchronization
 /// Layout (see `Format.swift` for the bytes):
 /// - `log-<seq>.seg`: log segments of bounded size holding entry, hard state and reset records;
 /// - `snap-<seq>.snap`: the latest snapshot;
-/// - `LOCK`: held with `flock` while the storage is open, so a second opener is refused.
+/// - `LOCK`: locked while the storage is open, so a second opener is refused (see `DirectoryLock`).
 ///
 /// Writes are buffered and reach the file at `sync()` (or when the buffer grows large), so that the
 /// entries and hard state of one step go out in one `pwrite` and one `fdatasync`. Saving a snapshot
@@ -184,7 +184,8 @@ struct Store: Sendable {
     let directory: String
     let options: DiskStorage.Options
     var directoryFD: Int32
-    var lockFD: Int32
+    /// Nil once closed.
+    var lock: DirectoryLock?
     /// Ascending by sequence; the last one is appended to.
     var segments: [Segment]
     /// Records for the last segment, starting at its `size`, not yet written.
@@ -198,7 +199,7 @@ struct Store: Sendable {
     func path(_ name: String) -> String { directory + "/" + name }
 
     mutating func close() {
-        guard lockFD >= 0 else {
+        guard let lock else {
             return
         }
         for segment in segments {
@@ -206,8 +207,8 @@ struct Store: Sendable {
         }
         segments = []
         FileIO.close(directoryFD)
-        FileIO.close(lockFD)
-        lockFD = -1
+        lock.release()
+        self.lock = nil
         failure = StorageError(.failed, "the storage is closed", path: directory)
     }
 

@@ -17,9 +17,9 @@ extension Store {
             try FileIO.makeDirectory(directory)
         }
         let directoryFD = try FileIO.open(directory, O_RDONLY | O_DIRECTORY)
-        let lockFD: Int32
+        let lock: DirectoryLock
         do throws(StorageError) {
-            lockFD = try acquireLock(directory)
+            lock = try DirectoryLock.acquire(directory: directory)
         } catch {
             FileIO.close(directoryFD)
             throw error
@@ -28,7 +28,7 @@ extension Store {
             directory: directory,
             options: options,
             directoryFD: directoryFD,
-            lockFD: lockFD,
+            lock: lock,
             segments: [],
             log: LogWindow(),
             hardState: HardState()
@@ -40,31 +40,6 @@ extension Store {
             store.close()
             throw error
         }
-    }
-
-    /// `flock` is per open file description, so it also keeps a second `DiskStorage` in this process
-    /// off the directory, and it is released by the kernel when the process dies.
-    private static func acquireLock(_ directory: String) throws(StorageError) -> Int32 {
-        let path = directory + "/LOCK"
-        let fd = try FileIO.open(path, O_RDWR | O_CREAT)
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
-            if code == EINTR {
-                continue
-            }
-            FileIO.close(fd)
-            if code == EWOULDBLOCK {
-                throw StorageError(
-                    .locked,
-                    "another process, or another DiskStorage in this process, has this directory open; "
-                        + "two writers would corrupt the log, so stop the other one first",
-                    path: path,
-                    errno: code
-                )
-            }
-            throw .system("flock", path: path, errno: code)
-        }
-        return fd
     }
 
     private mutating func recover() throws(StorageError) -> [RecoveryWarning] {
