@@ -94,7 +94,11 @@ import Testing
             func otherProcessCanLock() -> Bool? {
                 let arguments = ["/usr/bin/env", "python3", "-c", script, directory + "/LOCK"]
                 var argv = arguments.map { strdup($0) } + [nil]
-                defer { argv.forEach { free($0) } }
+                defer {
+                    for argument in argv {
+                        free(argument)
+                    }
+                }
                 var pid: pid_t = 0
                 guard let path = argv[0], posix_spawn(&pid, path, nil, nil, &argv, environ) == 0 else {
                     return nil

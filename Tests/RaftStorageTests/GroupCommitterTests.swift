@@ -71,7 +71,7 @@ private final class Shared<Value: Sendable>: Sendable {
     }
 
     @Test func concurrentCallersOnDiskShareSyncs() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withAsyncTemporaryDirectory { directory in
             let disk = try DiskStorage(directory: directory)
             let before = disk.statistics
             let storage = GatedStorage(disk)

@@ -11,8 +11,8 @@ func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
     return try body(base)
 }
 
-/// Async variant of `withTemporaryDirectory`.
-func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+/// `withTemporaryDirectory` for async bodies.
+func withAsyncTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
     let base = FileManager.default.temporaryDirectory.path + "/raftstorage-test-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: false)
     defer { try? FileManager.default.removeItem(atPath: base) }
