@@ -54,11 +54,6 @@ struct LogWindow<Element: TermCarrying>: Sendable {
         baseTerm = term
     }
 
-    /// Elements from `index` to the end.
-    func suffix(from index: LogIndex) -> ArraySlice<Element> {
-        elements[Int(index - baseIndex - 1)...]
-    }
-
     /// Replaces every element, keeping positions; used when the elements' storage moves.
     mutating func replaceElements(_ newElements: [Element]) {
         precondition(newElements.count == elements.count)
