@@ -7,7 +7,8 @@ import Synchronization
 /// Layout (see `Format.swift` for the bytes):
 /// - `log-<seq>.seg`: log segments of bounded size holding entry, hard state and reset records;
 /// - `snap-<seq>.snap`: the latest snapshot;
-/// - `LOCK`: locked while the storage is open, so a second opener is refused (see `DirectoryLock`).
+/// - `LOCK`: locked while the storage is open (a POSIX record lock, and a table of this process's
+///   locks), so a second opener, in this process or another, is refused.
 ///
 /// Writes are buffered and reach the file at `sync()` (or when the buffer grows large), so that the
 /// entries and hard state of one step go out in one `pwrite` and one `fdatasync`. Saving a snapshot

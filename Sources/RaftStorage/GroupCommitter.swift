@@ -119,10 +119,10 @@ public final class GroupCommitter: Sendable {
                 case .success: state.lastDurable = batch.through
                 case .failure(let error): state.failure = error
                 }
-                let finished =
-                    state.failure == nil
-                    ? state.waiters.filter { $0.ticket <= batch.through } : state.waiters
-                state.waiters.removeAll { state.failure != nil || $0.ticket <= batch.through }
+                // After a failure every waiter fails, including those of later submissions.
+                let failed = state.failure != nil
+                let finished = state.waiters.filter { failed || $0.ticket <= batch.through }
+                state.waiters.removeAll { failed || $0.ticket <= batch.through }
                 return finished
             }
             for waiter in finished {
