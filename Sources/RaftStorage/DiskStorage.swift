@@ -217,6 +217,15 @@ struct Store: Sendable {
 
     mutating func append(_ entries: [Entry]) throws(StorageError) {
         try log.validate(entries)
+        // Recovery refuses longer records, so they must never be written.
+        if let entry = entries.first(where: {
+            Format.entryRecordSize($0) - Format.recordHeaderSize > Format.maxPayloadSize
+        }) {
+            throw StorageError(
+                .invalidArgument,
+                "entry \(entry.index) holds \(entry.data.count) bytes, over the 1 GiB limit"
+            )
+        }
         for entry in entries {
             let size = Format.entryRecordSize(entry)
             try makeRoom(for: size)
