@@ -12,9 +12,13 @@ let package = Package(
         .library(name: "LockService", targets: ["LockService"]),
         .library(name: "RaftTesting", targets: ["RaftTesting"]),
         .library(name: "ClusterConfig", targets: ["ClusterConfig"]),
+        .library(name: "RaftStorage", targets: ["RaftStorage"]),
+        .library(name: "RaftTransport", targets: ["RaftTransport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
@@ -46,6 +50,18 @@ let package = Package(
         ),
         // cluster.yaml -> validated, typed configuration. Keeps CYAML an internal detail.
         .target(name: "ClusterConfig", dependencies: ["CYAML"]),
+        // Durable log, hard state and snapshots on disk (checksummed segments); in-memory storage.
+        .target(name: "RaftStorage", dependencies: ["RaftCore"]),
+        // Wire codec, handshake, SwiftNIO TCP transport between nodes; in-process transport.
+        .target(
+            name: "RaftTransport",
+            dependencies: [
+                "RaftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI"]),
@@ -56,6 +72,18 @@ let package = Package(
             dependencies: ["RaftCore", "RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI"]
         ),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"]),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),
+        .testTarget(
+            name: "RaftTransportTests",
+            dependencies: [
+                "RaftCore",
+                "RaftTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ]
 )
 

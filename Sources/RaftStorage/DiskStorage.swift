@@ -1,0 +1,464 @@
+import Glibc
+public import RaftCore
+import Synchronization
+
+/// `PersistentStorage` in a directory of its own: log segments, hard state records and one snapshot.
+///
+/// Layout (see `Format.swift` for the bytes):
+/// - `log-<seq>.seg`: log segments of bounded size holding entry, hard state and reset records;
+/// - `snap-<seq>.snap`: the latest snapshot;
+/// - `LOCK`: locked while the storage is open (a POSIX record lock, and a table of this process's
+///   locks), so a second opener, in this process or another, is refused.
+///
+/// Writes are buffered and reach the file at `sync()` (or when the buffer grows large), so that the
+/// entries and hard state of one step go out in one `pwrite` and one `fdatasync`. Saving a snapshot
+/// writes it to a temporary file, syncs it, renames it and syncs the directory; then the live part of
+/// the log (a reset record, the hard state, the entries after the snapshot) is rewritten into a new
+/// segment the same way and the older segments and snapshot are removed. Recovery repeats whatever
+/// part of that an interruption left undone. Rewriting costs the size of the live log, which a
+/// `maxraftstate` policy keeps small, and makes `persistedRaftStateSize` drop after every snapshot.
+///
+/// A final class around a `Mutex`: the protocol is synchronous (the host calls it from one serial
+/// executor, the group commit front from its flush queue), and the lock makes sharing it safe.
+/// After a failed write or sync every operation throws `.failed`: the kernel may have dropped the
+/// unwritten pages, so retrying could report success for data that is gone.
+public final class DiskStorage: PersistentStorage {
+    /// When `sync()` flushes to the device.
+    public struct FsyncPolicy: Hashable, Sendable {
+        private enum Value: Hashable, Sendable {
+            case always, never
+        }
+
+        private let value: Value
+
+        /// `fdatasync` on every `sync()` and snapshot step. The default, and the only safe choice.
+        public static let always = FsyncPolicy(value: .always)
+        /// Never syncs: a power loss can lose acknowledged writes or leave damage that recovery
+        /// refuses. Unsafe; for tests and benchmarks that measure everything but the device.
+        public static let never = FsyncPolicy(value: .never)
+
+        var syncs: Bool { value == .always }
+    }
+
+    /// How a `DiskStorage` behaves.
+    public struct Options: Sendable {
+        /// Default `.always`.
+        public var fsync: FsyncPolicy
+        /// A segment is closed and a new one started when the next record would take it past this
+        /// many bytes. Default 64 MiB. A single record larger than this gets a segment of its own.
+        public var maxSegmentSize: Int
+        /// Create the directory if it is missing (its parent must exist). Default true.
+        public var createDirectory: Bool
+        /// Called after each step of saving a snapshot; tests throw from it to simulate a crash there.
+        package var checkpointHook: (@Sendable (CheckpointStep) throws(StorageError) -> Void)?
+
+        public init(fsync: FsyncPolicy = .always, maxSegmentSize: Int = 64 << 20, createDirectory: Bool = true) {
+            self.fsync = fsync
+            self.maxSegmentSize = maxSegmentSize
+            self.createDirectory = createDirectory
+        }
+    }
+
+    /// The steps of saving a snapshot, in order.
+    package enum CheckpointStep: CaseIterable, Sendable {
+        case snapshotWritten, snapshotSynced, snapshotRenamed, directorySynced, segmentRewritten, oldFilesRemoved
+    }
+
+    /// The directory this storage owns.
+    public let directory: String
+    /// What recovery repaired when the storage was opened (a torn write at the end of the log, an
+    /// interrupted snapshot). Empty after a clean shutdown.
+    public let warnings: [RecoveryWarning]
+
+    private let store: Mutex<Store>
+
+    /// Opens the storage in `directory`, recovering what a crash left behind.
+    ///
+    /// Throws `.locked` if another process or `DiskStorage` has the directory open, and `.corruption`
+    /// (naming file and byte offset) if data that was acknowledged is damaged.
+    public init(directory: String, options: Options = Options()) throws(StorageError) {
+        let (store, warnings) = try Store.open(directory: directory, options: options)
+        self.directory = directory
+        self.warnings = warnings
+        self.store = Mutex(store)
+    }
+
+    deinit {
+        store.withLock { $0.close() }
+    }
+
+    /// Closes the files and releases the directory lock. Later calls throw `.failed`. Writes not yet
+    /// synced are dropped, as in a crash: call `sync()` first to shut down cleanly.
+    public func close() {
+        store.withLock { $0.close() }
+    }
+
+    public func load() throws(StorageError) -> PersistentState {
+        try mutate { (store) throws(StorageError) in try store.load() }
+    }
+
+    public func append(_ entries: [Entry]) throws(StorageError) {
+        try mutate { (store) throws(StorageError) in try store.append(entries) }
+    }
+
+    public func saveHardState(_ hardState: HardState) throws(StorageError) {
+        try mutate { (store) throws(StorageError) in try store.saveHardState(hardState) }
+    }
+
+    public func installSnapshot(_ snapshot: Snapshot) throws(StorageError) {
+        try mutate { (store) throws(StorageError) in try store.saveSnapshot(snapshot, compacting: false) }
+    }
+
+    public func compact(to snapshot: Snapshot) throws(StorageError) {
+        try mutate { (store) throws(StorageError) in try store.saveSnapshot(snapshot, compacting: true) }
+    }
+
+    public func sync() throws(StorageError) {
+        try mutate { (store) throws(StorageError) in try store.sync() }
+    }
+
+    /// Sizes of the segment files plus buffered writes; equal to the segment files' total size after `sync()`.
+    public var persistedRaftStateSize: Int {
+        store.withLock { Int($0.segments.reduce(0) { $0 + $1.size }) + $0.buffer.count }
+    }
+
+    public var snapshotSize: Int {
+        store.withLock { Int($0.snapshot?.size ?? 0) }
+    }
+
+    public var statistics: StorageStatistics {
+        store.withLock { $0.statistics }
+    }
+
+    /// Runs `body` unless the storage failed or is closed; an I/O error marks it failed.
+    private func mutate<Result: Sendable>(
+        _ body: (inout Store) throws(StorageError) -> Result
+    ) throws(StorageError) -> Result {
+        try store.withLock { (store) throws(StorageError) in
+            if let failure = store.failure {
+                throw failure
+            }
+            do throws(StorageError) {
+                return try body(&store)
+            } catch {
+                if error.code != .invalidArgument && error.code != .staleSnapshot {
+                    store.failure = StorageError(
+                        .failed,
+                        "an earlier operation failed (\(error)); reopen the storage to recover",
+                        path: error.path ?? store.directory
+                    )
+                }
+                throw error
+            }
+        }
+    }
+}
+
+/// Where one entry's record is.
+struct RecordLocation: TermCarrying {
+    var term: Term
+    var segment: UInt64
+    var offset: Int64
+    var size: Int
+}
+
+/// The state behind `DiskStorage`'s lock, and the operations on it.
+struct Store: Sendable {
+    struct Segment: Sendable {
+        var seq: UInt64
+        var fd: Int32
+        var path: String
+        /// Bytes in the file (written, not necessarily synced).
+        var size: Int64
+    }
+
+    struct SnapshotFile: Sendable {
+        var seq: UInt64
+        var path: String
+        var metadata: SnapshotMetadata
+        var size: Int64
+    }
+
+    /// Buffered records are written once the buffer reaches this size, even before `sync()`.
+    static let flushThreshold = 1 << 20
+
+    let directory: String
+    let options: DiskStorage.Options
+    var directoryFD: Int32
+    /// Nil once closed.
+    var lock: DirectoryLock?
+    /// Ascending by sequence; the last one is appended to.
+    var segments: [Segment]
+    /// Records for the last segment, starting at its `size`, not yet written.
+    var buffer: [UInt8] = []
+    var log: LogWindow<RecordLocation>
+    var hardState: HardState
+    var snapshot: SnapshotFile?
+    var statistics = StorageStatistics()
+    var failure: StorageError?
+
+    func path(_ name: String) -> String { directory + "/" + name }
+
+    mutating func close() {
+        guard let lock else {
+            return
+        }
+        for segment in segments {
+            FileIO.close(segment.fd)
+        }
+        segments = []
+        FileIO.close(directoryFD)
+        lock.release()
+        self.lock = nil
+        failure = StorageError(.failed, "the storage is closed", path: directory)
+    }
+
+    // MARK: Writing
+
+    mutating func append(_ entries: [Entry]) throws(StorageError) {
+        try log.validate(entries)
+        // Recovery refuses longer records, so they must never be written.
+        if let entry = entries.first(where: {
+            Format.entryRecordSize($0) - Format.recordHeaderSize > Format.maxPayloadSize
+        }) {
+            throw StorageError(
+                .invalidArgument,
+                "entry \(entry.index) holds \(entry.data.count) bytes, over the 1 GiB limit"
+            )
+        }
+        for entry in entries {
+            let size = Format.entryRecordSize(entry)
+            try makeRoom(for: size)
+            let offset = segments[segments.count - 1].size + Int64(buffer.count)
+            Format.appendEntryRecord(entry, to: &buffer)
+            log.put(
+                RecordLocation(term: entry.term, segment: segments[segments.count - 1].seq, offset: offset, size: size),
+                at: entry.index
+            )
+            if buffer.count >= Self.flushThreshold {
+                try flush()
+            }
+        }
+    }
+
+    mutating func saveHardState(_ state: HardState) throws(StorageError) {
+        try makeRoom(for: Format.hardStateRecordSize)
+        Format.appendHardStateRecord(state, to: &buffer)
+        hardState = state
+    }
+
+    mutating func sync() throws(StorageError) {
+        try flush()
+        if options.fsync.syncs {
+            let last = segments[segments.count - 1]
+            try FileIO.dataSync(last.fd, path: last.path)
+            statistics.syncs += 1
+        }
+    }
+
+    /// Writes the buffer to the last segment.
+    private mutating func flush() throws(StorageError) {
+        guard !buffer.isEmpty else {
+            return
+        }
+        let last = segments.count - 1
+        try FileIO.write(segments[last].fd, buffer, at: segments[last].size, path: segments[last].path)
+        segments[last].size += Int64(buffer.count)
+        statistics.writes += 1
+        statistics.bytesWritten += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Starts a new segment if a record of `size` bytes would take the last one past the limit.
+    private mutating func makeRoom(for size: Int) throws(StorageError) {
+        let last = segments[segments.count - 1]
+        let used = Int(last.size) + buffer.count
+        guard used + size > options.maxSegmentSize, used > Format.segmentHeaderSize else {
+            return
+        }
+        // The closed segment must be durable before a later one exists: recovery tolerates a torn
+        // tail only in the last segment.
+        try sync()
+        segments.append(try createSegment(seq: last.seq + 1, records: []))
+    }
+
+    /// Creates a complete segment atomically: temporary name, sync, rename, directory sync.
+    mutating func createSegment(seq: UInt64, records: [UInt8]) throws(StorageError) -> Store.Segment {
+        let finalPath = path(Format.segmentName(seq))
+        let temporaryPath = finalPath + Format.temporarySuffix
+        let fd = try FileIO.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC)
+        do throws(StorageError) {
+            let bytes = Format.segmentHeader(seq: seq) + records
+            try FileIO.write(fd, bytes, at: 0, path: temporaryPath)
+            statistics.writes += 1
+            statistics.bytesWritten += bytes.count
+            if options.fsync.syncs {
+                try FileIO.dataSync(fd, path: temporaryPath)
+            }
+            try FileIO.rename(temporaryPath, to: finalPath)
+            try syncDirectory()
+            return Segment(seq: seq, fd: fd, path: finalPath, size: Int64(bytes.count))
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+    }
+
+    func syncDirectory() throws(StorageError) {
+        if options.fsync.syncs {
+            try FileIO.fullSync(directoryFD, path: directory)
+        }
+    }
+
+    private func checkpoint(_ step: DiskStorage.CheckpointStep) throws(StorageError) {
+        try options.checkpointHook?(step)
+    }
+
+    // MARK: Snapshots
+
+    mutating func saveSnapshot(_ snapshot: Snapshot, compacting: Bool) throws(StorageError) {
+        let index = snapshot.metadata.index
+        let current = self.snapshot?.metadata.index ?? 0
+        guard index > current else {
+            throw StorageError(.staleSnapshot, "snapshot at index \(index) is not newer than \(current)")
+        }
+        if compacting && log.term(at: index) != snapshot.metadata.term {
+            throw StorageError(
+                .invalidArgument,
+                "compaction at index \(index) term \(snapshot.metadata.term), which the log does not hold"
+            )
+        }
+        // Everything written before the snapshot becomes durable with it, and the rewrite below
+        // reads the kept entries back from the files.
+        try sync()
+
+        let seq = (self.snapshot?.seq ?? 0) + 1
+        let finalPath = path(Format.snapshotName(seq))
+        let temporaryPath = finalPath + Format.temporarySuffix
+        let bytes = Format.snapshotFile(snapshot)
+        let fd = try FileIO.open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC)
+        defer { FileIO.close(fd) }
+        try FileIO.write(fd, bytes, at: 0, path: temporaryPath)
+        statistics.bytesWritten += bytes.count
+        try checkpoint(.snapshotWritten)
+        if options.fsync.syncs {
+            try FileIO.dataSync(fd, path: temporaryPath)
+        }
+        try checkpoint(.snapshotSynced)
+        try FileIO.rename(temporaryPath, to: finalPath)
+        try checkpoint(.snapshotRenamed)
+        try syncDirectory()
+        try checkpoint(.directorySynced)
+
+        let replaced = self.snapshot
+        self.snapshot = SnapshotFile(seq: seq, path: finalPath, metadata: snapshot.metadata, size: Int64(bytes.count))
+        log.rebase(index: index, term: snapshot.metadata.term)
+        try rewriteLog(removing: replaced.map { [$0.path] } ?? [])
+    }
+
+    /// Writes the live log (reset to the current base, hard state, kept entries) as a new segment,
+    /// then removes every older segment and the files in `obsolete`.
+    mutating func rewriteLog(removing obsolete: [String]) throws(StorageError) {
+        try flush()
+        let seq = segments[segments.count - 1].seq + 1
+        var records: [UInt8] = []
+        Format.appendResetRecord(index: log.baseIndex, term: log.baseTerm, to: &records)
+        Format.appendHardStateRecord(hardState, to: &records)
+        var locations: [RecordLocation] = []
+        locations.reserveCapacity(log.elements.count)
+        for (location, raw, _) in try readRecords(log.elements[...]) {
+            locations.append(
+                RecordLocation(
+                    term: location.term,
+                    segment: seq,
+                    offset: Int64(Format.segmentHeaderSize + records.count),
+                    size: location.size
+                )
+            )
+            records.append(contentsOf: raw)
+        }
+        let segment = try createSegment(seq: seq, records: records)
+        try checkpoint(.segmentRewritten)
+
+        let old = segments
+        segments = [segment]
+        log.replaceElements(locations)
+        for file in old {
+            FileIO.close(file.fd)
+            try FileIO.remove(file.path)
+        }
+        for file in obsolete {
+            try FileIO.remove(file)
+        }
+        try syncDirectory()
+        try checkpoint(.oldFilesRemoved)
+    }
+
+    // MARK: Reading
+
+    mutating func load() throws(StorageError) -> PersistentState {
+        try flush()
+        var loaded: Snapshot?
+        if let snapshot {
+            loaded = try Self.readSnapshot(snapshot.path)
+        }
+        let entries = try readRecords(log.elements[...]).map(\.entry)
+        return PersistentState(hardState: hardState, snapshot: loaded, entries: entries)
+    }
+
+    /// Each located entry and its raw record bytes, verified, read in runs of adjacent records.
+    private func readRecords(
+        _ locations: ArraySlice<RecordLocation>
+    ) throws(StorageError) -> [(location: RecordLocation, raw: ArraySlice<UInt8>, entry: Entry)] {
+        var result: [(location: RecordLocation, raw: ArraySlice<UInt8>, entry: Entry)] = []
+        result.reserveCapacity(locations.count)
+        var start = locations.startIndex
+        while start < locations.endIndex {
+            var end = start + 1
+            var runSize = locations[start].size
+            while end < locations.endIndex, locations[end].segment == locations[start].segment,
+                locations[end].offset == locations[start].offset + Int64(runSize)
+            {
+                runSize += locations[end].size
+                end += 1
+            }
+            guard let segment = segments.first(where: { $0.seq == locations[start].segment }) else {
+                preconditionFailure("log refers to segment \(locations[start].segment), which is not open")
+            }
+            let run = try FileIO.read(segment.fd, count: runSize, at: locations[start].offset, path: segment.path)
+            var position = 0
+            for location in locations[start..<end] {
+                guard case .record(.entry(let entry), location.size) = Format.scanRecord(run, at: position),
+                    entry.term == location.term
+                else {
+                    throw StorageError(
+                        .corruption,
+                        "an entry record that was valid when written is not any more: the file was changed or "
+                            + "damaged while open. \(Self.damageAdvice)",
+                        path: segment.path,
+                        offset: location.offset
+                    )
+                }
+                result.append((location, run[position..<position + location.size], entry))
+                position += location.size
+            }
+            start = end
+        }
+        return result
+    }
+
+    static func readSnapshot(_ path: String) throws(StorageError) -> Snapshot {
+        switch Format.decodeSnapshot(try FileIO.readFile(path)) {
+        case .success(let snapshot):
+            return snapshot
+        case .failure(let problem):
+            throw StorageError(
+                .corruption,
+                "\(problem.message). The snapshot is the only copy of the state before the log; restore the "
+                    + "data directory from a backup, or remove it so the node receives a snapshot from the leader",
+                path: path,
+                offset: problem.offset
+            )
+        }
+    }
+}

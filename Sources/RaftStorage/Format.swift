@@ -1,0 +1,295 @@
+import RaftCore
+
+// On-disk format, version 1. All integers little-endian.
+//
+// Segment file `log-<seq, 16 hex digits>.seg`:
+//   header (20 bytes): "RLOG" | version u16 | reserved u16 | seq u64 | crc32c(previous 16 bytes) u32
+//   records, back to back.
+// Record:
+//   length u32 | type u8 | reserved 3 bytes | crc32c(previous 8 bytes) u32 | crc32c(payload) u32 | payload
+//   The header has its own checksum so that a damaged length is never trusted: recovery may treat
+//   a record that runs past the end of the last segment as torn only if its length is known good.
+// Payloads:
+//   entry       term u64 | index u64 | kind u8 | data
+//   hard state  term u64 | vote u64 | has vote u8 | commit u64
+//   reset       index u64 | term u64: the log before this record is replaced by an empty log whose
+//               base (snapshot point) is (index, term); written first in a rewritten segment.
+// Snapshot file `snap-<seq, 16 hex digits>.snap`:
+//   "RSNP" | version u16 | reserved u16 | index u64 | term u64 | voter count u32 | voters u64...
+//   | data length u64 | data | crc32c(everything before) u32
+
+enum Format {
+    static let version: UInt16 = 1
+    static let segmentMagic: [UInt8] = Array("RLOG".utf8)
+    static let snapshotMagic: [UInt8] = Array("RSNP".utf8)
+    static let segmentHeaderSize = 20
+    static let recordHeaderSize = 16
+    /// Larger lengths are rejected before allocating, even with a valid header checksum.
+    static let maxPayloadSize = 1 << 30
+
+    enum RecordType: UInt8 {
+        case entry = 1
+        case hardState = 2
+        case reset = 3
+    }
+
+    static func segmentName(_ seq: UInt64) -> String { "log-\(hex16(seq)).seg" }
+    static func snapshotName(_ seq: UInt64) -> String { "snap-\(hex16(seq)).snap" }
+    static let temporarySuffix = ".tmp"
+
+    /// The sequence number in a segment or snapshot file name, or nil if the name is not one.
+    static func sequence(inName name: String, prefix: String, suffix: String) -> UInt64? {
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else {
+            return nil
+        }
+        let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count == 16 else {
+            return nil
+        }
+        return UInt64(digits, radix: 16)
+    }
+
+    private static func hex16(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    // MARK: Encoding
+
+    static func segmentHeader(seq: UInt64) -> [UInt8] {
+        var bytes = segmentMagic
+        bytes.appendLittleEndian(version)
+        bytes.appendLittleEndian(UInt16(0))
+        bytes.appendLittleEndian(seq)
+        bytes.appendLittleEndian(CRC32C.checksum(bytes))
+        return bytes
+    }
+
+    static func entryRecordSize(_ entry: Entry) -> Int {
+        recordHeaderSize + 17 + entry.data.count
+    }
+
+    static let hardStateRecordSize = recordHeaderSize + 25
+
+    static func appendEntryRecord(_ entry: Entry, to buffer: inout [UInt8]) {
+        var payload: [UInt8] = []
+        payload.reserveCapacity(17 + entry.data.count)
+        payload.appendLittleEndian(entry.term)
+        payload.appendLittleEndian(entry.index)
+        payload.append(entry.kind.rawValue)
+        payload.append(contentsOf: entry.data)
+        appendRecord(.entry, payload, to: &buffer)
+    }
+
+    static func appendHardStateRecord(_ state: HardState, to buffer: inout [UInt8]) {
+        var payload: [UInt8] = []
+        payload.appendLittleEndian(state.term)
+        payload.appendLittleEndian(state.vote?.rawValue ?? 0)
+        payload.append(state.vote == nil ? 0 : 1)
+        payload.appendLittleEndian(state.commit)
+        appendRecord(.hardState, payload, to: &buffer)
+    }
+
+    static func appendResetRecord(index: LogIndex, term: Term, to buffer: inout [UInt8]) {
+        var payload: [UInt8] = []
+        payload.appendLittleEndian(index)
+        payload.appendLittleEndian(term)
+        appendRecord(.reset, payload, to: &buffer)
+    }
+
+    private static func appendRecord(_ type: RecordType, _ payload: [UInt8], to buffer: inout [UInt8]) {
+        let start = buffer.count
+        buffer.appendLittleEndian(UInt32(payload.count))
+        buffer.append(contentsOf: [type.rawValue, 0, 0, 0])
+        buffer.appendLittleEndian(CRC32C.checksum(buffer[start...]))
+        buffer.appendLittleEndian(CRC32C.checksum(payload))
+        buffer.append(contentsOf: payload)
+    }
+
+    static func snapshotFileSize(_ snapshot: Snapshot) -> Int {
+        40 + 8 * snapshot.metadata.voters.count + snapshot.data.count
+    }
+
+    static func snapshotFile(_ snapshot: Snapshot) -> [UInt8] {
+        var bytes = snapshotMagic
+        bytes.reserveCapacity(snapshotFileSize(snapshot))
+        bytes.appendLittleEndian(version)
+        bytes.appendLittleEndian(UInt16(0))
+        bytes.appendLittleEndian(snapshot.metadata.index)
+        bytes.appendLittleEndian(snapshot.metadata.term)
+        bytes.appendLittleEndian(UInt32(snapshot.metadata.voters.count))
+        for voter in snapshot.metadata.voters {
+            bytes.appendLittleEndian(voter.rawValue)
+        }
+        bytes.appendLittleEndian(UInt64(snapshot.data.count))
+        bytes.append(contentsOf: snapshot.data)
+        bytes.appendLittleEndian(CRC32C.checksum(bytes))
+        return bytes
+    }
+
+    // MARK: Decoding
+
+    /// The decoded form of one record.
+    enum Record {
+        case entry(Entry)
+        case hardState(HardState)
+        case reset(index: LogIndex, term: Term)
+    }
+
+    /// What is at one offset of a segment.
+    enum Scan {
+        /// A valid record of `size` bytes.
+        case record(Record, size: Int)
+        /// Fewer bytes remain than the record needs (its header, or its payload if the header is valid).
+        case truncated
+        /// The header or payload checksum fails, or a valid header carries an impossible value.
+        /// `end` is where the record ends according to its (valid) header, if the payload is what failed.
+        case damaged(String, end: Int?)
+    }
+
+    static func scanRecord(_ bytes: [UInt8], at offset: Int) -> Scan {
+        guard bytes.count - offset >= recordHeaderSize else {
+            return .truncated
+        }
+        guard CRC32C.checksum(bytes[offset..<offset + 8]) == bytes.littleEndian(UInt32.self, at: offset + 8) else {
+            return .damaged("record header checksum mismatch", end: nil)
+        }
+        let length = Int(bytes.littleEndian(UInt32.self, at: offset))
+        guard length <= maxPayloadSize else {
+            return .damaged("record length \(length) exceeds the limit", end: nil)
+        }
+        guard bytes.count - offset - recordHeaderSize >= length else {
+            return .truncated
+        }
+        let payloadStart = offset + recordHeaderSize
+        let payload = bytes[payloadStart..<payloadStart + length]
+        guard CRC32C.checksum(payload) == bytes.littleEndian(UInt32.self, at: offset + 12) else {
+            return .damaged("record payload checksum mismatch", end: payloadStart + length)
+        }
+        guard let record = decodePayload(type: bytes[offset + 4], payload) else {
+            return .damaged("record of type \(bytes[offset + 4]) has an invalid payload", end: nil)
+        }
+        return .record(record, size: recordHeaderSize + length)
+    }
+
+    private static func decodePayload(type: UInt8, _ payload: ArraySlice<UInt8>) -> Record? {
+        let start = payload.startIndex
+        switch RecordType(rawValue: type) {
+        case .entry:
+            guard payload.count >= 17, let kind = Entry.Kind(rawValue: payload[start + 16]) else {
+                return nil
+            }
+            return .entry(
+                Entry(
+                    term: payload.littleEndian(UInt64.self, at: start),
+                    index: payload.littleEndian(UInt64.self, at: start + 8),
+                    kind: kind,
+                    data: Array(payload[(start + 17)...])
+                )
+            )
+        case .hardState:
+            guard payload.count == 25, payload[start + 16] <= 1 else {
+                return nil
+            }
+            let vote = payload[start + 16] == 1 ? NodeID(payload.littleEndian(UInt64.self, at: start + 8)) : nil
+            return .hardState(
+                HardState(
+                    term: payload.littleEndian(UInt64.self, at: start),
+                    vote: vote,
+                    commit: payload.littleEndian(UInt64.self, at: start + 17)
+                )
+            )
+        case .reset:
+            guard payload.count == 16 else {
+                return nil
+            }
+            return .reset(
+                index: payload.littleEndian(UInt64.self, at: start),
+                term: payload.littleEndian(UInt64.self, at: start + 8)
+            )
+        case nil:
+            return nil
+        }
+    }
+
+    /// Checks a segment header; returns what is wrong with it, or nil.
+    static func segmentHeaderProblem(_ bytes: [UInt8], expectedSeq: UInt64) -> String? {
+        guard bytes.count >= segmentHeaderSize else {
+            return "segment header is incomplete (\(bytes.count) bytes)"
+        }
+        guard Array(bytes[0..<4]) == segmentMagic,
+            CRC32C.checksum(bytes[0..<16]) == bytes.littleEndian(UInt32.self, at: 16)
+        else {
+            return "segment header is damaged"
+        }
+        let version = bytes.littleEndian(UInt16.self, at: 4)
+        guard version == Format.version else {
+            return "segment format version \(version) is not supported (expected \(Format.version))"
+        }
+        let seq = bytes.littleEndian(UInt64.self, at: 8)
+        guard seq == expectedSeq else {
+            return "segment header says sequence \(seq) but the file name says \(expectedSeq)"
+        }
+        return nil
+    }
+
+    /// Decodes a snapshot file; the error text says what is wrong and where (byte offset).
+    static func decodeSnapshot(_ bytes: [UInt8]) -> Result<Snapshot, SnapshotProblem> {
+        guard bytes.count >= 40 else {
+            return .failure(SnapshotProblem(message: "snapshot file is too short (\(bytes.count) bytes)", offset: 0))
+        }
+        let crcOffset = bytes.count - 4
+        guard CRC32C.checksum(bytes[0..<crcOffset]) == bytes.littleEndian(UInt32.self, at: crcOffset) else {
+            return .failure(SnapshotProblem(message: "snapshot checksum mismatch", offset: Int64(crcOffset)))
+        }
+        guard Array(bytes[0..<4]) == snapshotMagic else {
+            return .failure(SnapshotProblem(message: "not a snapshot file (bad magic)", offset: 0))
+        }
+        let version = bytes.littleEndian(UInt16.self, at: 4)
+        guard version == Format.version else {
+            return .failure(SnapshotProblem(message: "snapshot format version \(version) is not supported", offset: 4))
+        }
+        let index = bytes.littleEndian(UInt64.self, at: 8)
+        let term = bytes.littleEndian(UInt64.self, at: 16)
+        let voterCount = Int(bytes.littleEndian(UInt32.self, at: 24))
+        let dataLengthOffset = 28 + 8 * voterCount
+        guard voterCount <= (bytes.count - 40) / 8 else {
+            return .failure(SnapshotProblem(message: "voter count \(voterCount) does not fit the file", offset: 24))
+        }
+        let voters = (0..<voterCount).map { NodeID(bytes.littleEndian(UInt64.self, at: 28 + 8 * $0)) }
+        let dataLength = bytes.littleEndian(UInt64.self, at: dataLengthOffset)
+        let dataStart = dataLengthOffset + 8
+        guard dataLength == UInt64(crcOffset - dataStart) else {
+            return .failure(
+                SnapshotProblem(
+                    message: "data length \(dataLength) does not match the file",
+                    offset: Int64(dataLengthOffset)
+                )
+            )
+        }
+        let metadata = SnapshotMetadata(index: index, term: term, voters: voters)
+        return .success(Snapshot(metadata: metadata, data: Array(bytes[dataStart..<crcOffset])))
+    }
+
+    struct SnapshotProblem: Error {
+        var message: String
+        var offset: Int64
+    }
+}
+
+extension [UInt8] {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+extension Collection<UInt8> where Index == Int {
+    /// The little-endian integer at `offset` (an index of this collection).
+    func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        var value: T = 0
+        for byte in 0..<MemoryLayout<T>.size {
+            value |= T(self[offset + byte]) << (8 * byte)
+        }
+        return value
+    }
+}

@@ -1,0 +1,61 @@
+public import RaftCore
+
+/// The durable state of one node in one Raft group: log, hard state and latest snapshot.
+///
+/// Writes (`append`, `saveHardState`) may be buffered; they are durable once `sync()` returns.
+/// `installSnapshot` and `compact` are durable when they return, together with every write
+/// before them. The host calls one instance from one serial executor; implementations are
+/// nevertheless safe to share between tasks.
+///
+/// Contract for callers (the engine keeps it; violations throw `.invalidArgument`):
+/// - appended entries are contiguous and their first index is in `snapshotIndex + 1 ... lastIndex + 1`;
+///   an append starting at or below the last index replaces the stored suffix from there on;
+/// - snapshots only move forward.
+public protocol PersistentStorage: AnyObject, Sendable {
+    /// Everything stored: hard state, latest snapshot and the log after it.
+    func load() throws(StorageError) -> PersistentState
+
+    /// Appends `entries`, first replacing any stored entries from `entries.first.index` on.
+    func append(_ entries: [Entry]) throws(StorageError)
+
+    /// Records the current term, vote and commit index.
+    func saveHardState(_ hardState: HardState) throws(StorageError)
+
+    /// Stores a snapshot received from the leader. The log prefix it covers is dropped; the entries
+    /// after it are kept only if the log holds the snapshot's `(index, term)`, otherwise the whole
+    /// log is dropped (Raft §7). Durable on return.
+    func installSnapshot(_ snapshot: Snapshot) throws(StorageError)
+
+    /// Stores a snapshot the local state machine captured at `snapshot.metadata.index`, which must be
+    /// in the stored log with the same term, and removes the log prefix up to it. Durable on return.
+    func compact(to snapshot: Snapshot) throws(StorageError)
+
+    /// Makes every write so far durable.
+    func sync() throws(StorageError)
+
+    /// Bytes of hard state and log, not counting the snapshot: what a `maxraftstate` policy compares
+    /// against. Includes writes not yet synced.
+    var persistedRaftStateSize: Int { get }
+
+    /// Bytes of the stored snapshot (0 without one), for status reports.
+    var snapshotSize: Int { get }
+
+    /// Counters for metrics and benchmarks.
+    var statistics: StorageStatistics { get }
+}
+
+/// Counters kept by a storage since it was opened.
+public struct StorageStatistics: Sendable, Hashable {
+    /// Syncs that made the log durable (one `fdatasync` each on disk).
+    public var syncs: Int = 0
+    /// Write system calls to the log (or, in memory, write operations).
+    public var writes: Int = 0
+    /// Bytes written to the log and snapshots.
+    public var bytesWritten: Int = 0
+
+    public init(syncs: Int = 0, writes: Int = 0, bytesWritten: Int = 0) {
+        self.syncs = syncs
+        self.writes = writes
+        self.bytesWritten = bytesWritten
+    }
+}
