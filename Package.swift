@@ -6,10 +6,35 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
+        .library(name: "RaftTransport", targets: ["RaftTransport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
         .target(name: "RaftCore"),
+        // Wire codec, peer handshake, and the in-process and SwiftNIO TCP peer transports.
+        .target(
+            name: "RaftTransport",
+            dependencies: [
+                "RaftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "RaftTransportTests",
+            dependencies: [
+                "RaftCore",
+                "RaftTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ]
 )
 
