@@ -416,22 +416,24 @@ public final class NIOPeerTransport: PeerTransport {
                     )
                 }
             }
-            do {
-                try await outbound.write(buffer)
-            } catch {
-                // The connection is gone; the batch went with it.
-                registry.update { statistics in
-                    statistics.outboundDropped += written + tooLarge
-                    statistics.outboundDroppedByPeer[link.node, default: 0] += written + tooLarge
-                }
-                throw error
-            }
+            // Counted before the write completes, so that a receiver never sees more than was sent.
             registry.update { statistics in
                 statistics.messagesSent += written
                 if tooLarge > 0 {
                     statistics.outboundDropped += tooLarge
                     statistics.outboundDroppedByPeer[link.node, default: 0] += tooLarge
                 }
+            }
+            do {
+                try await outbound.write(buffer)
+            } catch {
+                // The connection is gone and the batch with it.
+                registry.update { statistics in
+                    statistics.messagesSent -= written
+                    statistics.outboundDropped += written
+                    statistics.outboundDroppedByPeer[link.node, default: 0] += written
+                }
+                throw error
             }
         }
     }
