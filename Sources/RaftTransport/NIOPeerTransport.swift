@@ -43,6 +43,8 @@ public final class NIOPeerTransport: PeerTransport {
     private struct State {
         var lifecycle: Lifecycle = .idle
         var links: [NodeID: PeerLink] = [:]
+        /// Accepted connections, closed at shutdown.
+        var accepted: [ObjectIdentifier: any Channel] = [:]
     }
 
     private let state = Mutex(State())
@@ -135,7 +137,7 @@ public final class NIOPeerTransport: PeerTransport {
     @discardableResult
     public func start() async throws -> PeerAddress {
         try claimStart()
-        let server: ServerChannel
+        let server: any Channel
         do {
             server = try await bind()
         } catch {
@@ -152,7 +154,7 @@ public final class NIOPeerTransport: PeerTransport {
             task.cancel()
             await task.value
         }
-        return PeerAddress(host: configuration.listenAddress.host, port: server.channel.localAddress?.port ?? 0)
+        return PeerAddress(host: configuration.listenAddress.host, port: server.localAddress?.port ?? 0)
     }
 
     /// Runs the transport until the calling task is cancelled (how a service lifecycle stops it).
@@ -193,111 +195,71 @@ public final class NIOPeerTransport: PeerTransport {
     }
 
     private typealias Connection = NIOAsyncChannel<Frame, ByteBuffer>
-    private typealias ServerChannel = NIOAsyncChannel<Connection, Never>
 
-    private func bind() async throws -> ServerChannel {
-        let codec = self.codec
-        return try await ServerBootstrap(group: eventLoopGroup)
+    private func bind() async throws -> any Channel {
+        try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.listenAddress.host, port: configuration.listenAddress.port) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.makeConnection(channel, codec: codec)
+                    try self.acceptConnection(channel)
                 }
             }
+            .bind(host: configuration.listenAddress.host, port: configuration.listenAddress.port)
+            .get()
     }
 
-    private static func makeConnection(_ channel: any Channel, codec: FrameCodec) throws -> Connection {
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
-        return try Connection(wrappingChannelSynchronously: channel)
+    /// Sets up an accepted connection's pipeline (on its event loop) and tracks it for shutdown.
+    private func acceptConnection(_ channel: any Channel) throws {
+        let id = ObjectIdentifier(channel)
+        let (open, knownPeers) = state.withLock { state -> (Bool, Set<NodeID>) in
+            if case .shutDown = state.lifecycle { return (false, []) }
+            state.accepted[id] = channel
+            return (true, Set(state.links.keys))
+        }
+        guard open else {
+            throw TransportLifecycleError(message: "the transport is shutting down")
+        }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.state.withLock { $0.accepted.removeValue(forKey: id) }
+        }
+        try channel.pipeline.syncOperations.addHandlers(
+            ByteToMessageHandler(FrameDecoder(codec: codec)),
+            InboundPeerHandler(
+                machine: .acceptor(identity: identity, knownPeers: knownPeers),
+                codec: codec,
+                registry: registry,
+                handshakeTimeout: TimeAmount(configuration.handshakeTimeout),
+                logger: logger
+            )
+        )
     }
 
-    /// Accepts peers and runs the peer links until cancelled, then cleans up.
-    private func serve(_ server: ServerChannel) async {
+    /// Runs the peer links until cancelled, then closes the listener and every connection.
+    private func serve(_ server: any Channel) async {
         logger.info(
             "Peer transport listening",
-            metadata: ["raft.address": "\(server.channel.localAddress.map { "\($0)" } ?? "?")"]
+            metadata: ["raft.address": "\(server.localAddress.map { "\($0)" } ?? "?")"]
         )
         await withDiscardingTaskGroup { group in
-            group.addTask {
-                await withDiscardingTaskGroup { links in
-                    for await link in self.newLinks {
-                        links.addTask { await self.runLink(link) }
-                    }
-                }
+            // Ends when the task is cancelled (or on shutdown, when the stream finishes).
+            for await link in newLinks {
+                group.addTask { await self.runLink(link) }
             }
-            do {
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serveInbound(connection) }
-                    }
-                }
-            } catch {
-                logger.error("Peer listener failed", metadata: ["error": "\(error)"])
-            }
-            // The listener ends only on cancellation or failure: stop everything else too.
             group.cancelAll()
+        }
+        try? await server.close()
+        let accepted = state.withLock { state in
+            if case .running = state.lifecycle {
+                state.lifecycle = .shutDown
+            }
+            return Array(state.accepted.values)
+        }
+        for channel in accepted {
+            try? await channel.close()
         }
         registry.close()
         logger.info("Peer transport stopped")
-    }
-
-    // MARK: Inbound connections
-
-    private func serveInbound(_ connection: Connection) async {
-        let channel = connection.channel
-        var logger = self.logger
-        logger[metadataKey: "raft.remote"] = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
-        let knownPeers = state.withLock { Set($0.links.keys) }
-        var machine = PeerConnectionStateMachine.acceptor(identity: identity, knownPeers: knownPeers)
-        let timeoutLogger = logger
-        let registry = self.registry
-        let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(configuration.handshakeTimeout)) {
-            timeoutLogger.warning("Closing peer connection: handshake timed out")
-            registry.update { $0.protocolErrors += 1 }
-            channel.close(promise: nil)
-        }
-        defer { timeout.cancel() }
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                for try await frame in inbound {
-                    switch machine.received(frame) {
-                    case .accept(let peer, let reply):
-                        timeout.cancel()
-                        logger[metadataKey: "raft.peer"] = "\(peer)"
-                        logger.info("Peer connected")
-                        try await outbound.write(try encode(reply))
-                    case .deliver(let group, let message):
-                        registry.deliver(message, group: group)
-                    case .drop(let reason):
-                        registry.update { $0.inboundDropped += 1 }
-                        logger.debug("Dropped misaddressed message", metadata: ["reason": "\(reason)"])
-                    case .reject(let reply, let reason):
-                        registry.update { $0.protocolErrors += 1 }
-                        logger.warning("Rejected peer handshake", metadata: ["reason": "\(reason)"])
-                        try await outbound.write(try encode(reply))
-                        return
-                    case .close(let reason):
-                        registry.update { $0.protocolErrors += 1 }
-                        logger.warning("Closing peer connection", metadata: ["reason": "\(reason)"])
-                        return
-                    case .write, .established, .none:
-                        // Only an initiator produces these.
-                        break
-                    }
-                }
-                if machine.establishedPeer != nil {
-                    logger.info("Peer disconnected")
-                }
-            }
-        } catch let error as WireError {
-            if case .close(let reason) = machine.decodingFailed(error) {
-                registry.update { $0.protocolErrors += 1 }
-                logger.warning("Closing peer connection", metadata: ["reason": "\(reason)"])
-            }
-        } catch {
-            logger.debug("Peer connection failed", metadata: ["error": "\(error)"])
-        }
     }
 
     // MARK: Outbound connections
@@ -336,7 +298,8 @@ public final class NIOPeerTransport: PeerTransport {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: address.host, port: address.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.makeConnection(channel, codec: codec)
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
+                    return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
         let channel = connection.channel
@@ -351,7 +314,7 @@ public final class NIOPeerTransport: PeerTransport {
                 try await outbound.write(try encode(hello))
             }
             guard let reply = try await frames.next() else {
-                logger.debug("Peer closed the connection during the handshake")
+                logger.debug("Connection closed during the handshake (by the peer, or timed out)")
                 return false
             }
             switch machine.received(reply) {
