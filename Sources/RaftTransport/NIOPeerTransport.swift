@@ -157,10 +157,18 @@ public final class NIOPeerTransport: PeerTransport {
         return PeerAddress(host: configuration.listenAddress.host, port: server.localAddress?.port ?? 0)
     }
 
-    /// Runs the transport until the calling task is cancelled (how a service lifecycle stops it).
+    /// Runs the transport until the calling task is cancelled or `shutdown()` is called (the
+    /// latter is the graceful way, e.g. from a service lifecycle's graceful shutdown), then
+    /// closes every connection and finishes the inboxes before returning.
     public func run() async throws {
         try claimStart()
-        let server = try await bind()
+        let server: any Channel
+        do {
+            server = try await bind()
+        } catch {
+            state.withLock { $0.lifecycle = .idle }
+            throw error
+        }
         state.withLock { state in
             if case .starting = state.lifecycle {
                 state.lifecycle = .running(nil)
@@ -169,8 +177,9 @@ public final class NIOPeerTransport: PeerTransport {
         await serve(server)
     }
 
-    /// Closes the listener and every connection, finishes the inboxes, and returns when all of
-    /// the transport's tasks have ended. Later sends are dropped.
+    /// Closes the listener and every connection and finishes the inboxes. After `start()`, it
+    /// returns when all of the transport's tasks have ended; a `run()` in progress is told to
+    /// stop and returns once it has cleaned up. Later sends are dropped.
     public func shutdown() async {
         let task: Task<Void, Never>? = state.withLock { state in
             defer { state.lifecycle = .shutDown }

@@ -185,6 +185,34 @@ struct NIOPeerTransportTests {
         }
     }
 
+    @Test("a connection that never completes the handshake is closed when the deadline passes")
+    func handshakeTimeout() async throws {
+        let recorder = LogRecorder()
+        try await withCluster(1, recorder: recorder, configure: { $0.handshakeTimeout = .milliseconds(50) }) { nodes, addresses in
+            let raw = try await connectRaw(to: addresses[0])
+            try await raw.executeThenClose { inbound, _ in
+                do {
+                    for try await frame in inbound {
+                        Issue.record("silent client got \(frame)")
+                    }
+                } catch {}
+            }
+            _ = await recorder.first(where: reasonContains("handshake timed out"))
+            #expect(nodes[0].statistics().protocolErrors == 1)
+        }
+    }
+
+    @Test("run() also ends gracefully on shutdown()")
+    func runUntilShutdown() async throws {
+        let recorder = LogRecorder()
+        let transport = makeTransport(node: 1, port: 0, recorder: recorder)
+        let task = Task { try await transport.run() }
+        _ = await recorder.first { $0.message == "Peer transport listening" }
+        await transport.shutdown()
+        try await task.value
+        #expect(recorder.count { $0.message == "Peer transport stopped" } == 1)
+    }
+
     @Test(
         "foreign-cluster, unknown-node and wrong-version handshakes are rejected",
         arguments: [
