@@ -16,8 +16,13 @@ package struct Handshake: Sendable, Hashable {
     /// both sides must agree on it.
     package var groups: [String]
 
-    package init(protocolVersion: UInt16 = FrameCodec.protocolVersion, clusterName: String, sender: NodeID,
-                 receiver: NodeID, groups: [String]) {
+    package init(
+        protocolVersion: UInt16 = FrameCodec.protocolVersion,
+        clusterName: String,
+        sender: NodeID,
+        receiver: NodeID,
+        groups: [String]
+    ) {
         self.protocolVersion = protocolVersion
         self.clusterName = clusterName
         self.sender = sender

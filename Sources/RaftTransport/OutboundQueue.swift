@@ -9,10 +9,11 @@ import Synchronization
 /// One consumer takes everything queued at once, so a burst becomes one write and one flush.
 final class OutboundQueue: Sendable {
     typealias Element = (group: GroupID, message: Message)
+    private typealias Waiter = CheckedContinuation<[Element], Never>
 
     private struct State {
         var buffer: CircularBuffer<Element>
-        var waiter: CheckedContinuation<[Element], Never>?
+        var waiter: Waiter?
     }
 
     private let state: Mutex<State>
@@ -26,7 +27,7 @@ final class OutboundQueue: Sendable {
 
     /// Appends `messages`; returns how many queued messages were dropped to make room.
     func enqueue(_ messages: some Collection<Message>, group: GroupID) -> Int {
-        let (waiter, batch, dropped) = state.withLock { state -> (CheckedContinuation<[Element], Never>?, [Element], Int) in
+        let (waiter, batch, dropped) = state.withLock { state -> (Waiter?, [Element], Int) in
             var dropped = 0
             for message in messages {
                 if state.buffer.count == capacity {
@@ -46,7 +47,7 @@ final class OutboundQueue: Sendable {
     /// Waits for messages and takes all of them; returns an empty batch when the task is cancelled.
     func next() async -> [Element] {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<[Element], Never>) in
+            await withCheckedContinuation { (continuation: Waiter) in
                 let batch: [Element]? = state.withLock { state in
                     if !state.buffer.isEmpty {
                         return Self.drain(&state)

@@ -112,7 +112,9 @@ package struct PeerConnectionStateMachine: Sendable {
             switch frame {
             case .handshakeAccept(let version, let node):
                 guard version == FrameCodec.protocolVersion else {
-                    return close("peer accepted with protocol version \(version), this node speaks \(FrameCodec.protocolVersion)")
+                    return close(
+                        "peer accepted with protocol version \(version), this node speaks \(FrameCodec.protocolVersion)"
+                    )
                 }
                 guard node == peer else {
                     return close("dialled \(peer) but \(node) answered")

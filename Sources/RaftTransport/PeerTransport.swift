@@ -81,7 +81,10 @@ final class InboxRegistry: Sendable {
     }
 
     func inbox(for group: GroupID) -> AsyncStream<Message> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingNewest(capacity))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: Message.self,
+            bufferingPolicy: .bufferingNewest(capacity)
+        )
         let (previous, closed) = state.withLock { state -> (AsyncStream<Message>.Continuation?, Bool) in
             guard !state.closed else { return (nil, true) }
             defer { state.inboxes[group] = continuation }

@@ -1,6 +1,7 @@
 import RaftCore
-@testable import RaftTransport
 import Testing
+
+@testable import RaftTransport
 
 /// Payloads small enough to cut at every byte quickly.
 private let smallPayloadIndices = samplePayloads.indices.filter {
@@ -175,7 +176,13 @@ struct FrameCodecTests {
 
     @Test("a handshake from a later version may carry extra fields")
     func handshakeExtension() throws {
-        let handshake = Handshake(protocolVersion: 2, clusterName: "c", sender: NodeID(1), receiver: NodeID(2), groups: [])
+        let handshake = Handshake(
+            protocolVersion: 2,
+            clusterName: "c",
+            sender: NodeID(1),
+            receiver: NodeID(2),
+            groups: []
+        )
         var bytes = try codec.encode(.handshake(handshake))
         bytes += [1, 2, 3]
         bytes[3] += 3

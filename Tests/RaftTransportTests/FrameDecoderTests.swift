@@ -1,8 +1,9 @@
 import NIOCore
 import NIOEmbedded
 import RaftCore
-@testable import RaftTransport
 import Testing
+
+@testable import RaftTransport
 
 @Suite("NIO frame decoder")
 struct FrameDecoderTests {

@@ -32,7 +32,11 @@ struct InProcessTransportTests {
                     if received.count == 6 { break }
                 }
                 #expect(received.allSatisfy { $0.to == node.localNode })
-                #expect(received.allSatisfy { $0.payload == .heartbeat(Heartbeat(commit: LogIndex(group), readRound: $0.term)) })
+                #expect(
+                    received.allSatisfy {
+                        $0.payload == .heartbeat(Heartbeat(commit: LogIndex(group), readRound: $0.term))
+                    }
+                )
                 // Per sender, terms arrive in the order sent.
                 for sender in Set(received.map(\.from)) {
                     #expect(received.filter { $0.from == sender }.map(\.term) == [1, 2, 3])
@@ -77,7 +81,12 @@ struct InProcessTransportTests {
         #expect(await own.next()?.term == 5)
 
         a.send([message(.timeoutNow, from: 1, to: 9)], group: GroupID(0))
-        let big = AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [Entry(term: 1, index: 1, data: Array(repeating: 1, count: 2048))], leaderCommit: 0)
+        let big = AppendRequest(
+            prevLogIndex: 0,
+            prevLogTerm: 0,
+            entries: [Entry(term: 1, index: 1, data: Array(repeating: 1, count: 2048))],
+            leaderCommit: 0
+        )
         a.send([message(.append(big), from: 1, to: 2)], group: GroupID(0))
         #expect(a.statistics().outboundDropped == 2)
 

@@ -2,8 +2,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import RaftCore
-@testable import RaftTransport
 import Testing
+
+@testable import RaftTransport
 
 /// Starts `count` transports on loopback port 0 (nodes 1...count), introduces them to each
 /// other, runs `body`, and shuts every transport down whatever happens.
@@ -103,7 +104,9 @@ struct NIOPeerTransportTests {
                                     AppendRequest(
                                         prevLogIndex: LogIndex(round),
                                         prevLogTerm: 1,
-                                        entries: [Entry(term: 1, index: LogIndex(round + 1), data: [UInt8(group.rawValue)])],
+                                        entries: [
+                                            Entry(term: 1, index: LogIndex(round + 1), data: [UInt8(group.rawValue)])
+                                        ],
                                         leaderCommit: 0
                                     )
                                 )
@@ -188,7 +191,8 @@ struct NIOPeerTransportTests {
     @Test("a connection that never completes the handshake is closed when the deadline passes")
     func handshakeTimeout() async throws {
         let recorder = LogRecorder()
-        try await withCluster(1, recorder: recorder, configure: { $0.handshakeTimeout = .milliseconds(50) }) { nodes, addresses in
+        let configure: (inout NIOPeerTransportConfiguration) -> Void = { $0.handshakeTimeout = .milliseconds(50) }
+        try await withCluster(1, recorder: recorder, configure: configure) { nodes, addresses in
             let raw = try await connectRaw(to: addresses[0])
             try await raw.executeThenClose { inbound, _ in
                 do {
@@ -217,9 +221,20 @@ struct NIOPeerTransportTests {
         "foreign-cluster, unknown-node and wrong-version handshakes are rejected",
         arguments: [
             (Handshake(clusterName: "other", sender: NodeID(2), receiver: NodeID(1), groups: ["kv", "q"]), "cluster"),
-            (Handshake(clusterName: "test", sender: NodeID(7), receiver: NodeID(1), groups: ["kv", "q"]), "unknown node n7"),
-            (Handshake(protocolVersion: 9, clusterName: "test", sender: NodeID(2), receiver: NodeID(1), groups: ["kv", "q"]),
-             "protocol version 9"),
+            (
+                Handshake(clusterName: "test", sender: NodeID(7), receiver: NodeID(1), groups: ["kv", "q"]),
+                "unknown node n7"
+            ),
+            (
+                Handshake(
+                    protocolVersion: 9,
+                    clusterName: "test",
+                    sender: NodeID(2),
+                    receiver: NodeID(1),
+                    groups: ["kv", "q"]
+                ),
+                "protocol version 9"
+            ),
         ]
     )
     func handshakeRejected(handshake: Handshake, reason: String) async throws {
@@ -306,7 +321,8 @@ struct NIOPeerTransportTests {
         let deadAddress = try await closed.start()
         await closed.shutdown()
 
-        try await withCluster(1, recorder: recorder, configure: { $0.outboundQueueCapacity = 4 }) { nodes, _ in
+        let configure: (inout NIOPeerTransportConfiguration) -> Void = { $0.outboundQueueCapacity = 4 }
+        try await withCluster(1, recorder: recorder, configure: configure) { nodes, _ in
             nodes[0].setPeerAddress(deadAddress, for: NodeID(2))
             nodes[0].send((1...10).map { message(.timeoutNow, from: 1, to: 2, term: Term($0)) }, group: GroupID(0))
             nodes[0].send((11...13).map { message(.timeoutNow, from: 1, to: 2, term: Term($0)) }, group: GroupID(1))
@@ -323,7 +339,8 @@ struct NIOPeerTransportTests {
     @Test("a message too large for one frame is dropped, the next one goes through")
     func oversizedMessage() async throws {
         let recorder = LogRecorder()
-        try await withCluster(2, recorder: recorder, configure: { $0.maxFrameSize = 1024 }) { nodes, _ in
+        let configure: (inout NIOPeerTransportConfiguration) -> Void = { $0.maxFrameSize = 1024 }
+        try await withCluster(2, recorder: recorder, configure: configure) { nodes, _ in
             let inbox = nodes[1].inbox(for: GroupID(0))
             let big = AppendRequest(
                 prevLogIndex: 0,

@@ -1,6 +1,7 @@
 import RaftCore
-@testable import RaftTransport
 import Testing
+
+@testable import RaftTransport
 
 @Suite("Peer connection state machine")
 struct PeerConnectionStateMachineTests {
@@ -39,19 +40,42 @@ struct PeerConnectionStateMachineTests {
         #expect(server.establishedPeer == NodeID(1))
 
         let heartbeat = message(.heartbeat(Heartbeat(commit: 1, readRound: 0)), from: 1, to: 2)
-        #expect(server.received(.raft(group: GroupID(1), message: heartbeat)) == .deliver(group: GroupID(1), message: heartbeat))
+        #expect(
+            server.received(.raft(group: GroupID(1), message: heartbeat))
+                == .deliver(group: GroupID(1), message: heartbeat)
+        )
     }
 
     @Test(
         "a bad handshake is rejected with a reason",
         arguments: [
-            (Handshake(clusterName: "staging", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"]), "cluster"),
-            (Handshake(clusterName: "prod", sender: NodeID(9), receiver: NodeID(2), groups: ["kv", "q"]), "unknown node"),
-            (Handshake(protocolVersion: 2, clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"]),
-             "protocol version"),
+            (
+                Handshake(clusterName: "staging", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"]),
+                "cluster"
+            ),
+            (
+                Handshake(clusterName: "prod", sender: NodeID(9), receiver: NodeID(2), groups: ["kv", "q"]),
+                "unknown node"
+            ),
+            (
+                Handshake(
+                    protocolVersion: 2,
+                    clusterName: "prod",
+                    sender: NodeID(1),
+                    receiver: NodeID(2),
+                    groups: ["kv", "q"]
+                ),
+                "protocol version"
+            ),
             (Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(3), groups: ["kv", "q"]), "is for n3"),
-            (Handshake(clusterName: "prod", sender: NodeID(2), receiver: NodeID(2), groups: ["kv", "q"]), "unknown node"),
-            (Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["q", "kv"]), "group lists"),
+            (
+                Handshake(clusterName: "prod", sender: NodeID(2), receiver: NodeID(2), groups: ["kv", "q"]),
+                "unknown node"
+            ),
+            (
+                Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["q", "kv"]),
+                "group lists"
+            ),
         ]
     )
     func rejections(handshake: Handshake, expected: String) throws {
@@ -97,7 +121,9 @@ struct PeerConnectionStateMachineTests {
         #expect(reason.contains("expected a handshake"))
 
         var established = acceptor()
-        _ = established.received(.handshake(Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"])))
+        _ = established.received(
+            .handshake(Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"]))
+        )
         guard case .close = established.received(.raft(group: GroupID(2), message: message(.timeoutNow))) else {
             Issue.record("unknown group was accepted")
             return
@@ -115,12 +141,16 @@ struct PeerConnectionStateMachineTests {
     @Test("misaddressed messages are dropped, the connection stays")
     func misaddressed() {
         var server = acceptor()
-        _ = server.received(.handshake(Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"])))
-        guard case .drop = server.received(.raft(group: GroupID(0), message: message(.timeoutNow, from: 3, to: 2))) else {
+        _ = server.received(
+            .handshake(Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"]))
+        )
+        guard case .drop = server.received(.raft(group: GroupID(0), message: message(.timeoutNow, from: 3, to: 2)))
+        else {
             Issue.record("spoofed sender was delivered")
             return
         }
-        guard case .drop = server.received(.raft(group: GroupID(0), message: message(.timeoutNow, from: 1, to: 3))) else {
+        guard case .drop = server.received(.raft(group: GroupID(0), message: message(.timeoutNow, from: 1, to: 3)))
+        else {
             Issue.record("message for another node was delivered")
             return
         }
