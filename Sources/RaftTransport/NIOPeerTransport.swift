@@ -322,7 +322,17 @@ public final class NIOPeerTransport: PeerTransport {
             if case .write(let hello) = machine.start() {
                 try await outbound.write(try encode(hello))
             }
-            guard let reply = try await frames.next() else {
+            let reply: Frame?
+            do {
+                reply = try await frames.next()
+            } catch let error as WireError {
+                if case .close(let reason) = machine.decodingFailed(error) {
+                    registry.update { $0.protocolErrors += 1 }
+                    logger.warning("Peer handshake failed", metadata: ["reason": "\(reason)"])
+                }
+                return false
+            }
+            guard let reply else {
                 logger.debug("Connection closed during the handshake (by the peer, or timed out)")
                 return false
             }
@@ -337,8 +347,15 @@ public final class NIOPeerTransport: PeerTransport {
                 return false
             }
             logger.info("Connected to peer", metadata: ["raft.address": "\(address)"])
-            try await withThrowingTaskGroup { group in
-                group.addTask { try await self.writeQueued(link, to: outbound, allocator: channel.allocator) }
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    do {
+                        try await self.writeQueued(link, to: outbound, allocator: channel.allocator)
+                    } catch {
+                        // Closing ends the read loop below, which ends the connection.
+                        channel.close(promise: nil)
+                    }
+                }
                 // The peer never speaks after the handshake: any frame is a protocol error, and
                 // the end of the stream is how a lost connection shows up while idle.
                 do {
@@ -354,6 +371,9 @@ public final class NIOPeerTransport: PeerTransport {
                         registry.update { $0.protocolErrors += 1 }
                         logger.warning("Closing peer connection", metadata: ["reason": "\(reason)"])
                     }
+                } catch {
+                    // A reset or a cancelled task: the connection ends either way.
+                    logger.debug("Peer connection failed", metadata: ["error": "\(error)"])
                 }
                 group.cancelAll()
             }
