@@ -79,6 +79,50 @@ private func connectRaw(to address: PeerAddress) async throws -> NIOAsyncChannel
         }
 }
 
+/// A fake peer that completes the handshake as `node` and then stops reading: a peer that is
+/// alive but too slow, whose TCP buffers fill up.
+private final class StalledPeerHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    let node: NodeID
+
+    init(node: NodeID) {
+        self.node = node
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .handshake = unwrapInboundIn(data) else { return }
+        var reply = context.channel.allocator.buffer(capacity: 16)
+        do {
+            try FrameCodec().encode(
+                .handshakeAccept(protocolVersion: FrameCodec.protocolVersion, node: node),
+                into: &reply
+            )
+        } catch {
+            context.fireErrorCaught(error)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
+    }
+}
+
+private func startStalledPeer(node: NodeID) async throws -> any Channel {
+    try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .childChannelOption(.socketOption(.so_rcvbuf), value: 4096)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandlers(
+                    ByteToMessageHandler(FrameDecoder(codec: FrameCodec())),
+                    StalledPeerHandler(node: node)
+                )
+            }
+        }
+        .bind(host: "127.0.0.1", port: 0)
+        .get()
+}
+
 private func reasonContains(_ text: String) -> @Sendable (LogRecorder.Record) -> Bool {
     { record in
         record.metadata["reason"].map { "\($0)".contains(text) } ?? false
@@ -334,6 +378,38 @@ struct NIOPeerTransportTests {
             nodes[0].send([message(.timeoutNow, from: 1, to: 5)], group: GroupID(0))
             #expect(nodes[0].statistics().outboundDroppedByPeer[NodeID(5)] == 1)
         }
+    }
+
+    @Test("a peer that stops reading never blocks send, and its queue stays bounded")
+    func stalledPeer() async throws {
+        let recorder = LogRecorder()
+        let peer = try await startStalledPeer(node: NodeID(2))
+        let configure: (inout NIOPeerTransportConfiguration) -> Void = { $0.outboundQueueCapacity = 8 }
+        try await withCluster(1, recorder: recorder, configure: configure) { nodes, _ in
+            let port = try #require(peer.localAddress?.port)
+            nodes[0].setPeerAddress(PeerAddress(host: "127.0.0.1", port: port), for: NodeID(2))
+            _ = await recorder.first { $0.message == "Connected to peer" }
+            let entry = Entry(term: 1, index: 1, data: Array(repeating: 7, count: 64 << 10))
+            let append = message(
+                .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [entry], leaderCommit: 0)),
+                from: 1,
+                to: 2
+            )
+            // Each send returns at once; once the socket and the queue are full, drops begin.
+            // The bound is far above what loopback buffers hold (a few MiB).
+            var rounds = 0
+            while nodes[0].statistics().outboundDropped == 0, rounds < 10_000 {
+                nodes[0].send(Array(repeating: append, count: 8), group: GroupID(0))
+                await Task.yield()
+                rounds += 1
+            }
+            let statistics = nodes[0].statistics()
+            #expect(statistics.outboundDropped > 0)
+            #expect(statistics.outboundDroppedByPeer[NodeID(2)] == statistics.outboundDropped)
+            // Everything not dropped was written, is in the queue, or is the batch being encoded.
+            #expect(UInt64(rounds * 8) - statistics.outboundDropped - statistics.messagesSent <= 16)
+        }
+        try await peer.close()
     }
 
     @Test("a message too large for one frame is dropped, the next one goes through")
