@@ -154,7 +154,7 @@ struct FrameCodecTests {
         let header: [UInt8] = [0x10, 0, 0, 0, 1] + Array(repeating: 0, count: 24)
         #expect(code(header + [99]) == .badTag)
         #expect(code(header + [2, 2]) == .badTag)  // preVoteResponse with granted = 2
-        #expect(code(header + [11, 0]) == .trailingBytes)
+        #expect(code(header + [8] + Array(repeating: 0, count: 9)) == .trailingBytes)
         #expect(code([0x03, 0, 0, 0, 2, 0xC3, 0x28]) == .invalidUTF8)
         #expect(code([0x01, 0, 0, 0, 0]) == .badMagic)
         // An entry with kind 9.

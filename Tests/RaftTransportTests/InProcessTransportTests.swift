@@ -55,18 +55,18 @@ struct InProcessTransportTests {
         var inbox = b.inbox(for: GroupID(0)).makeAsyncIterator()
 
         hub.isolate(NodeID(2))
-        a.send([message(.timeoutNow, from: 1, to: 2, term: 1)], group: GroupID(0))
+        a.send([ping(from: 1, to: 2, term: 1)], group: GroupID(0))
         #expect(a.statistics().outboundDropped == 1)
         #expect(a.statistics().outboundDroppedByPeer[NodeID(2)] == 1)
 
         hub.heal()
-        a.send([message(.timeoutNow, from: 1, to: 2, term: 2)], group: GroupID(0))
+        a.send([ping(from: 1, to: 2, term: 2)], group: GroupID(0))
         #expect(await inbox.next()?.term == 2)
 
         hub.disconnect(NodeID(1), NodeID(2))
-        a.send([message(.timeoutNow, from: 1, to: 2, term: 3)], group: GroupID(0))
+        a.send([ping(from: 1, to: 2, term: 3)], group: GroupID(0))
         hub.reconnect(NodeID(1), NodeID(2))
-        a.send([message(.timeoutNow, from: 1, to: 2, term: 4)], group: GroupID(0))
+        a.send([ping(from: 1, to: 2, term: 4)], group: GroupID(0))
         #expect(await inbox.next()?.term == 4)
         #expect(a.statistics().outboundDropped == 2)
     }
@@ -77,10 +77,10 @@ struct InProcessTransportTests {
         let a = hub.makeTransport(for: NodeID(1))
         let b = hub.makeTransport(for: NodeID(2))
         var own = a.inbox(for: GroupID(0)).makeAsyncIterator()
-        a.send([message(.timeoutNow, from: 1, to: 1, term: 5)], group: GroupID(0))
+        a.send([ping(from: 1, to: 1, term: 5)], group: GroupID(0))
         #expect(await own.next()?.term == 5)
 
-        a.send([message(.timeoutNow, from: 1, to: 9)], group: GroupID(0))
+        a.send([ping(from: 1, to: 9)], group: GroupID(0))
         let big = AppendRequest(
             prevLogIndex: 0,
             prevLogTerm: 0,
@@ -91,7 +91,7 @@ struct InProcessTransportTests {
         #expect(a.statistics().outboundDropped == 2)
 
         // b has no inbox for group 0 yet: delivered by the hub, dropped by b.
-        a.send([message(.timeoutNow, from: 1, to: 2)], group: GroupID(0))
+        a.send([ping(from: 1, to: 2)], group: GroupID(0))
         #expect(b.statistics().inboundDropped == 1)
     }
 
@@ -107,7 +107,7 @@ struct InProcessTransportTests {
         }
         let restarted = hub.makeTransport(for: NodeID(2))
         var inbox = restarted.inbox(for: GroupID(0)).makeAsyncIterator()
-        a.send([message(.timeoutNow, from: 1, to: 2, term: 8)], group: GroupID(0))
+        a.send([ping(from: 1, to: 2, term: 8)], group: GroupID(0))
         #expect(await inbox.next()?.term == 8)
     }
 
@@ -117,7 +117,7 @@ struct InProcessTransportTests {
         let a = hub.makeTransport(for: NodeID(1))
         let b = hub.makeTransport(for: NodeID(2))
         var inbox = b.inbox(for: GroupID(0)).makeAsyncIterator()
-        a.send((1...5).map { message(.timeoutNow, from: 1, to: 2, term: Term($0)) }, group: GroupID(0))
+        a.send((1...5).map { ping(from: 1, to: 2, term: Term($0)) }, group: GroupID(0))
         #expect(await inbox.next()?.term == 4)
         #expect(await inbox.next()?.term == 5)
         #expect(b.statistics().inboundDropped == 3)

@@ -213,7 +213,7 @@ struct NIOPeerTransportTests {
             }
             _ = await recorder.first(where: reasonContains(reason))
 
-            nodes[1].send([message(.timeoutNow, from: 2, to: 1, term: 3)], group: GroupID(0))
+            nodes[1].send([ping(from: 2, to: 1, term: 3)], group: GroupID(0))
             #expect(await receive(1, from: inbox).first?.term == 3)
             #expect(nodes[0].statistics().protocolErrors == 1)
         }
@@ -316,7 +316,7 @@ struct NIOPeerTransportTests {
             _ = try await stranger.start()
             nodes[0].setPeerAddress(PeerAddress(host: "127.0.0.1", port: 1), for: NodeID(2))
             stranger.setPeerAddress(addresses[0], for: NodeID(1))
-            stranger.send([message(.timeoutNow, from: 2, to: 1)], group: GroupID(0))
+            stranger.send([ping(from: 2, to: 1)], group: GroupID(0))
             let failure = await recorder.first { $0.message == "Peer handshake failed" }
             #expect("\(failure.metadata["reason"] ?? "")".contains("rejected by n1"))
             #expect(failure.metadata["raft.peer"] == "n1")
@@ -336,7 +336,7 @@ struct NIOPeerTransportTests {
             let addressB = try await b.start()
             a.setPeerAddress(addressB, for: NodeID(2))
             b.setPeerAddress(addressA, for: NodeID(1))
-            a.send([message(.timeoutNow, from: 1, to: 2, term: 1)], group: GroupID(1))
+            a.send([ping(from: 1, to: 2, term: 1)], group: GroupID(1))
             #expect(await receive(1, from: b.inbox(for: GroupID(1))).first?.term == 1)
 
             await b.shutdown()
@@ -347,7 +347,7 @@ struct NIOPeerTransportTests {
             let inbox = b2.inbox(for: GroupID(1))
             _ = try await b2.start()
             b2.setPeerAddress(addressA, for: NodeID(1))
-            a.send([message(.timeoutNow, from: 1, to: 2, term: 2)], group: GroupID(1))
+            a.send([ping(from: 1, to: 2, term: 2)], group: GroupID(1))
             #expect(await receive(1, from: inbox).first?.term == 2)
         } catch {
             Issue.record("reconnect test failed: \(error)")
@@ -368,14 +368,14 @@ struct NIOPeerTransportTests {
         let configure: (inout NIOPeerTransportConfiguration) -> Void = { $0.outboundQueueCapacity = 4 }
         try await withCluster(1, recorder: recorder, configure: configure) { nodes, _ in
             nodes[0].setPeerAddress(deadAddress, for: NodeID(2))
-            nodes[0].send((1...10).map { message(.timeoutNow, from: 1, to: 2, term: Term($0)) }, group: GroupID(0))
-            nodes[0].send((11...13).map { message(.timeoutNow, from: 1, to: 2, term: Term($0)) }, group: GroupID(1))
+            nodes[0].send((1...10).map { ping(from: 1, to: 2, term: Term($0)) }, group: GroupID(0))
+            nodes[0].send((11...13).map { ping(from: 1, to: 2, term: Term($0)) }, group: GroupID(1))
             let statistics = nodes[0].statistics()
             #expect(statistics.outboundDropped == 9)
             #expect(statistics.outboundDroppedByPeer[NodeID(2)] == 9)
             #expect(statistics.messagesSent == 0)
             // Messages to a node with no address at all are dropped too.
-            nodes[0].send([message(.timeoutNow, from: 1, to: 5)], group: GroupID(0))
+            nodes[0].send([ping(from: 1, to: 5)], group: GroupID(0))
             #expect(nodes[0].statistics().outboundDroppedByPeer[NodeID(5)] == 1)
         }
     }
@@ -425,7 +425,7 @@ struct NIOPeerTransportTests {
                 leaderCommit: 0
             )
             nodes[0].send(
-                [message(.append(big), from: 1, to: 2, term: 1), message(.timeoutNow, from: 1, to: 2, term: 2)],
+                [message(.append(big), from: 1, to: 2, term: 1), ping(from: 1, to: 2, term: 2)],
                 group: GroupID(0)
             )
             #expect(await receive(1, from: inbox).first?.term == 2)
@@ -444,7 +444,7 @@ struct NIOPeerTransportTests {
         for await _ in inbox {
             Issue.record("inbox yielded after shutdown")
         }
-        transport.send([message(.timeoutNow, from: 1, to: 2)], group: GroupID(0))
+        transport.send([ping(from: 1, to: 2)], group: GroupID(0))
         #expect(transport.statistics().outboundDropped == 1)
     }
 

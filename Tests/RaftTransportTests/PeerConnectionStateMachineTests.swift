@@ -88,7 +88,7 @@ struct PeerConnectionStateMachineTests {
         #expect(reply == .handshakeReject(reason: reason))
         #expect(server.establishedPeer == nil)
         // Once rejected, nothing more is delivered.
-        #expect(server.received(.raft(group: GroupID(0), message: message(.timeoutNow))) == .none)
+        #expect(server.received(.raft(group: GroupID(0), message: ping())) == .none)
     }
 
     @Test("the initiator closes on a reject, a wrong node or a wrong version")
@@ -114,7 +114,7 @@ struct PeerConnectionStateMachineTests {
     @Test("frames out of order close the connection")
     func protocolViolations() {
         var server = acceptor()
-        guard case .close(let reason) = server.received(.raft(group: GroupID(0), message: message(.timeoutNow))) else {
+        guard case .close(let reason) = server.received(.raft(group: GroupID(0), message: ping())) else {
             Issue.record("raft frame before handshake was accepted")
             return
         }
@@ -124,7 +124,7 @@ struct PeerConnectionStateMachineTests {
         _ = established.received(
             .handshake(Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"]))
         )
-        guard case .close = established.received(.raft(group: GroupID(2), message: message(.timeoutNow))) else {
+        guard case .close = established.received(.raft(group: GroupID(2), message: ping())) else {
             Issue.record("unknown group was accepted")
             return
         }
@@ -132,7 +132,7 @@ struct PeerConnectionStateMachineTests {
         var client = Machine.initiator(identity: serverIdentity, peer: NodeID(1))
         _ = client.start()
         _ = client.received(.handshakeAccept(protocolVersion: 1, node: NodeID(1)))
-        guard case .close = client.received(.raft(group: GroupID(0), message: message(.timeoutNow))) else {
+        guard case .close = client.received(.raft(group: GroupID(0), message: ping())) else {
             Issue.record("send-only connection accepted a frame")
             return
         }
@@ -144,17 +144,17 @@ struct PeerConnectionStateMachineTests {
         _ = server.received(
             .handshake(Handshake(clusterName: "prod", sender: NodeID(1), receiver: NodeID(2), groups: ["kv", "q"]))
         )
-        guard case .drop = server.received(.raft(group: GroupID(0), message: message(.timeoutNow, from: 3, to: 2)))
+        guard case .drop = server.received(.raft(group: GroupID(0), message: ping(from: 3, to: 2)))
         else {
             Issue.record("spoofed sender was delivered")
             return
         }
-        guard case .drop = server.received(.raft(group: GroupID(0), message: message(.timeoutNow, from: 1, to: 3)))
+        guard case .drop = server.received(.raft(group: GroupID(0), message: ping(from: 1, to: 3)))
         else {
             Issue.record("message for another node was delivered")
             return
         }
-        let good = message(.timeoutNow, from: 1, to: 2)
+        let good = ping(from: 1, to: 2)
         #expect(server.received(.raft(group: GroupID(0), message: good)) == .deliver(group: GroupID(0), message: good))
     }
 

@@ -75,6 +75,11 @@ func message(_ payload: Message.Payload, from: UInt64 = 1, to: UInt64 = 2, term:
     Message(from: NodeID(from), to: NodeID(to), term: term, payload: payload)
 }
 
+/// A small message whose term tells tests which one arrived.
+func ping(from: UInt64 = 1, to: UInt64 = 2, term: Term = 9) -> Message {
+    message(.heartbeatResponse(HeartbeatResponse(readRound: 0)), from: from, to: to, term: term)
+}
+
 /// A log handler that records every event, so tests can wait for one instead of sleeping.
 final class LogRecorder: Sendable {
     struct Record: Sendable {
