@@ -1,0 +1,66 @@
+import NIOCore
+
+extension ByteBuffer: WireOutput {
+    package var wireCount: Int { writerIndex }
+
+    package mutating func writeWireByte(_ value: UInt8) {
+        writeInteger(value)
+    }
+
+    package mutating func writeWireInteger<I: FixedWidthInteger>(_ value: I) {
+        writeInteger(value, endianness: .big)
+    }
+
+    package mutating func writeWireBytes(_ bytes: [UInt8]) {
+        writeBytes(bytes)
+    }
+
+    package mutating func setWireUInt32(_ value: UInt32, at position: Int) {
+        setInteger(value, at: position, endianness: .big)
+    }
+
+    package mutating func truncateWire(to position: Int) {
+        moveWriterIndex(to: position)
+    }
+}
+
+/// Splits a TCP byte stream into frames with `FrameCodec`.
+///
+/// The length prefix is checked against the limit as soon as its four bytes arrive, so an
+/// oversized frame fails before anything is buffered for it.
+struct FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = Frame
+
+    let codec: FrameCodec
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let prefix = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: UInt32.self) else {
+            return .needMoreData
+        }
+        let length = try codec.frameLength(prefix: prefix)
+        guard buffer.readableBytes >= FrameCodec.lengthPrefixSize + length else {
+            return .needMoreData
+        }
+        buffer.moveReaderIndex(forwardBy: FrameCodec.lengthPrefixSize)
+        // Cannot fail: the readable length was checked above.
+        let body = buffer.readBytes(length: length) ?? []
+        context.fireChannelRead(Self.wrapInboundOut(try codec.decodeFrame(body: body)))
+        return .continue
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if seenEOF, buffer.readableBytes > 0 {
+            throw WireError(
+                .truncated,
+                "connection closed inside a frame (\(buffer.readableBytes) bytes pending)",
+                offset: 0
+            )
+        }
+        return .needMoreData
+    }
+}

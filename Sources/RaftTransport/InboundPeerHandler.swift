@@ -1,0 +1,106 @@
+import Logging
+import NIOCore
+
+/// Serves one accepted peer connection: runs the acceptor side of `PeerConnectionStateMachine`
+/// and performs its actions on the event loop.
+///
+/// Accepted connections use a handler rather than `NIOAsyncChannel` because NIO's async server
+/// API can drop (and trap on) a connection accepted while the listener closes; with a handler
+/// there is no hand-off to lose.
+final class InboundPeerHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    private var machine: PeerConnectionStateMachine
+    private let codec: FrameCodec
+    private let registry: InboxRegistry
+    private let handshakeTimeout: TimeAmount
+    private var logger: Logger
+    private var timeout: Scheduled<Void>?
+
+    init(
+        machine: PeerConnectionStateMachine,
+        codec: FrameCodec,
+        registry: InboxRegistry,
+        handshakeTimeout: TimeAmount,
+        logger: Logger
+    ) {
+        self.machine = machine
+        self.codec = codec
+        self.registry = registry
+        self.handshakeTimeout = handshakeTimeout
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        logger[metadataKey: "raft.remote"] = "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")"
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: handshakeTimeout) {
+            self.perform(self.machine.timedOut(), context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        perform(machine.received(unwrapInboundIn(data)), context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? WireError {
+            perform(machine.decodingFailed(error), context: context)
+        } else {
+            logger.debug("Peer connection failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if machine.establishedPeer != nil {
+            logger.info("Peer disconnected")
+        }
+        context.fireChannelInactive()
+    }
+
+    private func perform(_ action: PeerConnectionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .accept(let peer, let reply):
+            timeout?.cancel()
+            logger[metadataKey: "raft.peer"] = "\(peer)"
+            logger.info("Peer connected")
+            write(reply, context: context)
+        case .deliver(let group, let message):
+            registry.deliver(message, group: group)
+        case .drop(let reason):
+            registry.update { $0.inboundDropped += 1 }
+            logger.debug("Dropped misaddressed message", metadata: ["reason": "\(reason)"])
+        case .reject(let reply, let reason):
+            registry.update { $0.protocolErrors += 1 }
+            logger.warning("Rejected peer handshake", metadata: ["reason": "\(reason)"])
+            let channel = context.channel
+            write(reply, context: context).whenComplete { _ in channel.close(promise: nil) }
+        case .close(let reason):
+            registry.update { $0.protocolErrors += 1 }
+            logger.warning("Closing peer connection", metadata: ["reason": "\(reason)"])
+            context.close(promise: nil)
+        case .write, .established, .none:
+            // Only an initiator writes first or becomes established; nothing else to do.
+            break
+        }
+    }
+
+    @discardableResult
+    private func write(_ frame: Frame, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        do {
+            try codec.encode(frame, into: &buffer)
+        } catch {
+            // Handshake answers are a few bytes; only a pathological frame limit gets here.
+            logger.error("Cannot encode a handshake answer", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return context.eventLoop.makeFailedFuture(error)
+        }
+        return context.writeAndFlush(wrapOutboundOut(buffer))
+    }
+}
