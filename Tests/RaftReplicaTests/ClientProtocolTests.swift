@@ -1,0 +1,49 @@
+import RaftCore
+import RaftReplica
+import StateMachineAPI
+import Testing
+
+@Suite("Client protocol")
+struct ClientProtocolTests {
+    static let requests: [ClientRequest] = [
+        .command(Replica.ClientCommand(clientID: 7, sequence: 1, command: [1, 2, 3])),
+        .command(Replica.ClientCommand(clientID: .max, sequence: .max, command: [])),
+        .query([9, 9], consistency: .linearizable),
+        .query([], consistency: .stale),
+    ]
+
+    static let responses: [ClientResponse] = [
+        .ok([1, 2]),
+        .ok([]),
+        .error(ReplicaError(.notLeader, "not the leader", leaderHint: NodeID(3))),
+        .error(ReplicaError(.sessionExpired, "gone")),
+        .unknownGroup("no group 'x'"),
+    ]
+
+    @Test("requests round-trip", arguments: requests)
+    func requestRoundTrip(_ request: ClientRequest) throws {
+        #expect(try ClientRequest(decoding: request.encoded()) == request)
+    }
+
+    @Test("responses round-trip", arguments: responses)
+    func responseRoundTrip(_ response: ClientResponse) throws {
+        #expect(try ClientResponse(decoding: response.encoded()) == response)
+    }
+
+    @Test("every truncation of a valid request is a decoding error")
+    func truncatedRequestsAreErrors() {
+        for request in Self.requests {
+            let bytes = request.encoded()
+            for cut in 0..<bytes.count {
+                #expect(throws: BinaryDecodingError.self) { try ClientRequest(decoding: Array(bytes[..<cut])) }
+            }
+        }
+    }
+
+    @Test("unknown versions and kinds are refused")
+    func unknownTagsAreErrors() {
+        #expect(throws: BinaryDecodingError.self) { try ClientRequest(decoding: [2, 1]) }
+        #expect(throws: BinaryDecodingError.self) { try ClientRequest(decoding: [1, 9]) }
+        #expect(throws: BinaryDecodingError.self) { try ClientResponse(decoding: [1, 1, 200, 0, 0]) }
+    }
+}
