@@ -231,6 +231,11 @@ public final class RaftSimulation {
         events.schedule(at: now + delay, .action(action))
     }
 
+    /// `items` in a random order from the simulation's seeded stream.
+    public func shuffled<Item>(_ items: [Item]) -> [Item] {
+        items.shuffled(using: &random)
+    }
+
     /// A random number from the simulation's seeded stream.
     public func randomNumber(below bound: UInt64) -> UInt64 {
         random.next() % bound
@@ -638,15 +643,15 @@ public final class RaftSimulation {
         }
     }
 
-    /// One trip over the client network: a short delay, or 0-26 ms and a 10% loss when
-    /// the network is unreliable.
+    /// One trip over the client network: 1-3 ms (clients are further away than the nodes are
+    /// from each other), or 0-26 ms and a 10% loss when the network is unreliable.
     private func clientHop(_ action: @escaping () -> Void) {
         let delay: VirtualTime
         if network.unreliable {
             guard random.next() % 10 != 0 else { return }
             delay = VirtualTime(random.next() % 26_001)
         } else {
-            delay = 100 + VirtualTime(random.next() % 400)
+            delay = 1_000 + VirtualTime(random.next() % 2_000)
         }
         events.schedule(at: now + delay, .action(action))
     }
