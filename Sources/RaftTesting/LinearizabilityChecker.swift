@@ -44,7 +44,7 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
 
         var keys: [Model.PartitionKey] = []
         var partitions: [Model.PartitionKey: [Operation]] = [:]
-        for operation in history {
+        for operation in history where operation.returned != nil || !model.isReadOnly(operation.input) {
             let key = model.partition(of: operation.input)
             if partitions[key] == nil {
                 keys.append(key)

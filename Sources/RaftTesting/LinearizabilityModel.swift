@@ -28,6 +28,15 @@ public protocol LinearizabilityModel: Sendable {
     /// The part of the history `input` belongs to. Operations in different parts must not
     /// affect each other's outputs.
     func partition(of input: Input) -> PartitionKey
+
+    /// True when `input` never changes the state (a read). The checker drops reads of unknown
+    /// outcome, which constrain nothing but would double the search space each. Defaults to
+    /// `false`.
+    func isReadOnly(_ input: Input) -> Bool
+}
+
+extension LinearizabilityModel {
+    public func isReadOnly(_ input: Input) -> Bool { false }
 }
 
 /// One operation of a client history: what was asked, when, and what came back.
