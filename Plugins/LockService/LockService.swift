@@ -206,7 +206,11 @@ extension LockService {
         public init(from reader: inout BinaryReader) throws(BinaryDecodingError) {
             switch try reader.readUInt8() {
             case 0:
-                self = .acquire(lock: try reader.readString(), owner: try reader.readString(), leaseMs: try reader.readVarint())
+                self = .acquire(
+                    lock: try reader.readString(),
+                    owner: try reader.readString(),
+                    leaseMs: try reader.readVarint()
+                )
             case 1:
                 self = .renew(
                     lock: try reader.readString(),
@@ -215,7 +219,11 @@ extension LockService {
                     leaseMs: try reader.readVarint()
                 )
             case 2:
-                self = .release(lock: try reader.readString(), owner: try reader.readString(), token: try reader.readVarint())
+                self = .release(
+                    lock: try reader.readString(),
+                    owner: try reader.readString(),
+                    token: try reader.readVarint()
+                )
             case let tag:
                 throw reader.invalidValue("unknown LockService command tag \(tag)")
             }

@@ -250,7 +250,8 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
         private func failureDetails(longest: [Int], stuck: Int) -> FailureDetails {
             let stuckOperation = operations[stuck]
             let end = stuckOperation.returned ?? .max
-            let prefix = operations
+            let prefix =
+                operations
                 .filter { $0.call <= end }
                 .sorted { $0.call < $1.call }
                 .map { operation in

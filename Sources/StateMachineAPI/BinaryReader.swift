@@ -182,7 +182,9 @@ public struct BinaryReader: Sendable {
     }
 
     /// Reads any ``BinaryCodable`` value.
-    public mutating func read<Value: BinaryCodable>(_ type: Value.Type = Value.self) throws(BinaryDecodingError) -> Value {
+    public mutating func read<Value: BinaryCodable>(
+        _ type: Value.Type = Value.self
+    ) throws(BinaryDecodingError) -> Value {
         try Value(from: &self)
     }
 }

@@ -62,7 +62,9 @@ struct HistoryGenerator<Machine: StateMachine> {
                 let input = makeInput(&random, client)
                 if Double.random(in: 0..<1, using: &random) < unknownOutcomeChance {
                     let happens = Bool.random(using: &random)
-                    plans.append(Plan(client: client, call: call, effect: happens ? effect : nil, returned: nil, input: input))
+                    plans.append(
+                        Plan(client: client, call: call, effect: happens ? effect : nil, returned: nil, input: input)
+                    )
                 } else {
                     plans.append(Plan(client: client, call: call, effect: effect, returned: returned, input: input))
                 }
@@ -93,7 +95,12 @@ struct HistoryGenerator<Machine: StateMachine> {
                 } else {
                     .unknown
                 }
-            return LinearizabilityOperation(client: plan.client, input: modelInput(plan.input), call: plan.call, outcome: outcome)
+            return LinearizabilityOperation(
+                client: plan.client,
+                input: modelInput(plan.input),
+                call: plan.call,
+                outcome: outcome
+            )
         }
     }
 }

@@ -214,9 +214,11 @@ struct LinearizabilityKeyValueTests {
         // unknown outcome multiply that space (each may sit anywhere after its call), so this
         // history has none: a history with retried, acknowledged writes, as clerks produce.
         var history = Self.randomHistory(seed: 4, clients: 20, operationsPerClient: 200, keys: 10, unknownOutcomes: 0)
-        let index = try #require(history.lastIndex { op in
-            if case .query = op.input, case .value(let value)? = op.output { !value.isEmpty } else { false }
-        })
+        let index = try #require(
+            history.lastIndex { op in
+                if case .query = op.input, case .value(let value)? = op.output { !value.isEmpty } else { false }
+            }
+        )
         let value = history[index].output?.valueOrEmpty ?? ""
         history[index].outcome = .returned(.value(value + "!"), at: history[index].returned ?? 0)
         let result = checker.check(history)

@@ -16,8 +16,19 @@ struct LinearizabilityLockServiceTests {
         LockOperation(client: client, input: .command(command), call: call, output: output, returned: returned)
     }
 
-    private func holder(_ client: Int, _ call: UInt64, _ returned: UInt64, _ output: LockService.Holder?) -> LockOperation {
-        LockOperation(client: client, input: .query(.holder(lock: "L")), call: call, output: .holder(output), returned: returned)
+    private func holder(
+        _ client: Int,
+        _ call: UInt64,
+        _ returned: UInt64,
+        _ output: LockService.Holder?
+    ) -> LockOperation {
+        LockOperation(
+            client: client,
+            input: .query(.holder(lock: "L")),
+            call: call,
+            output: .holder(output),
+            returned: returned
+        )
     }
 
     private func holding(_ owner: String, _ token: UInt64, until expiresAt: UInt64) -> LockService.Holder {
@@ -31,7 +42,13 @@ struct LinearizabilityLockServiceTests {
             // Granted at log time 1100: a's lease is over.
             lock(1, .acquire(lock: "L", owner: "b", leaseMs: 50), 40, 50, .granted(holding("b", 2, until: 1_150))),
             holder(2, 60, 70, holding("b", 2, until: 1_150)),
-            lock(0, .release(lock: "L", owner: "a", token: 1), 80, 90, .notHolder(current: holding("b", 2, until: 1_150))),
+            lock(
+                0,
+                .release(lock: "L", owner: "a", token: 1),
+                80,
+                90,
+                .notHolder(current: holding("b", 2, until: 1_150))
+            ),
             lock(1, .release(lock: "L", owner: "b", token: 2), 100, 110, .released),
             holder(2, 120, 130, nil),
         ]
@@ -88,7 +105,13 @@ struct LinearizabilityLockServiceTests {
             lock(0, .acquire(lock: "L", owner: "a", leaseMs: 100), 0, 10, .granted(holding("a", 1, until: 1_100))),
             holder(1, 20, 30, nil),
             // Seeing no holder means log time reached 1100; a renewal granted at 1050 is stale.
-            lock(0, .renew(lock: "L", owner: "a", token: 1, leaseMs: 100), 40, 50, .granted(holding("a", 1, until: 1_150))),
+            lock(
+                0,
+                .renew(lock: "L", owner: "a", token: 1, leaseMs: 100),
+                40,
+                50,
+                .granted(holding("a", 1, until: 1_150))
+            ),
         ]
         #expect(checker.check(history).verdict == .notLinearizable)
     }

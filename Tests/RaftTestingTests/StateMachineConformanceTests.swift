@@ -147,6 +147,8 @@ struct StateMachineConformanceTests {
         let second = suite(Flawless.self)
         #expect(first.commands.map(\.amount) == second.commands.map(\.amount))
         #expect(first.contexts == second.contexts)
-        #expect(zip(first.contexts, first.contexts.dropFirst()).allSatisfy { $0.time <= $1.time && $0.index < $1.index })
+        #expect(
+            zip(first.contexts, first.contexts.dropFirst()).allSatisfy { $0.time <= $1.time && $0.index < $1.index }
+        )
     }
 }
