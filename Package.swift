@@ -24,7 +24,7 @@ let package = Package(
         // Public test kit: simulator, linearizability checker and models, plugin conformance suite.
         .target(name: "RaftTesting", dependencies: ["RaftCore", "StateMachineAPI", "KeyValueStore", "LockService"]),
 
-        .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI"]),
+        .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
         .testTarget(
