@@ -67,9 +67,10 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
                 guard position < schedule.count else { return }
                 let index = schedule[position]
                 var search = PartitionSearch(model: model, operations: parts[index])
-                let outcome = search.run(clock: clock, deadline: deadline, stop: stop)
-                if case .failure = outcome {
+                var outcome = search.run(clock: clock, deadline: deadline, stop: stop)
+                if case .failure(let details, let steps) = outcome {
                     stop.store(true, ordering: .relaxed)
+                    outcome = Self.shrink(details, steps: steps, of: parts[index], model: model, clock: clock, deadline: deadline)
                 }
                 outcomes.withLock { $0[index] = outcome }
             }
@@ -112,6 +113,61 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
             steps: steps,
             elapsed: clock.now - start
         )
+    }
+
+    /// Finds the shortest failing prefix of a partition's history by binary search over return
+    /// times: linearizability is prefix-closed, so if the history up to time T is not
+    /// linearizable, neither is any longer one. Stops early, keeping what it has, at the deadline.
+    private static func shrink(
+        _ failure: FailureDetails,
+        steps: Int,
+        of operations: [Operation],
+        model: Model,
+        clock: ContinuousClock,
+        deadline: ContinuousClock.Instant
+    ) -> PartitionOutcome {
+        let times = Set(operations.compactMap(\.returned)).sorted()
+        var best = failure
+        var total = steps
+        // prefix(times[linearizable]) is linearizable (-1: the empty prefix); prefix(times[failing])
+        // is not (times.count: the whole history).
+        var linearizable = -1
+        var failing = times.count
+        let neverStop = Atomic<Bool>(false)
+        shrinking: while failing - linearizable > 1 {
+            let middle = (linearizable + failing) / 2
+            let prefix = Self.prefix(of: operations, at: times[middle], model: model)
+            var search = PartitionSearch(model: model, operations: prefix)
+            switch search.run(clock: clock, deadline: deadline, stop: neverStop) {
+            case .failure(var details, let steps):
+                total += steps
+                details.prefix = prefix.sorted { $0.call < $1.call }
+                best = details
+                failing = middle
+            case .linearizable(let steps):
+                total += steps
+                linearizable = middle
+            case .undecided(let steps):
+                total += steps
+                break shrinking
+            }
+        }
+        return .failure(best, steps: total)
+    }
+
+    /// The history as it stood at `time`: operations called by then, those still running shown
+    /// with an unknown outcome (reads of unknown outcome dropped, as ``check(_:)`` does).
+    private static func prefix(of operations: [Operation], at time: UInt64, model: Model) -> [Operation] {
+        operations.compactMap { operation in
+            guard operation.call <= time else { return nil }
+            guard let returned = operation.returned, returned <= time else {
+                if model.isReadOnly(operation.input) { return nil }
+                var pending = operation
+                pending.outcome = .unknown
+                return pending
+            }
+            return operation
+        }
     }
 
     fileprivate struct FailureDetails: Sendable {

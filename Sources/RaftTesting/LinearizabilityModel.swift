@@ -117,9 +117,10 @@ public struct LinearizabilityFailure<Model: LinearizabilityModel>: Sendable, Cus
     /// The operation that could not come next: it had returned, so it had to be placed, but no
     /// state reachable by the order above accepts it (nor any other order as long).
     public var stuck: Operation
-    /// The history up to the moment `stuck` returned: the operations of the partition called by
-    /// then, sorted by call time, with those still running then shown as unknown. It is
-    /// already not linearizable when the search gets stuck on its last operation.
+    /// The shortest prefix of the partition's history that is not linearizable: the operations
+    /// called by the earliest return time T at which the history stops being linearizable,
+    /// sorted by call time, with those still running at T shown as unknown. Found by binary
+    /// search when the time limit allows; otherwise the history up to the return of `stuck`.
     public var prefix: [Operation]
 
     /// A human-readable explanation, with the operations involved.
