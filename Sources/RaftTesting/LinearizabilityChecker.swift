@@ -70,7 +70,14 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
                 var outcome = search.run(clock: clock, deadline: deadline, stop: stop)
                 if case .failure(let details, let steps) = outcome {
                     stop.store(true, ordering: .relaxed)
-                    outcome = Self.shrink(details, steps: steps, of: parts[index], model: model, clock: clock, deadline: deadline)
+                    outcome = Self.shrink(
+                        details,
+                        steps: steps,
+                        of: parts[index],
+                        model: model,
+                        clock: clock,
+                        deadline: deadline
+                    )
                 }
                 outcomes.withLock { $0[index] = outcome }
             }
