@@ -22,6 +22,7 @@ public import StateMachineAPI
 /// Expired leases are dropped lazily, when a command next touches their lock; until then they
 /// take space in the state and its snapshot, but no query or command ever reports them.
 public struct LockService: StateMachine, Hashable {
+    /// The name `cluster.yaml` selects this plugin by: `stateMachine: LockService`.
     public static let name = "LockService"
 
     // Dictionary storage keeps the state a value type with O(1) copy-on-write captures.
@@ -140,6 +141,7 @@ public struct LockService: StateMachine, Hashable {
 extension LockService {
     /// Who holds a lock, with which fencing token, until when (log time, milliseconds).
     public struct Holder: BinaryCodable, Hashable {
+        /// The client that holds the lock, as it named itself.
         public var owner: String
         /// The fencing token of this grant: pass it along with every write to the protected
         /// resource, which rejects tokens lower than the highest it has seen.

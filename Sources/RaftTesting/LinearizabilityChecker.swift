@@ -27,10 +27,12 @@ import Darwin
 public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
     public typealias Operation = LinearizabilityOperation<Model.Input, Model.Output>
 
+    /// The sequential specification histories are checked against.
     public var model: Model
     /// How long a whole check may take before it gives up with an unknown verdict.
     public var timeLimit: Duration
 
+    /// A checker for `model` that gives up after `timeLimit` (shared by all partitions).
     public init(model: Model, timeLimit: Duration = .seconds(30)) {
         self.model = model
         self.timeLimit = timeLimit

@@ -57,9 +57,11 @@ public struct LinearizabilityOperation<Input: Sendable, Output: Sendable>: Senda
 
     /// Who issued the operation, for reports.
     public var client: Int
+    /// What the client asked.
     public var input: Input
     /// When the client issued the operation.
     public var call: UInt64
+    /// What came back, and when.
     public var outcome: Outcome
 
     public init(client: Int, input: Input, call: UInt64, outcome: Outcome) {
@@ -138,17 +140,22 @@ public struct LinearizabilityFailure<Model: LinearizabilityModel>: Sendable, Cus
 
 /// The result of ``LinearizabilityChecker/check(_:)``.
 public struct LinearizabilityResult<Model: LinearizabilityModel>: Sendable, CustomStringConvertible {
+    /// Whether the history is linearizable, is not, or could not be decided in time.
     public var verdict: LinearizabilityVerdict
     /// Set when ``verdict`` is ``LinearizabilityVerdict/notLinearizable``.
     public var failure: LinearizabilityFailure<Model>?
     /// Partitions left undecided when the time limit ran out.
     public var undecidedPartitions: [Model.PartitionKey]
+    /// The number of independent parts the history was split into.
     public var partitionCount: Int
+    /// The number of operations in the history.
     public var operationCount: Int
     /// Model steps taken by the search, over all partitions (a measure of the work done).
     public var steps: Int
+    /// Wall-clock time the check took.
     public var elapsed: Duration
 
+    /// True when ``verdict`` is ``LinearizabilityVerdict/linearizable``.
     public var isLinearizable: Bool { verdict == .linearizable }
 
     public var description: String {

@@ -422,7 +422,9 @@ public enum StateMachineConformanceCheck: String, Sendable, Hashable, CaseIterab
 public struct StateMachineConformanceFailure: Error, Sendable, CustomStringConvertible {
     /// The ``StateMachine/name`` of the plugin.
     public var stateMachine: String
+    /// The check that failed.
     public var check: StateMachineConformanceCheck
+    /// What differed, and where in the command sequence.
     public var message: String
 
     public var description: String { "\(stateMachine) fails \(check): \(message)" }
@@ -433,6 +435,7 @@ public struct StateMachineConformanceFailure: Error, Sendable, CustomStringConve
 public struct ConformanceRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) {
         state = seed
     }
