@@ -48,7 +48,9 @@ public struct LockService: StateMachine, Hashable {
     public mutating func apply(_ command: Command, context: ApplyContext) -> Response {
         let now = context.time
         let live = holder(of: command.lock, at: now)
-        if live == nil {
+        // Drop an expired lease lazily. Only when there is one: a needless write would copy the
+        // dictionary while the host serializes a captured copy of it.
+        if live == nil && locks[command.lock] != nil {
             locks[command.lock] = nil
         }
         switch command {
