@@ -19,6 +19,14 @@ import Darwin
 /// is searched on its own, in parallel, all under one time limit: a search that runs out of
 /// time yields ``LinearizabilityVerdict/unknown`` instead of hanging.
 ///
+/// The problem is NP-complete, and the search shows it where many operations on one key
+/// overlap with long runs of writes between reads (the order of the writes is only revealed by
+/// the next read, so wrong orders are explored until then). With up to about two clients busy
+/// on each key, tens of thousands of operations take well under a second; with four or more,
+/// expect the time limit. Proving a history wrong costs more than accepting a right one: the
+/// search must exhaust every order before the failure, then shrinks it to the shortest failing
+/// prefix.
+///
 /// ```swift
 /// let checker = LinearizabilityChecker(model: KeyValueModel())
 /// let result = checker.check(history)
