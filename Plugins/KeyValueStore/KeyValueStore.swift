@@ -17,6 +17,7 @@ public import StateMachineAPI
 ///   `expected` (`nil`: the key must be missing) and answers
 ///   ``Response/compareAndSwap(swapped:current:)`` with the value after the operation.
 public struct KeyValueStore: StateMachine, Hashable {
+    /// The name `cluster.yaml` selects this plugin by: `stateMachine: KeyValueStore`.
     public static let name = "KeyValueStore"
 
     // A Dictionary is copy-on-write, so the host's snapshot capture is an O(1) copy.

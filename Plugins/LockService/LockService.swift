@@ -22,6 +22,7 @@ public import StateMachineAPI
 /// Expired leases are dropped lazily, when a command next touches their lock; until then they
 /// take space in the state and its snapshot, but no query or command ever reports them.
 public struct LockService: StateMachine, Hashable {
+    /// The name `cluster.yaml` selects this plugin by: `stateMachine: LockService`.
     public static let name = "LockService"
 
     // Dictionary storage keeps the state a value type with O(1) copy-on-write captures.
@@ -47,7 +48,9 @@ public struct LockService: StateMachine, Hashable {
     public mutating func apply(_ command: Command, context: ApplyContext) -> Response {
         let now = context.time
         let live = holder(of: command.lock, at: now)
-        if live == nil {
+        // Drop an expired lease lazily. Only when there is one: a needless write would copy the
+        // dictionary while the host serializes a captured copy of it.
+        if live == nil && locks[command.lock] != nil {
             locks[command.lock] = nil
         }
         switch command {
@@ -140,6 +143,7 @@ public struct LockService: StateMachine, Hashable {
 extension LockService {
     /// Who holds a lock, with which fencing token, until when (log time, milliseconds).
     public struct Holder: BinaryCodable, Hashable {
+        /// The client that holds the lock, as it named itself.
         public var owner: String
         /// The fencing token of this grant: pass it along with every write to the protected
         /// resource, which rejects tokens lower than the highest it has seen.
@@ -206,7 +210,11 @@ extension LockService {
         public init(from reader: inout BinaryReader) throws(BinaryDecodingError) {
             switch try reader.readUInt8() {
             case 0:
-                self = .acquire(lock: try reader.readString(), owner: try reader.readString(), leaseMs: try reader.readVarint())
+                self = .acquire(
+                    lock: try reader.readString(),
+                    owner: try reader.readString(),
+                    leaseMs: try reader.readVarint()
+                )
             case 1:
                 self = .renew(
                     lock: try reader.readString(),
@@ -215,7 +223,11 @@ extension LockService {
                     leaseMs: try reader.readVarint()
                 )
             case 2:
-                self = .release(lock: try reader.readString(), owner: try reader.readString(), token: try reader.readVarint())
+                self = .release(
+                    lock: try reader.readString(),
+                    owner: try reader.readString(),
+                    token: try reader.readVarint()
+                )
             case let tag:
                 throw reader.invalidValue("unknown LockService command tag \(tag)")
             }

@@ -19,6 +19,14 @@ import Darwin
 /// is searched on its own, in parallel, all under one time limit: a search that runs out of
 /// time yields ``LinearizabilityVerdict/unknown`` instead of hanging.
 ///
+/// The problem is NP-complete, and the search shows it where many operations on one key
+/// overlap with long runs of writes between reads (the order of the writes is only revealed by
+/// the next read, so wrong orders are explored until then). With up to about two clients busy
+/// on each key, tens of thousands of operations take well under a second; with four or more,
+/// expect the time limit. Proving a history wrong costs more than accepting a right one: the
+/// search must exhaust every order before the failure, then shrinks it to the shortest failing
+/// prefix.
+///
 /// ```swift
 /// let checker = LinearizabilityChecker(model: KeyValueModel())
 /// let result = checker.check(history)
@@ -27,10 +35,12 @@ import Darwin
 public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
     public typealias Operation = LinearizabilityOperation<Model.Input, Model.Output>
 
+    /// The sequential specification histories are checked against.
     public var model: Model
     /// How long a whole check may take before it gives up with an unknown verdict.
     public var timeLimit: Duration
 
+    /// A checker for `model` that gives up after `timeLimit` (shared by all partitions).
     public init(model: Model, timeLimit: Duration = .seconds(30)) {
         self.model = model
         self.timeLimit = timeLimit
@@ -44,7 +54,7 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
 
         var keys: [Model.PartitionKey] = []
         var partitions: [Model.PartitionKey: [Operation]] = [:]
-        for operation in history {
+        for operation in history where operation.returned != nil || !model.isReadOnly(operation.input) {
             let key = model.partition(of: operation.input)
             if partitions[key] == nil {
                 keys.append(key)
@@ -67,9 +77,17 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
                 guard position < schedule.count else { return }
                 let index = schedule[position]
                 var search = PartitionSearch(model: model, operations: parts[index])
-                let outcome = search.run(clock: clock, deadline: deadline, stop: stop)
-                if case .failure = outcome {
+                var outcome = search.run(clock: clock, deadline: deadline, stop: stop)
+                if case .failure(let details, let steps) = outcome {
                     stop.store(true, ordering: .relaxed)
+                    outcome = Self.shrink(
+                        details,
+                        steps: steps,
+                        of: parts[index],
+                        model: model,
+                        clock: clock,
+                        deadline: deadline
+                    )
                 }
                 outcomes.withLock { $0[index] = outcome }
             }
@@ -112,6 +130,61 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
             steps: steps,
             elapsed: clock.now - start
         )
+    }
+
+    /// Finds the shortest failing prefix of a partition's history by binary search over return
+    /// times: linearizability is prefix-closed, so if the history up to time T is not
+    /// linearizable, neither is any longer one. Stops early, keeping what it has, at the deadline.
+    private static func shrink(
+        _ failure: FailureDetails,
+        steps: Int,
+        of operations: [Operation],
+        model: Model,
+        clock: ContinuousClock,
+        deadline: ContinuousClock.Instant
+    ) -> PartitionOutcome {
+        let times = Set(operations.compactMap(\.returned)).sorted()
+        var best = failure
+        var total = steps
+        // prefix(times[linearizable]) is linearizable (-1: the empty prefix); prefix(times[failing])
+        // is not (times.count: the whole history).
+        var linearizable = -1
+        var failing = times.count
+        let neverStop = Atomic<Bool>(false)
+        shrinking: while failing - linearizable > 1 {
+            let middle = (linearizable + failing) / 2
+            let prefix = Self.prefix(of: operations, at: times[middle], model: model)
+            var search = PartitionSearch(model: model, operations: prefix)
+            switch search.run(clock: clock, deadline: deadline, stop: neverStop) {
+            case .failure(var details, let steps):
+                total += steps
+                details.prefix = prefix.sorted { $0.call < $1.call }
+                best = details
+                failing = middle
+            case .linearizable(let steps):
+                total += steps
+                linearizable = middle
+            case .undecided(let steps):
+                total += steps
+                break shrinking
+            }
+        }
+        return .failure(best, steps: total)
+    }
+
+    /// The history as it stood at `time`: operations called by then, those still running shown
+    /// with an unknown outcome (reads of unknown outcome dropped, as ``check(_:)`` does).
+    private static func prefix(of operations: [Operation], at time: UInt64, model: Model) -> [Operation] {
+        operations.compactMap { operation in
+            guard operation.call <= time else { return nil }
+            guard let returned = operation.returned, returned <= time else {
+                if model.isReadOnly(operation.input) { return nil }
+                var pending = operation
+                pending.outcome = .unknown
+                return pending
+            }
+            return operation
+        }
     }
 
     fileprivate struct FailureDetails: Sendable {
@@ -250,7 +323,8 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
         private func failureDetails(longest: [Int], stuck: Int) -> FailureDetails {
             let stuckOperation = operations[stuck]
             let end = stuckOperation.returned ?? .max
-            let prefix = operations
+            let prefix =
+                operations
                 .filter { $0.call <= end }
                 .sorted { $0.call < $1.call }
                 .map { operation in

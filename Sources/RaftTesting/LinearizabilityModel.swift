@@ -28,6 +28,15 @@ public protocol LinearizabilityModel: Sendable {
     /// The part of the history `input` belongs to. Operations in different parts must not
     /// affect each other's outputs.
     func partition(of input: Input) -> PartitionKey
+
+    /// True when `input` never changes the state (a read). The checker drops reads of unknown
+    /// outcome, which constrain nothing but would double the search space each. Defaults to
+    /// `false`.
+    func isReadOnly(_ input: Input) -> Bool
+}
+
+extension LinearizabilityModel {
+    public func isReadOnly(_ input: Input) -> Bool { false }
 }
 
 /// One operation of a client history: what was asked, when, and what came back.
@@ -48,9 +57,11 @@ public struct LinearizabilityOperation<Input: Sendable, Output: Sendable>: Senda
 
     /// Who issued the operation, for reports.
     public var client: Int
+    /// What the client asked.
     public var input: Input
     /// When the client issued the operation.
     public var call: UInt64
+    /// What came back, and when.
     public var outcome: Outcome
 
     public init(client: Int, input: Input, call: UInt64, outcome: Outcome) {
@@ -108,9 +119,10 @@ public struct LinearizabilityFailure<Model: LinearizabilityModel>: Sendable, Cus
     /// The operation that could not come next: it had returned, so it had to be placed, but no
     /// state reachable by the order above accepts it (nor any other order as long).
     public var stuck: Operation
-    /// The history up to the moment `stuck` returned: the operations of the partition called by
-    /// then, sorted by call time, with those still running then shown as unknown. It is
-    /// already not linearizable when the search gets stuck on its last operation.
+    /// The shortest prefix of the partition's history that is not linearizable: the operations
+    /// called by the earliest return time T at which the history stops being linearizable,
+    /// sorted by call time, with those still running at T shown as unknown. Found by binary
+    /// search when the time limit allows; otherwise the history up to the return of `stuck`.
     public var prefix: [Operation]
 
     /// A human-readable explanation, with the operations involved.
@@ -128,17 +140,22 @@ public struct LinearizabilityFailure<Model: LinearizabilityModel>: Sendable, Cus
 
 /// The result of ``LinearizabilityChecker/check(_:)``.
 public struct LinearizabilityResult<Model: LinearizabilityModel>: Sendable, CustomStringConvertible {
+    /// Whether the history is linearizable, is not, or could not be decided in time.
     public var verdict: LinearizabilityVerdict
     /// Set when ``verdict`` is ``LinearizabilityVerdict/notLinearizable``.
     public var failure: LinearizabilityFailure<Model>?
     /// Partitions left undecided when the time limit ran out.
     public var undecidedPartitions: [Model.PartitionKey]
+    /// The number of independent parts the history was split into.
     public var partitionCount: Int
+    /// The number of operations in the history.
     public var operationCount: Int
     /// Model steps taken by the search, over all partitions (a measure of the work done).
     public var steps: Int
+    /// Wall-clock time the check took.
     public var elapsed: Duration
 
+    /// True when ``verdict`` is ``LinearizabilityVerdict/linearizable``.
     public var isLinearizable: Bool { verdict == .linearizable }
 
     public var description: String {

@@ -52,6 +52,10 @@ public struct KeyValueModel: LinearizabilityModel {
 
     public func partition(of input: Input) -> String { input.key }
 
+    public func isReadOnly(_ input: Input) -> Bool {
+        if case .query = input { true } else { false }
+    }
+
     public func step(_ state: String?, input: Input, output: KeyValueStore.Response?) -> [String?] {
         let expected: KeyValueStore.Response
         let next: String?

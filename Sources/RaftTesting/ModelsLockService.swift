@@ -75,6 +75,10 @@ public struct LockServiceModel: LinearizabilityModel {
 
     public func partition(of input: Input) -> String { input.lock }
 
+    public func isReadOnly(_ input: Input) -> Bool {
+        if case .query = input { true } else { false }
+    }
+
     public func step(_ state: State, input: Input, output: LockService.Response?) -> [State] {
         switch (input, output) {
         case (.command(.acquire(_, let owner, let leaseMs)), .granted(let granted)?):

@@ -119,7 +119,10 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
             trace.record(response.encoded(), "response to command #\(index)")
             let context = queryContext(after: index)
             for (number, query) in queries.enumerated() {
-                trace.record(machine.query(query, context: context).encoded(), "query #\(number) after command #\(index)")
+                trace.record(
+                    machine.query(query, context: context).encoded(),
+                    "query #\(number) after command #\(index)"
+                )
             }
         }
     }
@@ -212,7 +215,10 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
             do {
                 restored = try Machine(snapshot: bytes)
             } catch {
-                throw failure(.snapshotRoundTrip, "init(snapshot:) rejected a snapshot taken after \(cut) commands: \(error)")
+                throw failure(
+                    .snapshotRoundTrip,
+                    "init(snapshot:) rejected a snapshot taken after \(cut) commands: \(error)"
+                )
             }
             guard try snapshotBytes(restored, .snapshotRoundTrip, "after a restore") == bytes else {
                 throw failure(.snapshotRoundTrip, "a state restored after \(cut) commands snapshots to different bytes")
@@ -220,7 +226,9 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
             if cut > 0 {
                 let context = queryContext(after: cut - 1)
                 for (number, query) in queries.enumerated()
-                where original.query(query, context: context).encoded() != restored.query(query, context: context).encoded() {
+                where original.query(query, context: context).encoded()
+                    != restored.query(query, context: context).encoded()
+                {
                     throw failure(.snapshotRoundTrip, "query #\(number) answers differently after a restore at \(cut)")
                 }
             }
@@ -235,12 +243,18 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
             do {
                 try erased.restore(from: bytes)
             } catch {
-                throw failure(.snapshotRoundTrip, "AnyStateMachine.restore(from:) threw after \(cut) commands: \(error)")
+                throw failure(
+                    .snapshotRoundTrip,
+                    "AnyStateMachine.restore(from:) threw after \(cut) commands: \(error)"
+                )
             }
             var erasedTrace = Trace()
             try playErased(&erased, cut..<commands.count, into: &erasedTrace)
             if let difference = originalTrace.firstDifference(from: erasedTrace) {
-                throw failure(.snapshotRoundTrip, "after AnyStateMachine.restore at \(cut), answers differ at \(difference)")
+                throw failure(
+                    .snapshotRoundTrip,
+                    "after AnyStateMachine.restore at \(cut), answers differ at \(difference)"
+                )
             }
         }
     }
@@ -259,7 +273,10 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
         return responses
     }
 
-    private func checkRoundTrip<Value: BinaryCodable>(_ values: [Value], _ kind: String) throws(StateMachineConformanceFailure) {
+    private func checkRoundTrip<Value: BinaryCodable>(
+        _ values: [Value],
+        _ kind: String
+    ) throws(StateMachineConformanceFailure) {
         var concatenated = BinaryWriter()
         for (number, value) in values.enumerated() {
             let bytes = value.encoded()
@@ -267,7 +284,10 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
             do {
                 decoded = try Value(decoding: bytes)
             } catch {
-                throw failure(.codecRoundTrip, "\(kind) #\(number) does not decode from its own encoding \(bytes): \(error)")
+                throw failure(
+                    .codecRoundTrip,
+                    "\(kind) #\(number) does not decode from its own encoding \(bytes): \(error)"
+                )
             }
             guard decoded.encoded() == bytes else {
                 throw failure(.codecRoundTrip, "\(kind) #\(number) re-encodes differently after decoding: \(bytes)")
@@ -281,7 +301,10 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
             do {
                 decoded = try Value(from: &reader)
             } catch {
-                throw failure(.codecRoundTrip, "\(kind) #\(number) does not decode when not alone in its buffer: \(error)")
+                throw failure(
+                    .codecRoundTrip,
+                    "\(kind) #\(number) does not decode when not alone in its buffer: \(error)"
+                )
             }
             guard decoded.encoded() == value.encoded() else {
                 throw failure(.codecRoundTrip, "\(kind) #\(number) decodes differently when not alone in its buffer")
@@ -307,12 +330,18 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
         return (0..<Self.truncationSamples).map { $0 * bytes.count / Self.truncationSamples }
     }
 
-    private func checkTruncations<Value: BinaryCodable>(_ values: [Value], _ kind: String) throws(StateMachineConformanceFailure) {
+    private func checkTruncations<Value: BinaryCodable>(
+        _ values: [Value],
+        _ kind: String
+    ) throws(StateMachineConformanceFailure) {
         for (number, value) in values.enumerated() {
             let bytes = value.encoded()
             for length in truncations(of: bytes) {
                 if (try? Value(decoding: Array(bytes[..<length]))) != nil {
-                    throw failure(.malformedInput, "\(kind) #\(number) decodes from its first \(length) of \(bytes.count) bytes")
+                    throw failure(
+                        .malformedInput,
+                        "\(kind) #\(number) decodes from its first \(length) of \(bytes.count) bytes"
+                    )
                 }
             }
         }
@@ -320,7 +349,11 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
 
     /// Decodes each of `inputs` as `Value`, which may succeed or throw but must not trap; a
     /// success must re-encode to bytes that decode again.
-    private func checkGarbage<Value: BinaryCodable>(_ inputs: [[UInt8]], as _: Value.Type, _ kind: String) throws(StateMachineConformanceFailure) {
+    private func checkGarbage<Value: BinaryCodable>(
+        _ inputs: [[UInt8]],
+        as _: Value.Type,
+        _ kind: String
+    ) throws(StateMachineConformanceFailure) {
         for input in inputs {
             guard let value = try? Value(decoding: input) else { continue }
             if (try? Value(decoding: value.encoded())) == nil {
@@ -360,7 +393,10 @@ public struct StateMachineConformance<Machine: StateMachine>: Sendable {
         play(&state, commands.indices, into: &ignored)
         let snapshot = try snapshotBytes(state, .malformedInput, "after all commands")
         for length in truncations(of: snapshot) where (try? Machine(snapshot: Array(snapshot[..<length]))) != nil {
-            throw failure(.malformedInput, "init(snapshot:) accepts the first \(length) of \(snapshot.count) snapshot bytes")
+            throw failure(
+                .malformedInput,
+                "init(snapshot:) accepts the first \(length) of \(snapshot.count) snapshot bytes"
+            )
         }
         for input in garbage {
             _ = try? Machine(snapshot: input)
@@ -386,7 +422,9 @@ public enum StateMachineConformanceCheck: String, Sendable, Hashable, CaseIterab
 public struct StateMachineConformanceFailure: Error, Sendable, CustomStringConvertible {
     /// The ``StateMachine/name`` of the plugin.
     public var stateMachine: String
+    /// The check that failed.
     public var check: StateMachineConformanceCheck
+    /// What differed, and where in the command sequence.
     public var message: String
 
     public var description: String { "\(stateMachine) fails \(check): \(message)" }
@@ -397,6 +435,7 @@ public struct StateMachineConformanceFailure: Error, Sendable, CustomStringConve
 public struct ConformanceRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) {
         state = seed
     }

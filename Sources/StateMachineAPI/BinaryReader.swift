@@ -16,6 +16,7 @@ public struct BinaryReader: Sendable {
     /// The offset of the next byte to read.
     public private(set) var offset: Int
 
+    /// A reader at the start of `bytes`.
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
         offset = 0
@@ -60,6 +61,7 @@ public struct BinaryReader: Sendable {
         )
     }
 
+    /// Reads one byte.
     public mutating func readUInt8(file: String = #fileID, line: Int = #line) throws(BinaryDecodingError) -> UInt8 {
         guard offset < bytes.count else {
             throw truncated("UInt8", needing: 1, file: file, line: line)
@@ -182,7 +184,9 @@ public struct BinaryReader: Sendable {
     }
 
     /// Reads any ``BinaryCodable`` value.
-    public mutating func read<Value: BinaryCodable>(_ type: Value.Type = Value.self) throws(BinaryDecodingError) -> Value {
+    public mutating func read<Value: BinaryCodable>(
+        _ type: Value.Type = Value.self
+    ) throws(BinaryDecodingError) -> Value {
         try Value(from: &self)
     }
 }

@@ -24,10 +24,12 @@ public struct BinaryWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Writes one byte.
     public mutating func writeUInt8(_ value: UInt8) {
         bytes.append(value)
     }
 
+    /// Writes one byte: 1 for `true`, 0 for `false`.
     public mutating func writeBool(_ value: Bool) {
         bytes.append(value ? 1 : 0)
     }

@@ -1,5 +1,6 @@
 /// Where an error was made: the file and line of the code that threw it.
 public struct ErrorSourceLocation: Sendable, Hashable, CustomStringConvertible {
+    /// The file, as `#fileID` spells it (`Module/File.swift`).
     public var file: String
     public var line: Int
 
@@ -47,6 +48,7 @@ public struct BinaryDecodingError: Error, Sendable, Hashable, CustomStringConver
         }
     }
 
+    /// The kind of problem, for code to act on.
     public var code: Code
     /// What was being decoded and what went wrong, for a human.
     public var message: String
@@ -94,7 +96,9 @@ public struct StateMachineRegistryError: Error, Sendable, Hashable, CustomString
         }
     }
 
+    /// The kind of problem, for code to act on.
     public var code: Code
+    /// What went wrong, for a human.
     public var message: String
     /// The names registered when the error was made, sorted, so that the message can list them.
     public var knownNames: [String]

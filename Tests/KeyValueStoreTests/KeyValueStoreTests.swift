@@ -126,7 +126,8 @@ struct KeyValueStoreConformanceTests {
         case 1: return .append(key: key, value: value)
         case 2: return .delete(key: key)
         case 3: return .compareAndSwap(key: key, expected: nil, new: value)
-        default: return .compareAndSwap(key: key, expected: String(UInt64.random(in: 0...9, using: &random)), new: value)
+        default:
+            return .compareAndSwap(key: key, expected: String(UInt64.random(in: 0...9, using: &random)), new: value)
         }
     }
 

@@ -102,7 +102,10 @@ struct LockServiceTests {
         _ = apply(.release(lock: "M", owner: "b", token: 2), at: 1_001)
         var restored = try LockService(snapshot: service.snapshot())
         #expect(restored == service)
-        let response = restored.apply(.acquire(lock: "M", owner: "c", leaseMs: 1), context: ApplyContext(index: 9, time: 1_002))
+        let response = restored.apply(
+            .acquire(lock: "M", owner: "c", leaseMs: 1),
+            context: ApplyContext(index: 9, time: 1_002)
+        )
         #expect(response == .granted(.init(owner: "c", token: 3, expiresAt: 1_003)))
     }
 

@@ -12,7 +12,10 @@ struct AnyStateMachineTests {
         #expect(machine.name == "Counter")
         let response = try machine.apply(encodedCommand: Counter.Command.add(5).encoded(), context: context(1))
         #expect(try Int64(decoding: response) == 5)
-        let answer = try machine.query(encoded: Counter.Query.value.encoded(), context: QueryContext(index: 1, time: 10))
+        let answer = try machine.query(
+            encoded: Counter.Query.value.encoded(),
+            context: QueryContext(index: 1, time: 10)
+        )
         #expect(try Int64(decoding: answer) == 5)
         #expect(machine.unwrap(as: Counter.self)?.value == 5)
     }
