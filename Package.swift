@@ -65,7 +65,7 @@ let package = Package(
 
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftReplicaTests", dependencies: ["RaftReplica", "RaftCore", "StateMachineAPI", "KeyValueStore"]),
-        .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI"]),
+        .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
         .testTarget(
