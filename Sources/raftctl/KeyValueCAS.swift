@@ -44,7 +44,7 @@ struct KeyValueCAS: AsyncParsableCommand {
             } else {
                 printError("raftctl: \(key): not swapped; the key is missing")
             }
-            throw ExitCode(ExitStatus.notFound.rawValue)
+            throw ExitCode(RaftCtlStatus.notFound.rawValue)
         }
         print("OK")
     }

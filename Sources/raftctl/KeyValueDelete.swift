@@ -19,7 +19,7 @@ struct KeyValueDelete: AsyncParsableCommand {
         }
         guard existed else {
             printError("raftctl: \(key): no such key")
-            throw ExitCode(ExitStatus.notFound.rawValue)
+            throw ExitCode(RaftCtlStatus.notFound.rawValue)
         }
         print("OK")
     }

@@ -23,7 +23,7 @@ struct KeyValueGet: AsyncParsableCommand {
         }
         guard let value else {
             printError("raftctl: \(key): no such key")
-            throw ExitCode(ExitStatus.notFound.rawValue)
+            throw ExitCode(RaftCtlStatus.notFound.rawValue)
         }
         print(value)
     }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 
 /// `raftctl`: the client and admin CLI of a RaftHost cluster.
 ///
@@ -17,24 +16,31 @@ struct RaftCtl: AsyncParsableCommand {
 
     /// Runs the command line with raftctl's exit statuses instead of the parser's defaults.
     static func main() async {
+        let status = await execute(Array(CommandLine.arguments.dropFirst()))
+        exit(withError: ExitCode(status.rawValue))
+    }
+
+    /// Parses and runs one command line, reports any error on standard error (help on
+    /// standard output), and returns the exit status.
+    static func execute(_ arguments: [String]) async -> RaftCtlStatus {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+            return .success
         } catch {
-            let status = ExitStatus(for: error)
+            let status = RaftCtlStatus(for: error)
+            // The commands' own errors read better without the usage text the parser adds.
+            let message = RaftCtlStatus.isCommandError(error) ? "raftctl: \(error)" : fullMessage(for: error)
             if status == .success {
-                // --help and friends: the parser prints them.
-                exit(withError: error)
+                print(message)
+            } else if !message.isEmpty {
+                printError(message)
             }
-            let message = ExitStatus.isCommandError(error) ? "raftctl: \(error)" : fullMessage(for: error)
-            if !message.isEmpty {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
-            }
-            exit(withError: ExitCode(status.rawValue))
+            return status
         }
     }
 }

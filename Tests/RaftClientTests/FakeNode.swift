@@ -27,7 +27,8 @@ enum NodeEvent: Sendable, Equatable {
 }
 
 /// A node's client port in the test process: a real TCP listener on loopback port 0 speaking
-/// the native client protocol, answering as `script` says.
+/// the native client protocol, running one group, "kv", and answering its requests as
+/// `script` says.
 final class FakeNode: Sendable {
     let node: NodeID
     let port: Int
@@ -127,13 +128,14 @@ private final class FakeNodeHandler: ChannelInboundHandler {
                 guard buffer.readableBytes >= 4 + length else { return }
                 buffer.moveReaderIndex(forwardBy: 4)
                 let frame = try codec.decodeFrame(body: buffer.readBytes(length: length) ?? [])
-                guard case .clientRequest(let id, _, let payload) = frame else {
+                guard case .clientRequest(let id, let group, let payload) = frame else {
                     context.close(promise: nil)
                     return
                 }
                 let request = try ClientRequest(decoding: payload)
                 record(.request(request))
-                switch script(request) {
+                let reply = group == "kv" ? script(request) : .respond(.unknownGroup("no group \(group)"))
+                switch reply {
                 case .respond(let response):
                     var out = context.channel.allocator.buffer(capacity: 64)
                     try codec.encode(.clientResponse(id: id, payload: response.encoded()), into: &out)

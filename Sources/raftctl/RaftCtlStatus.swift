@@ -3,7 +3,7 @@ import ClusterConfig
 import RaftClient
 
 /// raftctl's exit statuses, the contract scripts rely on.
-enum ExitStatus: Int32 {
+enum RaftCtlStatus: Int32 {
     case success = 0
     /// A key that is missing, or a compare-and-swap that did not swap.
     case notFound = 1
@@ -16,7 +16,7 @@ enum ExitStatus: Int32 {
     init(for error: any Error) {
         switch error {
         case let exit as ExitCode:
-            self = ExitStatus(rawValue: exit.rawValue) ?? .usage
+            self = RaftCtlStatus(rawValue: exit.rawValue) ?? .usage
         case let error as RaftClientError:
             switch error.code {
             case .unknownGroup, .invalidRequest, .invalidResponse: self = .usage
