@@ -28,7 +28,7 @@ public struct KeyValueClient: Sendable {
     /// The value of `key`, or `nil` when it is missing (`ErrNoKey`); an empty value is `""`.
     ///
     /// - Parameter consistency: `.linearizable` (default) sees every write acknowledged before
-    ///   the call; `.stale` reads whichever node answers, possibly behind.
+    ///   the call; `.stale` reads the node the client tries, possibly behind.
     public func get(
         _ key: String,
         consistency: RaftClient.ReadConsistency = .linearizable,

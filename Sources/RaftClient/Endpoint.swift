@@ -85,7 +85,8 @@ extension RaftClient {
         /// it has applied that far: the answer reflects every write acknowledged before the
         /// query began.
         public static let linearizable = ReadConsistency(.linearizable)
-        /// Whichever node answers first serves its own state, which may be behind.
+        /// The node the client tries serves its own state, which may be behind: no leader
+        /// needed, so it answers during an election or in a minority partition.
         public static let stale = ReadConsistency(.stale)
 
         public var description: String {

@@ -127,7 +127,8 @@ public actor RaftClient {
     ///
     /// - Parameters:
     ///   - consistency: `.linearizable` (default) is served by the leader after it confirms
-    ///     its leadership; `.stale` by the first node that answers, possibly behind.
+    ///     its leadership; `.stale` by whichever node the client tries (the cached leader, else
+    ///     the next in the list), possibly behind.
     ///   - deadline: when to give up; `nil` uses ``Configuration/timeout`` from now.
     /// - Throws: ``RaftClientError`` or `CancellationError`.
     public func query(
@@ -198,7 +199,8 @@ public actor RaftClient {
                 pause = true
             case .moveOn(let problem):
                 lastProblem = "\(endpoints[node]): \(problem)"
-                leader = nil
+                // Another call may have found the leader meanwhile; keep what it found.
+                if leader == node { leader = nil }
                 cursor = (node + 1) % endpoints.count
             case .final(let error):
                 throw error

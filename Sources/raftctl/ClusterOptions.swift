@@ -39,6 +39,10 @@ struct ClusterOptions: ParsableArguments {
             return RaftClient(endpoints: try Self.parseEndpoints(endpoints), group: group ?? "kv")
         }
         let cluster = try ClusterConfiguration.load(path: config ?? "cluster.yaml")
+        if let group, !cluster.groups.contains(where: { $0.name == group }) {
+            let names = cluster.groups.map(\.name).joined(separator: ", ")
+            throw ValidationError("--group: the cluster has no group '\(group)' (it has: \(names))")
+        }
         return RaftClient(cluster: cluster, group: group)
     }
 
