@@ -123,6 +123,7 @@ let package = Package(
         .testTarget(
             name: "RaftClientTests",
             dependencies: [
+                "ClusterConfig",
                 "RaftClient",
                 "KeyValueClient",
                 "KeyValueStore",

@@ -1,3 +1,4 @@
+import ClusterConfig
 import KeyValueClient
 import KeyValueStore
 import RaftClient
@@ -50,6 +51,40 @@ struct RaftClientTests {
         #expect(try await kv.get("k") == nil)
         await kv.close()
         try await node.stop()
+    }
+
+    @Test("a client made from a cluster configuration numbers nodes as the cluster does and follows hints")
+    func clientFromClusterConfiguration() async throws {
+        let backend = try KeyValueBackend()
+        let follower = try await FakeNode(node: 1) { _ in
+            .respond(.error(ReplicaError(.notLeader, "not the leader", leaderHint: NodeID(2))))
+        }
+        let leader = try await replicaNode(2, backend)
+        let nodes = [follower, leader].enumerated().map { index, node in
+            ClusterConfiguration.Node(
+                id: "n\(index + 1)",
+                numericID: UInt64(index + 1),
+                peer: ClusterConfiguration.Address(host: "127.0.0.1", port: 1),
+                client: ClusterConfiguration.Address(host: "127.0.0.1", port: node.port),
+                http: ClusterConfiguration.Address(host: "127.0.0.1", port: 2)
+            )
+        }
+        let cluster = ClusterConfiguration(
+            name: "test",
+            dataDirectory: "unused",
+            nodes: nodes,
+            groups: [ClusterConfiguration.Group(name: "kv", stateMachine: KeyValueStore.name)]
+        )
+        let client = RaftClient(cluster: cluster)
+        #expect(client.group == "kv")
+        #expect(client.endpoints == [follower.endpoint, leader.endpoint])
+        let kv = KeyValueClient(client)
+        try await kv.put("k", value: "v")
+        #expect(backend.contents == ["k": "v"])
+        #expect(follower.requests.count == 1)
+        await kv.close()
+        try await follower.stop()
+        try await leader.stop()
     }
 
     @Test("a notLeader hint sends the retry to the named node, which is then remembered")
