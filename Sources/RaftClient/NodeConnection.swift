@@ -70,7 +70,8 @@ final class NodeConnection: Sendable {
         let pending = self.pending
         let channel = self.channel
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ClientResponse, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<ClientResponse, any Error>) in
                 guard pending.register(id, continuation) else { return }
                 // Registered first, so neither the timer nor the cancellation check below can
                 // fire before there is a waiter to fail.
@@ -89,6 +90,11 @@ final class NodeConnection: Sendable {
         } onCancel: {
             pending.complete(id, with: .failure(CancellationError()))
         }
+    }
+
+    // A client dropped without `close()` must not leave sockets open behind it.
+    deinit {
+        channel.close(promise: nil)
     }
 
     /// Closes the connection; requests waiting on it fail, and it no longer counts as open.

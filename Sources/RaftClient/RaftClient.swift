@@ -137,11 +137,13 @@ public actor RaftClient {
         deadline: ContinuousClock.Instant? = nil
     ) async throws -> [UInt8] {
         let deadline = deadline ?? configuration.timeout.map { ContinuousClock.now + $0 }
-        return try await perform(ClientRequest.query(query, consistency: consistency.replicaConsistency).encoded(), deadline: deadline)
+        let request = ClientRequest.query(query, consistency: consistency.replicaConsistency)
+        return try await perform(request.encoded(), deadline: deadline)
     }
 
     /// Closes every connection. Calls in progress and later calls fail with
-    /// ``RaftClientError/Code-swift.struct/closed``.
+    /// ``RaftClientError/Code-swift.struct/closed``. A client that is released without it
+    /// closes its connections then.
     public func close() async {
         isClosed = true
         let connections = self.connections

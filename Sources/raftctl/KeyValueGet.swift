@@ -11,7 +11,7 @@ struct KeyValueGet: AsyncParsableCommand {
 
     @OptionGroup var cluster: ClusterOptions
 
-    @Flag(help: "Read whichever node answers, possibly behind, instead of a linearizable read.")
+    @Flag(help: "Let the node asked answer from its own state, possibly behind, instead of a linearizable read.")
     var stale = false
 
     @Argument(help: "The key.")

@@ -165,7 +165,8 @@ struct RaftClientTests {
         )
         let start = ContinuousClock.now
         let error = await #expect(throws: RaftClientError.self) {
-            try await client.submit(KeyValueStore.Command.put(key: "k", value: "v").encoded(), deadline: start + .milliseconds(300))
+            try await client.submit(
+                KeyValueStore.Command.put(key: "k", value: "v").encoded(), deadline: start + .milliseconds(300))
         }
         #expect(error?.code == .unavailable)
         // Loose upper bound: other suites may keep the test process's threads busy.
@@ -268,6 +269,17 @@ struct RaftClientTests {
         #expect(commands(node.requests).map(\.sequence).sorted() == Array(1...8))
         #expect(commands(node.requests).map(\.sequence) == Array(1...8))
         await kv.close()
+        try await node.stop()
+    }
+
+    @Test("a client released without close() closes its connections")
+    func releasedClientDisconnects() async throws {
+        let node = try await replicaNode(1, try KeyValueBackend())
+        do {
+            let kv = KeyValueClient(makeClient([node]))
+            try await kv.put("k", value: "v")
+        }
+        #expect(await node.next { $0 == .disconnected } == .disconnected)
         try await node.stop()
     }
 
