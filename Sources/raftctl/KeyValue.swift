@@ -7,4 +7,7 @@ struct KeyValue: AsyncParsableCommand {
         abstract: "Read and write a KeyValueStore group.",
         subcommands: [KeyValueGet.self, KeyValuePut.self, KeyValueAppend.self, KeyValueDelete.self, KeyValueCAS.self]
     )
+
+    // See RaftCtl: lets the cluster options come between `kv` and the operation too.
+    @OptionGroup var cluster: ClusterOptions
 }

@@ -14,6 +14,10 @@ struct RaftCtl: AsyncParsableCommand {
         subcommands: [KeyValue.self]
     )
 
+    // Declared here as well as on each command that uses them, so they may also come before
+    // the subcommand: `raftctl --endpoints ... kv get k`.
+    @OptionGroup var cluster: ClusterOptions
+
     /// Runs the command line with raftctl's exit statuses instead of the parser's defaults.
     static func main() async {
         let status = await execute(Array(CommandLine.arguments.dropFirst()))

@@ -60,6 +60,9 @@ struct RaftCtlTests {
         #expect(await RaftCtl.execute(["kv", "delete"] + cluster + ["k"]) == .success)
         #expect(await RaftCtl.execute(["kv", "delete"] + cluster + ["k"]) == .notFound)
         #expect(await RaftCtl.execute(["kv", "get", "--group", "other"] + cluster + ["k"]) == .usage)
+        // The cluster options may also come before the subcommands.
+        #expect(await RaftCtl.execute(cluster + ["kv", "put", "k2", "v"]) == .success)
+        #expect(await RaftCtl.execute(["kv"] + cluster + ["get", "k2"]) == .success)
         try await node.stop()
         #expect(await RaftCtl.execute(["kv", "get", "--timeout", "200ms"] + cluster + ["k"]) == .unavailable)
     }
