@@ -14,11 +14,15 @@ let package = Package(
         .library(name: "ClusterConfig", targets: ["ClusterConfig"]),
         .library(name: "RaftStorage", targets: ["RaftStorage"]),
         .library(name: "RaftTransport", targets: ["RaftTransport"]),
+        .library(name: "RaftClient", targets: ["RaftClient"]),
+        .library(name: "KeyValueClient", targets: ["KeyValueClient"]),
+        .executable(name: "raftctl", targets: ["raftctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
@@ -62,6 +66,37 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The client (the Clerk): leader discovery, retries, exactly-once ids over the native
+        // client protocol.
+        .target(
+            name: "RaftClient",
+            dependencies: [
+                "RaftCore",
+                "RaftReplica",
+                "RaftTransport",
+                "StateMachineAPI",
+                "ClusterConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The typed key/value client on top of RaftClient.
+        .target(
+            name: "KeyValueClient",
+            dependencies: ["RaftClient", "KeyValueStore", "StateMachineAPI"],
+            path: "Plugins/KeyValueClient"
+        ),
+        // The client and admin CLI.
+        .executableTarget(
+            name: "raftctl",
+            dependencies: [
+                "RaftClient",
+                "KeyValueClient",
+                "ClusterConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftReplicaTests", dependencies: ["RaftReplica", "RaftCore", "StateMachineAPI", "KeyValueStore"]),
@@ -83,6 +118,23 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "RaftClientTests",
+            dependencies: [
+                "ClusterConfig",
+                "RaftClient",
+                "KeyValueClient",
+                "KeyValueStore",
+                "RaftCore",
+                "RaftReplica",
+                "RaftTransport",
+                "StateMachineAPI",
+                "raftctl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]

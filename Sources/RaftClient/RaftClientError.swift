@@ -1,0 +1,82 @@
+/// Why a ``RaftClient`` call failed.
+///
+/// Retryable conditions (no leader yet, a lost reply, a node that is down) never surface: the
+/// client retries them until the call's deadline. What surfaces is either final or the
+/// deadline itself.
+public struct RaftClientError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is. New codes may be added; match the ones you handle.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: Hashable, Sendable {
+            case unavailable
+            case sessionExpired
+            case invalidRequest
+            case unknownGroup
+            case invalidResponse
+            case closed
+        }
+
+        private var value: Value
+
+        private init(_ value: Value) {
+            self.value = value
+        }
+
+        /// The deadline passed before any node answered: no leader was reachable. A command's
+        /// outcome is unknown (it may have been applied).
+        public static let unavailable = Code(.unavailable)
+        /// The group no longer knows this client's session (it was idle too long, or a newer
+        /// request of the client was applied), so a command's outcome is unknown. Final.
+        public static let sessionExpired = Code(.sessionExpired)
+        /// The group's state machine could not decode the request, or it exceeds the frame
+        /// size limit. Final.
+        public static let invalidRequest = Code(.invalidRequest)
+        /// The node does not run a group of this name. Final.
+        public static let unknownGroup = Code(.unknownGroup)
+        /// The group's answer could not be decoded as the plugin's response type. Final.
+        public static let invalidResponse = Code(.invalidResponse)
+        /// The client was closed.
+        public static let closed = Code(.closed)
+
+        public var description: String {
+            switch value {
+            case .unavailable: "unavailable"
+            case .sessionExpired: "sessionExpired"
+            case .invalidRequest: "invalidRequest"
+            case .unknownGroup: "unknownGroup"
+            case .invalidResponse: "invalidResponse"
+            case .closed: "closed"
+            }
+        }
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// What happened, for people.
+    public var message: String
+    /// The error that led to this one, such as the group's `ReplicaError` or the last
+    /// connection error before the deadline.
+    public var cause: (any Error & Sendable)?
+    /// Where the error was made (`#fileID`).
+    public var file: String
+    /// Where the error was made (`#line`).
+    public var line: Int
+
+    /// Creates an error; plugin clients use it for responses they cannot interpret.
+    public init(
+        _ code: Code,
+        _ message: String,
+        cause: (any Error & Sendable)? = nil,
+        file: String = #fileID,
+        line: Int = #line
+    ) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String {
+        "\(code): \(message)" + (cause.map { " (cause: \($0))" } ?? "")
+    }
+}
