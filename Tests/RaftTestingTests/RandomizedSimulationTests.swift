@@ -9,7 +9,7 @@ import Testing
 /// simulator checks the safety invariants after every step; at the end the network heals
 /// and the cluster must make progress again.
 ///
-/// Budget: `RAFT_SIM_BUDGET` seconds of wall time (default 20), or exactly `RAFT_SIM_SEEDS`
+/// Budget: `RAFT_SIM_BUDGET` seconds of wall time (default 60), or exactly `RAFT_SIM_SEEDS`
 /// seeds; `RAFT_SIM_SEED` replays one seed.
 @Suite("Randomized simulation")
 struct RandomizedSimulationTests {
@@ -21,7 +21,7 @@ struct RandomizedSimulationTests {
             return
         }
         let seedCount = environment["RAFT_SIM_SEEDS"].flatMap(Int.init)
-        let budget = environment["RAFT_SIM_BUDGET"].flatMap(Double.init) ?? 20
+        let budget = environment["RAFT_SIM_BUDGET"].flatMap(Double.init) ?? 60
         let base: UInt64 = environment["RAFT_SIM_SEED_BASE"].flatMap(UInt64.init) ?? 10_000
         let started = Date()
         var seeds = 0
