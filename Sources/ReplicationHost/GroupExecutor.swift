@@ -26,6 +26,9 @@ public struct GroupStatus: Sendable, Hashable {
     public var appliedIndex: LogIndex
     public var lastIndex: LogIndex
     public var snapshotIndex: LogIndex
+    /// Syncs of the group's storage since the node started: one per batch that wrote, however
+    /// many entries and votes it covered.
+    public var syncs: Int
 }
 
 /// The serial executor of one Raft group on one node: the only owner of the group's
@@ -90,7 +93,7 @@ package final class GroupExecutor: Sendable {
         self.logger = logger
         (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.replica = Mutex(replica)
-        self.currentStatus = Mutex(Self.status(of: replica, name: name))
+        self.currentStatus = Mutex(Self.status(of: replica, name: name, storage: storage))
     }
 
     /// The group's state at the end of the last batch.
@@ -193,7 +196,8 @@ package final class GroupExecutor: Sendable {
                     entry.reply(.error(ReplicaError(.leaderChanged, "not finished within \(requestTimeout); retry")))
                 }
             }
-            currentStatus.withLock { $0 = Self.status(of: replica, name: name) }
+            let status = Self.status(of: replica, name: name, storage: storage)
+            currentStatus.withLock { $0 = status }
             if stopping || Task.isCancelled { break }
         }
         for entry in waiting.values {
@@ -283,12 +287,13 @@ package final class GroupExecutor: Sendable {
         }
     }
 
-    private static func status(of replica: Replica, name: String) -> GroupStatus {
+    private static func status(of replica: Replica, name: String, storage: any PersistentStorage) -> GroupStatus {
         let engine = replica.engine
         return GroupStatus(
             name: name, role: engine.role, term: engine.term, leader: engine.leader,
             commitIndex: engine.commitIndex, appliedIndex: replica.appliedIndex,
-            lastIndex: engine.log.lastIndex, snapshotIndex: engine.log.snapshotIndex
+            lastIndex: engine.log.lastIndex, snapshotIndex: engine.log.snapshotIndex,
+            syncs: storage.statistics.syncs
         )
     }
 }

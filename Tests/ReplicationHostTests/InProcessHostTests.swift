@@ -21,7 +21,13 @@ final class InProcessCluster {
     private(set) var nodes: [String: RaftNode] = [:]
     private var tasks: [String: Task<Void, any Error>] = [:]
 
-    init(directory: TemporaryDirectory, nodeCount: Int = 3, groups: [ClusterConfiguration.Group]) {
+    init(
+        directory: TemporaryDirectory,
+        nodeCount: Int = 3,
+        groups: [ClusterConfiguration.Group],
+        raft: ClusterConfiguration.Raft = .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100)),
+        requestTimeout: Duration = .seconds(5)
+    ) {
         let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
         configuration = ClusterConfiguration(
             name: "in-process",
@@ -30,8 +36,8 @@ final class InProcessCluster {
                 .init(id: "n\($0)", numericID: UInt64($0), peer: loopback, client: loopback, http: loopback)
             },
             groups: groups,
-            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100)),
-            requestTimeout: .seconds(5)
+            raft: raft,
+            requestTimeout: requestTimeout
         )
         hub = InProcessTransportHub(clusterName: "in-process", groups: groups.map(\.name))
     }
@@ -190,6 +196,71 @@ struct InProcessHostTests {
             #expect(KV.response(retry) == .ok)
             let afterRetry = try await cluster.submitToLeader(KV.get("key4"), group: "kv")
             #expect(KV.response(afterRetry) == .value("value60"))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("one sync covers every command that arrived while the previous batch was written")
+    func groupCommit() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = InProcessCluster(
+            directory: directory, nodeCount: 1, groups: [.init(name: "kv", stateMachine: KeyValueStore.name)])
+        let recorder = LogRecorder()
+        let node = try await cluster.start("n1", logger: recorder.logger(label: "n1"))
+        do {
+            try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
+            let syncsBefore = node.status()[0].syncs
+            let commands = 200
+            let answers = await withTaskGroup(of: ClientResponse.self) { group in
+                for sequence in 1...commands {
+                    group.addTask {
+                        await node.submit(KV.put("k\(sequence)", "v", client: UInt64(sequence), sequence: 1), group: "kv")
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.allSatisfy { KV.response($0) == .ok })
+            let syncs = node.status()[0].syncs - syncsBefore
+            #expect(syncs >= 1)
+            #expect(syncs < commands / 2, "\(syncs) syncs for \(commands) concurrent commands")
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("a write that cannot commit is answered with a retryable error after the request timeout, never with success")
+    func requestTimeout() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // Without check-quorum an isolated leader keeps leading, so only the timeout can answer.
+        let cluster = InProcessCluster(
+            directory: directory,
+            groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
+            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100), checkQuorum: false),
+            requestTimeout: .milliseconds(300)
+        )
+        let recorder = LogRecorder()
+        for id in ["n1", "n2", "n3"] {
+            try await cluster.start(id, logger: recorder.logger(label: id))
+        }
+        do {
+            try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
+            let leader = try await eventually(within: .seconds(10), "a stable leader") { cluster.leader(of: "kv") }
+            cluster.hub.isolate(NodeID(leader.node.numericID))
+            let started = ContinuousClock.now
+            let response = await leader.submit(KV.put("lost", "maybe", client: 3, sequence: 1), group: "kv")
+            guard case .error(let error) = response else {
+                Issue.record("an uncommittable write was answered with \(response)")
+                return
+            }
+            #expect(error.code == .leaderChanged, "retryable with the same client id and sequence")
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
         } catch {
             await cluster.stopAll()
             throw error
