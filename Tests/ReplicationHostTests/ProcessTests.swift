@@ -111,6 +111,14 @@ final class ProcessCluster: Sendable {
         process.waitUntilExit()
     }
 
+    /// SIGTERM (a graceful stop), then reap; returns the exit status.
+    func terminate(_ id: String) -> Int32? {
+        guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return nil }
+        Foundation.kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     func killAll() {
         for id in running.withLock({ Array($0.keys) }) {
             kill(id)
@@ -183,6 +191,11 @@ struct ProcessTests {
                 return KV.response(response) == .value("kill") ? .value("kill") : nil
             }
             #expect(caughtUp == .value("kill"))
+
+            // SIGTERM stops each node gracefully: a clean exit.
+            for id in all {
+                #expect(cluster.terminate(id) == 0, "exit status of \(id) after SIGTERM")
+            }
         } catch {
             print(cluster.logs())
             throw error
