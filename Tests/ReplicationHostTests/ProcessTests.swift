@@ -47,9 +47,9 @@ final class ProcessCluster: Sendable {
               - name: kv
                 stateMachine: KeyValueStore
                 maxraftstate: 65536
-            raft:
-              heartbeat: 20ms
-              electionTimeout: 200ms
+            raft:                    # the timing of the repository's cluster.yaml
+              heartbeat: 50ms
+              electionTimeout: 500ms
             storage:
               fsync: always
 
