@@ -277,7 +277,9 @@ package final class GroupExecutor: Sendable {
     }
 
     private func logTransition(from old: Leadership, to new: Leadership) {
-        let metadata: Logger.Metadata = ["raft.term": "\(new.term)", "raft.leader": "\(new.leader.map { "\($0)" } ?? "none")"]
+        let metadata: Logger.Metadata = [
+            "raft.term": "\(new.term)", "raft.leader": "\(new.leader.map { "\($0)" } ?? "none")",
+        ]
         if new.role == .leader && old.role != .leader {
             logger.info("became leader", metadata: metadata)
         } else if new.role != old.role {

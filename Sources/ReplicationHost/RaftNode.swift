@@ -196,7 +196,8 @@ public final class RaftNode: Service {
             throw error
         }
         let endpoints = Endpoints(client: .init(host: node.client.host, port: clientPort))
-        let running = Running(executors: executors, storages: storages, clientServer: clientServer, endpoints: endpoints)
+        let running = Running(
+            executors: executors, storages: storages, clientServer: clientServer, endpoints: endpoints)
         let raced = lifecycle.withLock { lifecycle -> Bool in
             guard case .idle = lifecycle else { return true }
             lifecycle = .started(running)
@@ -254,13 +255,15 @@ public final class RaftNode: Service {
             )
         } catch {
             storage.close()
-            throw HostError(.storage, "group \"\(group.name)\": cannot restore the snapshot in \(directory)", underlying: error)
+            throw HostError(
+                .storage, "group \"\(group.name)\": cannot restore the snapshot in \(directory)", underlying: error)
         }
         groupLogger.info(
             "group opened",
             metadata: [
                 "raft.term": "\(state.hardState.term)", "raft.commit": "\(state.hardState.commit)",
-                "raft.snapshotIndex": "\(state.snapshot?.metadata.index ?? 0)", "raft.entries": "\(state.entries.count)",
+                "raft.snapshotIndex": "\(state.snapshot?.metadata.index ?? 0)",
+                "raft.entries": "\(state.entries.count)",
             ]
         )
         let executor = GroupExecutor(
@@ -278,7 +281,8 @@ public final class RaftNode: Service {
 
     private func raftConfiguration() -> RaftConfiguration {
         let raft = configuration.raft
-        var engine = RaftConfiguration(id: NodeID(node.numericID), voters: configuration.nodes.map { NodeID($0.numericID) })
+        var engine = RaftConfiguration(
+            id: NodeID(node.numericID), voters: configuration.nodes.map { NodeID($0.numericID) })
         engine.heartbeatTicks = 1
         engine.electionTimeoutTicks = max(2, Int(raft.electionTimeout / raft.heartbeat))
         engine.preVote = raft.preVote
@@ -322,7 +326,8 @@ public final class RaftNode: Service {
                                     do {
                                         try await executor.run()
                                     } catch {
-                                        throw HostError(.storage, "group \"\(executor.name)\" stopped", underlying: error)
+                                        throw HostError(
+                                            .storage, "group \"\(executor.name)\" stopped", underlying: error)
                                     }
                                 }
                             }

@@ -127,7 +127,8 @@ final class ClusterSupervisor: Service {
             }
             guard ContinuousClock.now < deadline else {
                 let missing = configuration.groups.map(\.name).filter { leaders[$0] == nil }
-                throw StartupFailure(description: "no leader within \(startupTimeout) in: \(missing.joined(separator: ", "))")
+                throw StartupFailure(
+                    description: "no leader within \(startupTimeout) in: \(missing.joined(separator: ", "))")
             }
             for group in configuration.groups where leaders[group.name] == nil {
                 for node in configuration.nodes {

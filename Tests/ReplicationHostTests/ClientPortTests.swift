@@ -45,7 +45,7 @@ struct ClientPortTests {
         }
     }
 
-    @Test("many requests in flight on one connection; a malformed, oversized or non-client frame closes only its own connection")
+    @Test("requests in flight answered by id; a malformed, oversized or non-client frame closes only its connection")
     func malformedFramesCloseOnlyTheirConnection() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
@@ -89,7 +89,9 @@ struct ClientPortTests {
                 }
                 #expect(KV.response(try ClientResponse(decoding: payload)) == .value("1"))
             }
-            _ = await recorder.first { $0.message.hasPrefix("closing client connection") && $0.message.contains("0x7f") }
+            _ = await recorder.first {
+                $0.message.hasPrefix("closing client connection") && $0.message.contains("0x7f")
+            }
             _ = await recorder.first { $0.message.contains("expected a client request frame") }
         } catch {
             await cluster.stopAll()

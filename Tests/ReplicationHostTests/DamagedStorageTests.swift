@@ -33,7 +33,8 @@ struct DamagedStorageTests {
         // Flip a byte inside the first record: later records follow it, so it is not a torn tail.
         let groupDirectory = directory.path + "/n1/kv"
         let segment = try #require(
-            try FileManager.default.contentsOfDirectory(atPath: groupDirectory).filter { $0.hasSuffix(".seg") }.sorted().first)
+            try FileManager.default.contentsOfDirectory(atPath: groupDirectory).filter { $0.hasSuffix(".seg") }.sorted()
+                .first)
         let path = groupDirectory + "/" + segment
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let damagedOffset = 20 + 12

@@ -84,7 +84,9 @@ final class InProcessCluster {
             }
             let response = await node.submit(request, group: group)
             if case .error(let error) = response, error.code.isRetryable {
-                if let hint = error.leaderHint, let next = configuration.nodes.first(where: { $0.numericID == hint.rawValue }) {
+                if let hint = error.leaderHint,
+                    let next = configuration.nodes.first(where: { $0.numericID == hint.rawValue })
+                {
                     target = next.id
                 } else {
                     let ids = nodes.keys.sorted()
@@ -126,7 +128,8 @@ struct InProcessHostTests {
             // Enough writes to pass maxraftstate (4 KiB) several times: snapshots are taken.
             for sequence in 1...60 {
                 let response = try await cluster.submitToLeader(
-                    KV.put("key\(sequence % 7)", "value\(sequence)", client: 7, sequence: UInt64(sequence)), group: "kv")
+                    KV.put("key\(sequence % 7)", "value\(sequence)", client: 7, sequence: UInt64(sequence)), group: "kv"
+                )
                 #expect(KV.response(response) == .ok)
             }
             let acquire = LockService.Command.acquire(lock: "printer", owner: "alice", leaseMs: 60_000)
@@ -218,7 +221,8 @@ struct InProcessHostTests {
             let answers = await withTaskGroup(of: ClientResponse.self) { group in
                 for sequence in 1...commands {
                     group.addTask {
-                        await node.submit(KV.put("k\(sequence)", "v", client: UInt64(sequence), sequence: 1), group: "kv")
+                        await node.submit(
+                            KV.put("k\(sequence)", "v", client: UInt64(sequence), sequence: 1), group: "kv")
                     }
                 }
                 return await group.reduce(into: []) { $0.append($1) }

@@ -132,19 +132,22 @@ final class ProcessCluster: Sendable {
     /// The node that confirms it leads `kv`, among `candidates`, or nil.
     func leader(among candidates: [String]) async -> String? {
         for id in candidates {
-            let answer = await ClientPortProbe.leadership(of: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(1))
+            let answer = await ClientPortProbe.leadership(
+                of: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(1))
             if answer == .leader { return id }
         }
         return nil
     }
 
     func send(_ request: ClientRequest, to id: String) async throws -> ClientResponse {
-        try await ClientPortProbe.send(request, group: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(5))
+        try await ClientPortProbe.send(
+            request, group: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(5))
     }
 
     func logs() -> String {
         nodes.map { node in
-            "--- \(node.id) ---\n" + ((try? String(contentsOfFile: directory.path + "/\(node.id).log", encoding: .utf8)) ?? "")
+            "--- \(node.id) ---\n"
+                + ((try? String(contentsOfFile: directory.path + "/\(node.id).log", encoding: .utf8)) ?? "")
         }.joined(separator: "\n")
     }
 }
@@ -161,7 +164,9 @@ struct ProcessTests {
         do {
             let started = ContinuousClock.now
             for id in all { try cluster.start(id) }
-            let first = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
+            let first = try await eventually(within: .seconds(20), "a first leader") {
+                await cluster.leader(among: all)
+            }
             let elected = ContinuousClock.now - started
 
             let put = try await cluster.send(KV.put("before", "kill", client: 42, sequence: 1), to: first)
@@ -175,7 +180,8 @@ struct ProcessTests {
             }
             let failover = ContinuousClock.now - killed
             #expect(second != first)
-            print("rafthost processes: first leader \(first) after \(elected); \(second) leads \(failover) after SIGKILL")
+            print(
+                "rafthost processes: first leader \(first) after \(elected); \(second) leads \(failover) after SIGKILL")
 
             let after = try await cluster.send(KV.put("after", "kill", client: 42, sequence: 2), to: second)
             #expect(KV.response(after) == .ok)

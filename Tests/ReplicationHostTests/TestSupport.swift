@@ -94,7 +94,9 @@ final class LogRecorder: Sendable {
 
         func log(event: LogEvent) {
             recorder.record(
-                Record(level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { $1 })
+                Record(
+                    level: event.level, message: "\(event.message)",
+                    metadata: metadata.merging(event.metadata ?? [:]) { $1 })
             )
         }
     }
@@ -143,7 +145,8 @@ enum KV {
     static func put(_ key: String, _ value: String, client: UInt64, sequence: UInt64) -> ClientRequest {
         .command(
             Replica.ClientCommand(
-                clientID: client, sequence: sequence, command: KeyValueStore.Command.put(key: key, value: value).encoded()))
+                clientID: client, sequence: sequence,
+                command: KeyValueStore.Command.put(key: key, value: value).encoded()))
     }
 
     static func get(_ key: String, consistency: Replica.ReadConsistency = .linearizable) -> ClientRequest {
