@@ -156,8 +156,10 @@ final class ClusterSupervisor: Service {
             lines.append("  group \(group.name) (\(group.stateMachine)): leader \(leaders[group.name] ?? "?")")
         }
         lines.append("data: \(configuration.dataDirectory)")
-        if let kv = configuration.groups.first(where: { $0.stateMachine == "KeyValueStore" }) {
-            lines.append("try:  raftctl --config \(configPath) kv put hello world   (group \(kv.name))")
+        if configuration.groups.contains(where: { $0.stateMachine == "KeyValueStore" }) {
+            // raftctl is built next to rafthost.
+            let raftctl = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("raftctl")
+            lines.append("try:  \(raftctl.path) kv put hello world --config \(configPath)")
         }
         lines.append("press Ctrl-C to stop the cluster")
         for line in lines { print(line) }
