@@ -63,7 +63,9 @@ package final class GroupExecutor: Sendable {
     private let transport: any PeerTransport
     private let storage: any PersistentStorage
     private let logger: Logger
-    private let queue = Mutex<[Event]>([])
+    /// Inputs not yet taken by the executor; nil once it has returned, when requests are
+    /// answered at once instead.
+    private let queue = Mutex<[Event]?>([])
     private let doorbell: AsyncStream<Void>
     private let doorbellContinuation: AsyncStream<Void>.Continuation
     private let replica: Mutex<Replica?>
@@ -114,9 +116,18 @@ package final class GroupExecutor: Sendable {
     }
 
     private func enqueue(_ event: Event) {
-        queue.withLock { $0.append(event) }
-        doorbellContinuation.yield()
+        let accepted = queue.withLock { queue in
+            queue?.append(event)
+            return queue != nil
+        }
+        if accepted {
+            doorbellContinuation.yield()
+        } else if case .request(_, let reply) = event {
+            reply(.error(Self.shuttingDown))
+        }
     }
+
+    private static let shuttingDown = ReplicaError(.leaderChanged, "the node is shutting down; retry")
 
     /// Drives the group until ``stop()`` is called or the task is cancelled; throws when the
     /// storage fails (the node must stop: its disk no longer matches what it promised).
@@ -149,6 +160,19 @@ package final class GroupExecutor: Sendable {
 
     private func loop(_ replica: inout Replica) async throws {
         var waiting: [UInt64: Waiting] = [:]
+        defer {
+            // However the executor ends, what is still queued or waiting gets an answer.
+            let unserved = queue.withLock { queue in
+                defer { queue = nil }
+                return queue ?? []
+            }
+            for case .request(_, let reply) in unserved {
+                reply(.error(Self.shuttingDown))
+            }
+            for entry in waiting.values {
+                entry.reply(.error(Self.shuttingDown))
+            }
+        }
         var nextRequestID: UInt64 = 1
         var lastSoftState = Leadership(replica.engine)
         let clock = ContinuousClock()
@@ -163,7 +187,7 @@ package final class GroupExecutor: Sendable {
         for await _ in doorbell {
             let events = queue.withLock { queue in
                 defer { queue = [] }
-                return queue
+                return queue ?? []
             }
             var ticked = false
             for event in events {
@@ -199,9 +223,6 @@ package final class GroupExecutor: Sendable {
             let status = Self.status(of: replica, name: name, storage: storage)
             currentStatus.withLock { $0 = status }
             if stopping || Task.isCancelled { break }
-        }
-        for entry in waiting.values {
-            entry.reply(.error(ReplicaError(.leaderChanged, "the node is shutting down; retry")))
         }
     }
 
