@@ -61,6 +61,10 @@ final class ClusterSupervisor: Service {
     private struct Child {
         var node: String
         var process: Process
+        /// Signalled once the process has exited and its exit was reported.
+        var exited: DispatchSemaphore
+        /// Signalled once everything the process printed was forwarded.
+        var drained: DispatchSemaphore
     }
 
     private func launch(_ node: ClusterConfiguration.Node) throws -> Child {
@@ -71,6 +75,8 @@ final class ClusterSupervisor: Service {
         process.standardOutput = pipe
         process.standardError = pipe
         let pending = Mutex<[UInt8]>([])
+        let exited = DispatchSemaphore(value: 0)
+        let drained = DispatchSemaphore(value: 0)
         pipe.fileHandleForReading.readabilityHandler = { [self] handle in
             let data = handle.availableData
             if data.isEmpty {
@@ -88,13 +94,17 @@ final class ClusterSupervisor: Service {
             for line in lines {
                 print("[\(node.id)] \(line)")
             }
+            if data.isEmpty {
+                drained.signal()
+            }
         }
         process.terminationHandler = { [self] process in
             print("[\(node.id)] exited with status \(process.terminationStatus)")
+            exited.signal()
         }
         try process.run()
         logger.info("started node", metadata: ["node": "\(node.id)", "pid": "\(process.processIdentifier)"])
-        return Child(node: node.id, process: process)
+        return Child(node: node.id, process: process, exited: exited, drained: drained)
     }
 
     /// Asks every child to stop gracefully, then kills the ones still running after ten seconds.
@@ -102,16 +112,15 @@ final class ClusterSupervisor: Service {
         for child in children where child.process.isRunning {
             kill(child.process.processIdentifier, SIGTERM)
         }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = DispatchTime.now() + .seconds(10)
         for child in children {
-            while child.process.isRunning && ContinuousClock.now < deadline {
-                usleep(20_000)
-            }
-            if child.process.isRunning {
+            if child.exited.wait(timeout: deadline) == .timedOut {
                 print("[\(child.node)] did not stop in time: killing it")
                 kill(child.process.processIdentifier, SIGKILL)
-                child.process.waitUntilExit()
+                child.exited.wait()
             }
+            // The last lines a node printed arrive after its exit.
+            _ = child.drained.wait(timeout: .now() + .seconds(1))
         }
     }
 

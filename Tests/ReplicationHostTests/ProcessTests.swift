@@ -19,7 +19,7 @@ final class ProcessCluster: Sendable {
     let directory: TemporaryDirectory
     let configPath: String
     let nodes: [Node]
-    private let executable: String
+    let executable: String
     private let running = Mutex<[String: Process]>([:])
 
     init(directory: TemporaryDirectory) async throws {
