@@ -12,8 +12,8 @@ package enum ClientPortProbe {
     package enum Leadership: Sendable, Hashable {
         /// The node leads the group and confirmed it with a heartbeat round.
         case leader
-        /// The node does not lead; `hint` is the leader it knows of.
-        case follower(hint: UInt64?)
+        /// The node does not lead.
+        case follower
         /// No answer: the node is down, starting, or cannot tell yet.
         case unknown
     }
@@ -68,7 +68,7 @@ package enum ClientPortProbe {
         case .ok:
             return .leader
         case .error(let error) where error.code == .notLeader:
-            return .follower(hint: error.leaderHint?.rawValue)
+            return .follower
         case .error(let error) where error.code.isRetryable:
             return .unknown
         case .error:
