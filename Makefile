@@ -24,6 +24,7 @@ test: deps
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
+# Starts the three nodes of cluster.yaml (data under ./data, so a second run resumes from it)
+# and stops them on Ctrl-C.
 run: release
-	@echo "rafthost is not built yet (see the open host issue): 'make run' will start the three-node"
-	@echo "cluster of cluster.yaml here once it exists. For now it builds the package in release mode."
+	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/rafthost" up --config cluster.yaml

@@ -17,11 +17,14 @@ let package = Package(
         .library(name: "RaftClient", targets: ["RaftClient"]),
         .library(name: "KeyValueClient", targets: ["KeyValueClient"]),
         .executable(name: "raftctl", targets: ["raftctl"]),
+        .library(name: "ReplicationHost", targets: ["ReplicationHost"]),
+        .executable(name: "rafthost", targets: ["rafthost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
@@ -97,6 +100,32 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The runtime: one serial executor per group driving a replica with real time, disk
+        // storage and the transport; the native client port; graceful stop.
+        .target(
+            name: "ReplicationHost",
+            dependencies: [
+                "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport", "ClusterConfig", "StateMachineAPI",
+                "KeyValueStore", "LockService",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The server executable: `rafthost serve` runs one node, `rafthost up` a local cluster.
+        .executableTarget(
+            name: "rafthost",
+            dependencies: [
+                "ReplicationHost", "ClusterConfig", "RaftCore", "RaftReplica", "RaftTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
 
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftReplicaTests", dependencies: ["RaftReplica", "RaftCore", "StateMachineAPI", "KeyValueStore"]),
@@ -135,6 +164,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Depends on the executable so `swift build --build-tests` builds the `rafthost` binary
+        // that the process tests start.
+        .testTarget(
+            name: "ReplicationHostTests",
+            dependencies: [
+                "ReplicationHost", "rafthost", "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport",
+                "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

@@ -1,4 +1,4 @@
-import NIOCore
+package import NIOCore
 
 extension ByteBuffer: WireOutput {
     package var wireCount: Int { writerIndex }
@@ -28,12 +28,16 @@ extension ByteBuffer: WireOutput {
 ///
 /// The length prefix is checked against the limit as soon as its four bytes arrive, so an
 /// oversized frame fails before anything is buffered for it.
-struct FrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = Frame
+package struct FrameDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = Frame
 
     let codec: FrameCodec
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package init(codec: FrameCodec) {
+        self.codec = codec
+    }
+
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let prefix = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: UInt32.self) else {
             return .needMoreData
         }
@@ -48,7 +52,7 @@ struct FrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 
-    mutating func decodeLast(
+    package mutating func decodeLast(
         context: ChannelHandlerContext,
         buffer: inout ByteBuffer,
         seenEOF: Bool

@@ -1,0 +1,342 @@
+package import Logging
+import NIOPosix
+public import RaftCore
+package import RaftReplica
+package import RaftStorage
+package import RaftTransport
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What one group of a node is doing, as of the end of its executor's last batch.
+public struct GroupStatus: Sendable, Hashable {
+    /// The group's name in `cluster.yaml`.
+    public var name: String
+    public var role: Role
+    public var term: Term
+    /// The leader this node knows of (itself when it leads).
+    public var leader: NodeID?
+    public var commitIndex: LogIndex
+    public var appliedIndex: LogIndex
+    public var lastIndex: LogIndex
+    public var snapshotIndex: LogIndex
+    /// Syncs of the group's storage since the node started: one per batch that wrote, however
+    /// many entries and votes it covered.
+    public var syncs: Int
+}
+
+/// The serial executor of one Raft group on one node: the only owner of the group's
+/// ``Replica`` and storage.
+///
+/// Inputs (ticks, peer messages, client requests) go into a locked queue and ring a doorbell.
+/// The executor's task wakes up, takes *everything* queued, feeds it to the replica and then
+/// handles the replica's output once, so a single `sync()` makes durable every entry and vote
+/// that arrived while the previous batch was being written (group commit). Storage calls run
+/// on NIO's blocking thread pool so that an fsync never parks a cooperative thread; while one
+/// runs, new inputs simply accumulate for the next batch.
+package final class GroupExecutor: Sendable {
+    package typealias Reply = @Sendable (ClientResponse) -> Void
+
+    private enum Event: Sendable {
+        case tick
+        case message(Message)
+        case request(ClientRequest, Reply)
+        case stop
+    }
+
+    private struct Waiting {
+        var reply: Reply
+        var deadline: ContinuousClock.Instant
+    }
+
+    /// The group's name, its wire id and the host's settings for it.
+    package let name: String
+    package let groupID: GroupID
+    private let heartbeat: Duration
+    private let requestTimeout: Duration
+    private let transport: any PeerTransport
+    private let storage: any PersistentStorage
+    private let logger: Logger
+    /// Inputs not yet taken by the executor; nil once it has returned, when requests are
+    /// answered at once instead.
+    private let queue = Mutex<[Event]?>([])
+    private let doorbell: AsyncStream<Void>
+    private let doorbellContinuation: AsyncStream<Void>.Continuation
+    private let replica: Mutex<Replica?>
+    private let currentStatus: Mutex<GroupStatus>
+
+    /// - Parameters:
+    ///   - replica: restored from `storage` by the caller; handed over to the executor.
+    ///   - storage: the group's storage; the executor is its only writer from now on.
+    package init(
+        name: String,
+        groupID: GroupID,
+        replica: Replica,
+        storage: any PersistentStorage,
+        transport: any PeerTransport,
+        heartbeat: Duration,
+        requestTimeout: Duration,
+        logger: Logger
+    ) {
+        self.name = name
+        self.groupID = groupID
+        self.heartbeat = heartbeat
+        self.requestTimeout = requestTimeout
+        self.transport = transport
+        self.storage = storage
+        var logger = logger
+        logger[metadataKey: "raft.group"] = "\(name)"
+        self.logger = logger
+        (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.replica = Mutex(replica)
+        self.currentStatus = Mutex(Self.status(of: replica, name: name, storage: storage))
+    }
+
+    /// The group's state at the end of the last batch.
+    package var status: GroupStatus {
+        currentStatus.withLock { $0 }
+    }
+
+    /// Hands a client request to the group; `reply` is called exactly once, from the executor,
+    /// with the answer or with a retryable error after the request timeout.
+    package func submit(_ request: ClientRequest, reply: @escaping Reply) {
+        enqueue(.request(request, reply))
+    }
+
+    /// Asks the executor to finish: it completes the batch in progress (its sync included),
+    /// answers the requests still waiting with a retryable error and returns from ``run()``.
+    package func stop() {
+        enqueue(.stop)
+    }
+
+    private func enqueue(_ event: Event) {
+        let accepted = queue.withLock { queue in
+            queue?.append(event)
+            return queue != nil
+        }
+        if accepted {
+            doorbellContinuation.yield()
+        } else if case .request(_, let reply) = event {
+            reply(.error(Self.shuttingDown))
+        }
+    }
+
+    private static let shuttingDown = ReplicaError(.leaderChanged, "the node is shutting down; retry")
+
+    /// Drives the group until ``stop()`` is called or the task is cancelled; throws when the
+    /// storage fails (the node must stop: its disk no longer matches what it promised).
+    package func run() async throws {
+        // Take the replica out of its box: from here on only this task touches it.
+        guard var replica = replica.withLock({ $0.take() }) else {
+            preconditionFailure("GroupExecutor.run() called twice")
+        }
+        let inbox = transport.inbox(for: groupID)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                for await message in inbox {
+                    enqueue(.message(message))
+                }
+            }
+            group.addTask { [self] in
+                let clock = ContinuousClock()
+                var next = clock.now.advanced(by: heartbeat)
+                // Ends quietly when the loop below returns and cancels it.
+                while (try? await clock.sleep(until: next)) != nil {
+                    enqueue(.tick)
+                    // Skip ticks missed during a stall rather than firing a burst of them.
+                    next = max(next.advanced(by: heartbeat), clock.now)
+                }
+            }
+            defer { group.cancelAll() }
+            try await loop(&replica)
+        }
+    }
+
+    private func loop(_ replica: inout Replica) async throws {
+        var waiting: [UInt64: Waiting] = [:]
+        defer {
+            // However the executor ends, what is still queued or waiting gets an answer.
+            let unserved = queue.withLock { queue in
+                defer { queue = nil }
+                return queue ?? []
+            }
+            for case .request(_, let reply) in unserved {
+                reply(.error(Self.shuttingDown))
+            }
+            for entry in waiting.values {
+                entry.reply(.error(Self.shuttingDown))
+            }
+        }
+        var nextRequestID: UInt64 = 1
+        var lastSoftState = Leadership(replica.engine)
+        let clock = ContinuousClock()
+
+        func answer(_ completions: [Replica.Completion]) {
+            for completion in completions {
+                waiting.removeValue(forKey: completion.requestID)?.reply(ClientResponse(completion.result))
+            }
+        }
+
+        var stopping = false
+        for await _ in doorbell {
+            let events = queue.withLock { queue in
+                defer { queue = [] }
+                return queue ?? []
+            }
+            var ticked = false
+            for event in events {
+                switch event {
+                case .tick:
+                    replica.tick()
+                    ticked = true
+                case .message(let message):
+                    replica.step(message)
+                case .request(let request, let reply):
+                    let requestID = nextRequestID
+                    nextRequestID += 1
+                    waiting[requestID] = Waiting(reply: reply, deadline: clock.now.advanced(by: requestTimeout))
+                    switch request {
+                    case .command(let command):
+                        replica.submitCommand(command, requestID: requestID, now: wallClockMilliseconds())
+                    case .query(let query, let consistency):
+                        replica.submitQuery(query, requestID: requestID, consistency: consistency)
+                    }
+                case .stop:
+                    stopping = true
+                }
+            }
+            answer(replica.takeCompletions())
+            try await flush(&replica, lastSoftState: &lastSoftState, answer: answer)
+            if ticked {
+                let now = clock.now
+                for (requestID, entry) in waiting where entry.deadline <= now {
+                    waiting[requestID] = nil
+                    entry.reply(.error(ReplicaError(.leaderChanged, "not finished within \(requestTimeout); retry")))
+                }
+            }
+            let status = Self.status(of: replica, name: name, storage: storage)
+            currentStatus.withLock { $0 = status }
+            if stopping || Task.isCancelled { break }
+        }
+    }
+
+    /// Handles the replica's output in ``RaftOutput``'s order until it has none.
+    private func flush(
+        _ replica: inout Replica,
+        lastSoftState: inout Leadership,
+        answer: ([Replica.Completion]) -> Void
+    ) async throws {
+        while replica.hasOutput {
+            let output = replica.takeOutput()
+            if output.softState != nil, Leadership(replica.engine) != lastSoftState {
+                let current = Leadership(replica.engine)
+                logTransition(from: lastSoftState, to: current)
+                lastSoftState = current
+            }
+            // A leader replicates while its own disk writes (thesis §10.2.1); everything else
+            // (votes, acknowledgements) waits until what it promises is durable.
+            var afterPersisting: [Message] = []
+            var beforePersisting: [Message] = []
+            for message in output.messages {
+                if message.mayBeSentBeforePersisting {
+                    beforePersisting.append(message)
+                } else {
+                    afterPersisting.append(message)
+                }
+            }
+            transport.send(beforePersisting, group: groupID)
+            if output.snapshot != nil || !output.entries.isEmpty || output.hardState != nil {
+                try await persist(output)
+            }
+            transport.send(afterPersisting, group: groupID)
+            replica.didPersist(output)
+            answer(try replica.apply(output))
+            try await snapshotIfDue(&replica)
+        }
+        answer(replica.takeCompletions())
+    }
+
+    private func persist(_ output: RaftOutput) async throws {
+        let storage = storage
+        try await NIOThreadPool.singleton.runIfActive {
+            if let snapshot = output.snapshot {
+                try storage.installSnapshot(snapshot)
+            }
+            if !output.entries.isEmpty {
+                try storage.append(output.entries)
+            }
+            if let hardState = output.hardState {
+                try storage.saveHardState(hardState)
+            }
+            try storage.sync()
+        }
+    }
+
+    /// The `maxraftstate` policy: capture on the executor (a copy-on-write copy), then encode
+    /// and write the snapshot off it. Nothing else runs on the replica meanwhile, so the log
+    /// still holds the captured index when the storage compacts to it.
+    private func snapshotIfDue(_ replica: inout Replica) async throws {
+        guard replica.needsSnapshot(raftStateSize: storage.persistedRaftStateSize) else { return }
+        let capture = replica.captureSnapshot()
+        let data = try await NIOThreadPool.singleton.runIfActive { try capture.serialize() }
+        let snapshot = try replica.compact(capture, snapshotData: data)
+        let storage = storage
+        try await NIOThreadPool.singleton.runIfActive { try storage.compact(to: snapshot) }
+        logger.info(
+            "snapshot taken",
+            metadata: [
+                "raft.term": "\(replica.engine.term)", "raft.index": "\(snapshot.metadata.index)",
+                "raft.snapshotBytes": "\(data.count)",
+            ]
+        )
+    }
+
+    private func logTransition(from old: Leadership, to new: Leadership) {
+        let metadata: Logger.Metadata = [
+            "raft.term": "\(new.term)", "raft.leader": "\(new.leader.map { "\($0)" } ?? "none")",
+        ]
+        if new.role == .leader && old.role != .leader {
+            logger.info("became leader", metadata: metadata)
+        } else if new.role != old.role {
+            logger.info("role changed to \(new.role)", metadata: metadata)
+        } else if new.leader != old.leader || new.term != old.term {
+            logger.debug("leader or term changed", metadata: metadata)
+        }
+    }
+
+    private static func status(of replica: Replica, name: String, storage: any PersistentStorage) -> GroupStatus {
+        let engine = replica.engine
+        return GroupStatus(
+            name: name, role: engine.role, term: engine.term, leader: engine.leader,
+            commitIndex: engine.commitIndex, appliedIndex: replica.appliedIndex,
+            lastIndex: engine.log.lastIndex, snapshotIndex: engine.log.snapshotIndex,
+            syncs: storage.statistics.syncs
+        )
+    }
+}
+
+/// Role, term and known leader: what the executor logs changes of.
+private struct Leadership: Equatable {
+    var role: Role
+    var term: Term
+    var leader: NodeID?
+
+    init(_ engine: RaftEngine) {
+        role = engine.role
+        term = engine.term
+        leader = engine.leader
+    }
+}
+
+/// Milliseconds since the Unix epoch: the log time a leader stamps into commands.
+private func wallClockMilliseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
+}

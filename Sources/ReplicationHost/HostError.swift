@@ -1,0 +1,47 @@
+/// Why a node could not start or had to stop.
+public struct HostError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure; more codes may be added.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        fileprivate enum Value: Sendable, Hashable {
+            case unknownNode
+            case unknownStateMachine
+            case storage
+            case lifecycle
+        }
+        fileprivate var value: Value
+
+        /// The node id is not in the configuration.
+        public static let unknownNode = Code(value: .unknownNode)
+        /// A group names a state machine the registry does not hold.
+        public static let unknownStateMachine = Code(value: .unknownStateMachine)
+        /// A group's storage could not be opened, read or written; the message names the file
+        /// and offset when the storage knows them.
+        public static let storage = Code(value: .storage)
+        /// The node was used out of order (started twice, run after shutdown).
+        public static let lifecycle = Code(value: .lifecycle)
+
+        public var description: String {
+            switch value {
+            case .unknownNode: "unknownNode"
+            case .unknownStateMachine: "unknownStateMachine"
+            case .storage: "storage"
+            case .lifecycle: "lifecycle"
+            }
+        }
+    }
+
+    public var code: Code
+    public var message: String
+    /// The error this one wraps, if any.
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        "\(code): \(message)" + (underlying.map { ": \($0)" } ?? "")
+    }
+}

@@ -1,0 +1,392 @@
+public import ClusterConfig
+import KeyValueStore
+import LockService
+public import Logging
+public import NIOCore
+public import NIOPosix
+import RaftCore
+public import RaftReplica
+import RaftStorage
+package import RaftTransport
+public import ServiceLifecycle
+public import StateMachineAPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension StateMachineRegistry {
+    /// The plugins every `rafthost` serves: `KeyValueStore` and `LockService`.
+    public static var builtIn: StateMachineRegistry {
+        var registry = StateMachineRegistry()
+        do {
+            try registry.register(KeyValueStore.self)
+            try registry.register(LockService.self)
+        } catch {
+            preconditionFailure("the built-in plugins have distinct names: \(error)")
+        }
+        return registry
+    }
+}
+
+/// One node of a cluster: every group of `cluster.yaml`, each driven by its own serial
+/// executor over `DiskStorage` in `<data>/<node>/<group>`, the peer transport, and the native
+/// client port.
+///
+/// Run it as a ServiceLifecycle `Service` (a graceful shutdown stops it: the client port stops
+/// accepting, the groups finish the sync in progress and answer what is still waiting with a
+/// retryable error, connections and files close), or call ``start()`` first to learn the bound
+/// ports, then ``run()``, and ``shutdown()`` to stop it.
+public final class RaftNode: Service {
+    /// Where a started node listens.
+    public struct Endpoints: Sendable, Hashable {
+        /// The native client port.
+        public var client: ClusterConfiguration.Address
+    }
+
+    private enum Lifecycle: Sendable {
+        case idle
+        case started(Running)
+        case stopped
+    }
+
+    private struct Running: Sendable {
+        var executors: [GroupExecutor]
+        var storages: [DiskStorage]
+        var clientServer: ClientServer
+        var endpoints: Endpoints
+    }
+
+    /// This node's entry in the configuration.
+    public let node: ClusterConfiguration.Node
+    private let configuration: ClusterConfiguration
+    private let registry: StateMachineRegistry
+    private let transport: any PeerTransport
+    private let startTransport: @Sendable () async throws -> Void
+    private let shutdownTransport: @Sendable () async -> Void
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let lifecycle = Mutex(Lifecycle.idle)
+    private let stopSignal: AsyncStream<Void>
+    private let stopContinuation: AsyncStream<Void>.Continuation
+
+    /// A node that talks to its peers over TCP (`peer` addresses of the configuration).
+    ///
+    /// - Parameters:
+    ///   - node: the id of this node in `configuration.nodes` (`n1`).
+    ///   - registry: the plugins the groups may name; ``StateMachineRegistry/builtIn`` by default.
+    ///   - logger: the node adds `raft.group`, `raft.term` and `raft.peer` metadata.
+    public convenience init(
+        configuration: ClusterConfiguration,
+        node: String,
+        registry: StateMachineRegistry = .builtIn,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) throws(HostError) {
+        let member = try Self.member(node, of: configuration)
+        var peers: [NodeID: PeerAddress] = [:]
+        for other in configuration.nodes where other.id != member.id {
+            peers[NodeID(other.numericID)] = PeerAddress(host: other.peer.host, port: other.peer.port)
+        }
+        var transportConfiguration = NIOPeerTransportConfiguration(
+            clusterName: configuration.name,
+            localNode: NodeID(member.numericID),
+            groups: configuration.groups.map(\.name),
+            listenAddress: PeerAddress(host: member.peer.host, port: member.peer.port),
+            peers: peers
+        )
+        // An append batch or snapshot chunk plus framing must fit in one frame.
+        transportConfiguration.maxFrameSize = max(
+            FrameCodec.defaultMaxFrameSize,
+            2 * max(configuration.raft.maxMessageSize, configuration.raft.snapshotChunkSize)
+        )
+        let transport = NIOPeerTransport(
+            configuration: transportConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)
+        try self.init(
+            configuration: configuration,
+            node: node,
+            transport: transport,
+            startTransport: { try await transport.start() },
+            shutdownTransport: { await transport.shutdown() },
+            registry: registry,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger
+        )
+    }
+
+    /// A node over any transport (tests use `InProcessTransport`).
+    package init(
+        configuration: ClusterConfiguration,
+        node: String,
+        transport: any PeerTransport,
+        startTransport: @escaping @Sendable () async throws -> Void,
+        shutdownTransport: @escaping @Sendable () async -> Void,
+        registry: StateMachineRegistry = .builtIn,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) throws(HostError) {
+        self.node = try Self.member(node, of: configuration)
+        self.configuration = configuration
+        self.registry = registry
+        self.transport = transport
+        self.startTransport = startTransport
+        self.shutdownTransport = shutdownTransport
+        self.eventLoopGroup = eventLoopGroup
+        var logger = logger
+        logger[metadataKey: "raft.node"] = "\(node)"
+        self.logger = logger
+        (stopSignal, stopContinuation) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    private static func member(_ id: String, of configuration: ClusterConfiguration) throws(HostError)
+        -> ClusterConfiguration.Node
+    {
+        guard let member = configuration.node(id: id) else {
+            let known = configuration.nodes.map(\.id).joined(separator: ", ")
+            throw HostError(.unknownNode, "no node \"\(id)\" in cluster \"\(configuration.name)\" (nodes: \(known))")
+        }
+        return member
+    }
+
+    // MARK: - Lifecycle
+
+    /// Opens every group's storage (recovering what it holds), binds the client port and starts
+    /// the peer transport. Calling it again returns the same endpoints.
+    @discardableResult
+    public func start() async throws -> Endpoints {
+        switch lifecycle.withLock({ $0 }) {
+        case .started(let running): return running.endpoints
+        case .stopped: throw HostError(.lifecycle, "the node was shut down")
+        case .idle: break
+        }
+        var storages: [DiskStorage] = []
+        var executors: [GroupExecutor] = []
+        do {
+            for (index, group) in configuration.groups.enumerated() {
+                let (executor, storage) = try openGroup(group, id: GroupID(UInt32(index)))
+                storages.append(storage)
+                executors.append(executor)
+            }
+        } catch {
+            storages.forEach { $0.close() }
+            logger.critical("cannot start: \(error)")
+            throw error
+        }
+        let clientServer = ClientServer(
+            host: node.client.host,
+            port: node.client.port,
+            executors: Dictionary(uniqueKeysWithValues: executors.map { ($0.name, $0) }),
+            maxFrameSize: FrameCodec.defaultMaxFrameSize,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger
+        )
+        let clientPort: Int
+        do {
+            clientPort = try await clientServer.bind()
+            try await startTransport()
+        } catch {
+            clientServer.stopAccepting()
+            storages.forEach { $0.close() }
+            logger.critical("cannot start: \(error)")
+            throw error
+        }
+        let endpoints = Endpoints(client: .init(host: node.client.host, port: clientPort))
+        let running = Running(
+            executors: executors, storages: storages, clientServer: clientServer, endpoints: endpoints)
+        let raced = lifecycle.withLock { lifecycle -> Bool in
+            guard case .idle = lifecycle else { return true }
+            lifecycle = .started(running)
+            return false
+        }
+        if raced {
+            clientServer.stopAccepting()
+            await shutdownTransport()
+            storages.forEach { $0.close() }
+            throw HostError(.lifecycle, "the node was started twice at once or shut down while starting")
+        }
+        logger.info(
+            "node started",
+            metadata: [
+                "client": "\(endpoints.client)", "peer": "\(node.peer)",
+                "groups": "\(configuration.groups.map(\.name).joined(separator: ","))",
+            ]
+        )
+        return endpoints
+    }
+
+    private func openGroup(_ group: ClusterConfiguration.Group, id: GroupID) throws -> (GroupExecutor, DiskStorage) {
+        let machine: AnyStateMachine
+        do {
+            machine = try registry.make(named: group.stateMachine)
+        } catch {
+            throw HostError(.unknownStateMachine, "group \"\(group.name)\": \(error.message)")
+        }
+        let directory = configuration.dataDirectory(for: node) + "/" + group.name
+        let fsync: DiskStorage.FsyncPolicy = configuration.storage.fsync == .always ? .always : .never
+        let storage: DiskStorage
+        let state: PersistentState
+        do {
+            try createDirectories(configuration.dataDirectory(for: node))
+            storage = try DiskStorage(
+                directory: directory,
+                options: DiskStorage.Options(fsync: fsync, maxSegmentSize: configuration.storage.segmentSize)
+            )
+            state = try storage.load()
+        } catch {
+            throw HostError(.storage, "group \"\(group.name)\" in \(directory)", underlying: error)
+        }
+        var groupLogger = logger
+        groupLogger[metadataKey: "raft.group"] = "\(group.name)"
+        for warning in storage.warnings {
+            groupLogger.warning("storage recovered with a warning: \(warning)")
+        }
+        let replica: Replica
+        do {
+            replica = try Replica(
+                configuration: raftConfiguration(),
+                machine: machine,
+                persistentState: state,
+                maxRaftState: group.maxRaftState
+            )
+        } catch {
+            storage.close()
+            throw HostError(
+                .storage, "group \"\(group.name)\": cannot restore the snapshot in \(directory)", underlying: error)
+        }
+        groupLogger.info(
+            "group opened",
+            metadata: [
+                "raft.term": "\(state.hardState.term)", "raft.commit": "\(state.hardState.commit)",
+                "raft.snapshotIndex": "\(state.snapshot?.metadata.index ?? 0)",
+                "raft.entries": "\(state.entries.count)",
+            ]
+        )
+        let executor = GroupExecutor(
+            name: group.name,
+            groupID: id,
+            replica: replica,
+            storage: storage,
+            transport: transport,
+            heartbeat: configuration.raft.heartbeat,
+            requestTimeout: configuration.requestTimeout,
+            logger: logger
+        )
+        return (executor, storage)
+    }
+
+    private func raftConfiguration() -> RaftConfiguration {
+        let raft = configuration.raft
+        var engine = RaftConfiguration(
+            id: NodeID(node.numericID), voters: configuration.nodes.map { NodeID($0.numericID) })
+        engine.heartbeatTicks = 1
+        engine.electionTimeoutTicks = max(2, Int(raft.electionTimeout / raft.heartbeat))
+        engine.preVote = raft.preVote
+        engine.checkQuorum = raft.checkQuorum
+        engine.maxMessageBytes = raft.maxMessageSize
+        engine.maxInflightMessages = raft.maxInflightMessages
+        engine.snapshotChunkBytes = raft.snapshotChunkSize
+        // Nodes must not draw the same election timeouts, or they would split every vote.
+        engine.randomSeed = UInt64.random(in: .min ... .max)
+        return engine
+    }
+
+    /// Serves until a graceful shutdown, ``shutdown()`` or cancellation; then stops accepting
+    /// clients, lets every group finish the sync in progress, closes connections, the transport
+    /// and the files. Throws (after the same cleanup) when a group's storage fails.
+    public func run() async throws {
+        try await start()
+        guard case .started(let running) = lifecycle.withLock({ $0 }) else {
+            throw HostError(.lifecycle, "the node was shut down")
+        }
+        var failure: (any Error)?
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    group.addTask {
+                        do {
+                            try await running.clientServer.run()
+                        } catch {
+                            self.logger.error("client port failed: \(error)")
+                        }
+                    }
+                    group.addTask {
+                        for await _ in self.stopSignal {}
+                        running.clientServer.stopAccepting()
+                        running.executors.forEach { $0.stop() }
+                    }
+                    do {
+                        try await withThrowingDiscardingTaskGroup { executors in
+                            for executor in running.executors {
+                                executors.addTask {
+                                    do {
+                                        try await executor.run()
+                                    } catch {
+                                        throw HostError(
+                                            .storage, "group \"\(executor.name)\" stopped", underlying: error)
+                                    }
+                                }
+                            }
+                        }
+                    } catch {
+                        self.logger.critical("stopping the node: \(error)")
+                        failure = error
+                    }
+                    self.shutdown()
+                    running.clientServer.closeConnections()
+                }
+            } onCancel: {
+                self.shutdown()
+            }
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+        await shutdownTransport()
+        running.storages.forEach { $0.close() }
+        lifecycle.withLock { $0 = .stopped }
+        logger.info("node stopped")
+        if let failure { throw failure }
+    }
+
+    /// Starts a graceful stop of ``run()``; returns at once.
+    public func shutdown() {
+        stopContinuation.finish()
+    }
+
+    // MARK: - Requests and status
+
+    /// Each group's state, in configuration order (empty before ``start()``).
+    public func status() -> [GroupStatus] {
+        guard case .started(let running) = lifecycle.withLock({ $0 }) else { return [] }
+        return running.executors.map(\.status)
+    }
+
+    /// Serves a client request on `group`, as the client port would.
+    public func submit(_ request: ClientRequest, group: String) async -> ClientResponse {
+        guard case .started(let running) = lifecycle.withLock({ $0 }) else {
+            return .error(ReplicaError(.leaderChanged, "the node is not running; retry"))
+        }
+        guard let executor = running.executors.first(where: { $0.name == group }) else {
+            return .unknownGroup("this cluster has no group named \"\(group)\"")
+        }
+        return await withCheckedContinuation { continuation in
+            executor.submit(request) { continuation.resume(returning: $0) }
+        }
+    }
+}
+
+/// `mkdir -p`: the storage creates its own directory, the host the node's directory above it.
+private func createDirectories(_ path: String) throws(HostError) {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/") {
+        prefix += component + "/"
+        if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            let reason = String(cString: strerror(errno))
+            throw HostError(.storage, "cannot create the data directory \(prefix): \(reason) (errno \(errno))")
+        }
+    }
+}

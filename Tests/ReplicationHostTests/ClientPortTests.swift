@@ -1,0 +1,102 @@
+import ClusterConfig
+import KeyValueStore
+import NIOCore
+import NIOPosix
+import RaftReplica
+import RaftTransport
+import StateMachineAPI
+import Testing
+
+@testable import ReplicationHost
+
+@Suite("Client port")
+struct ClientPortTests {
+    typealias Connection = NIOAsyncChannel<Frame, ByteBuffer>
+
+    static func connect(port: Int) async throws -> Connection {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(codec: FrameCodec())))
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    static func request(_ id: UInt64, _ request: ClientRequest) throws -> ByteBuffer {
+        ByteBuffer(bytes: try FrameCodec().encode(.clientRequest(id: id, group: "kv", payload: request.encoded())))
+    }
+
+    /// Writes `bytes` and waits until the node closes the connection (or throws on timeout).
+    static func expectClosed(after bytes: [UInt8], port: Int) async throws {
+        let connection = try await connect(port: port)
+        try await withTimeout(.seconds(10), "the node closing a connection") {
+            try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: bytes))
+                do {
+                    for try await frame in inbound {
+                        Issue.record("the node answered a bad frame with \(frame)")
+                    }
+                } catch {
+                    // A reset instead of an orderly close is as good.
+                }
+            }
+        }
+    }
+
+    @Test("requests in flight answered by id; a malformed, oversized or non-client frame closes only its connection")
+    func malformedFramesCloseOnlyTheirConnection() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = InProcessCluster(
+            directory: directory, nodeCount: 1, groups: [.init(name: "kv", stateMachine: KeyValueStore.name)])
+        let recorder = LogRecorder()
+        let node = try await cluster.start("n1", logger: recorder.logger(label: "n1"))
+        do {
+            try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
+            let port = try await node.start().client.port
+            let good = try await Self.connect(port: port)
+            try await good.executeThenClose { inbound, outbound in
+                var frames = inbound.makeAsyncIterator()
+                // Two requests in one write: both are answered, each with its own id.
+                var batch = try Self.request(5, KV.put("a", "1", client: 1, sequence: 1))
+                var second = try Self.request(6, KV.get("b", consistency: .stale))
+                batch.writeBuffer(&second)
+                try await outbound.write(batch)
+                var answers: [UInt64: KeyValueStore.Response] = [:]
+                for _ in 0..<2 {
+                    guard case .clientResponse(let id, let payload) = try await frames.next() else {
+                        Issue.record("expected a client response")
+                        return
+                    }
+                    answers[id] = KV.response(try ClientResponse(decoding: payload))
+                }
+                #expect(answers == [5: .ok, 6: .noKey])
+
+                // An unknown type, an oversized length, a body shorter than its fields, a peer frame: each closed.
+                try await Self.expectClosed(after: [0, 0, 0, 1, 0x7F], port: port)
+                try await Self.expectClosed(after: [0xFF, 0xFF, 0xFF, 0xFF, 0x20], port: port)
+                try await Self.expectClosed(after: [0, 0, 0, 3, 0x20, 0, 0], port: port)
+                let raft = try FrameCodec().encode(.handshakeReject(reason: "not a client"))
+                try await Self.expectClosed(after: raft, port: port)
+
+                // The first connection still works.
+                try await outbound.write(try Self.request(7, KV.get("a")))
+                guard case .clientResponse(7, let payload) = try await frames.next() else {
+                    Issue.record("expected the answer to request 7")
+                    return
+                }
+                #expect(KV.response(try ClientResponse(decoding: payload)) == .value("1"))
+            }
+            _ = await recorder.first {
+                $0.message.hasPrefix("closing client connection") && $0.message.contains("0x7f")
+            }
+            _ = await recorder.first { $0.message.contains("expected a client request frame") }
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+}

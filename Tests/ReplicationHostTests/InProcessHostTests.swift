@@ -1,0 +1,274 @@
+import ClusterConfig
+import KeyValueStore
+import LockService
+import Logging
+import NIOCore
+import NIOPosix
+import RaftCore
+import RaftReplica
+import RaftStorage
+import RaftTransport
+import StateMachineAPI
+import Testing
+
+@testable import ReplicationHost
+
+/// Three `RaftNode`s in one process over `InProcessTransport`, with disk storage in a temporary
+/// directory and real client ports on loopback port 0.
+final class InProcessCluster {
+    let configuration: ClusterConfiguration
+    let hub: InProcessTransportHub
+    private(set) var nodes: [String: RaftNode] = [:]
+    private var tasks: [String: Task<Void, any Error>] = [:]
+
+    init(
+        directory: TemporaryDirectory,
+        nodeCount: Int = 3,
+        groups: [ClusterConfiguration.Group],
+        raft: ClusterConfiguration.Raft = .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100)),
+        requestTimeout: Duration = .seconds(5)
+    ) {
+        let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
+        configuration = ClusterConfiguration(
+            name: "in-process",
+            dataDirectory: directory.path,
+            nodes: (1...nodeCount).map {
+                .init(id: "n\($0)", numericID: UInt64($0), peer: loopback, client: loopback, http: loopback)
+            },
+            groups: groups,
+            raft: raft,
+            requestTimeout: requestTimeout
+        )
+        hub = InProcessTransportHub(clusterName: "in-process", groups: groups.map(\.name))
+    }
+
+    /// Starts (or restarts) node `id` on its data directory.
+    @discardableResult
+    func start(_ id: String, logger: Logger) async throws -> RaftNode {
+        let member = try #require(configuration.node(id: id))
+        let transport = hub.makeTransport(for: NodeID(member.numericID))
+        let node = try RaftNode(
+            configuration: configuration,
+            node: id,
+            transport: transport,
+            startTransport: {},
+            shutdownTransport: { transport.shutdown() },
+            logger: logger
+        )
+        try await node.start()
+        nodes[id] = node
+        tasks[id] = Task { try await node.run() }
+        return node
+    }
+
+    /// Stops node `id` gracefully and waits until its files are closed.
+    func stop(_ id: String) async throws {
+        nodes.removeValue(forKey: id)?.shutdown()
+        try await tasks.removeValue(forKey: id)?.value
+    }
+
+    func stopAll() async {
+        for id in Array(nodes.keys) {
+            try? await stop(id)
+        }
+    }
+
+    /// Sends `request` to the leader of `group`, following `notLeader` hints and retrying
+    /// retryable errors, as a client would.
+    func submitToLeader(_ request: ClientRequest, group: String) async throws -> ClientResponse {
+        var target = nodes.keys.sorted().first ?? "n1"
+        return try await eventually(within: .seconds(10), "an answer from the leader of \(group)") {
+            guard let node = nodes[target] else {
+                target = nodes.keys.sorted().first ?? target
+                return nil
+            }
+            let response = await node.submit(request, group: group)
+            if case .error(let error) = response, error.code.isRetryable {
+                if let hint = error.leaderHint,
+                    let next = configuration.nodes.first(where: { $0.numericID == hint.rawValue })
+                {
+                    target = next.id
+                } else {
+                    let ids = nodes.keys.sorted()
+                    target = ids[((ids.firstIndex(of: target) ?? 0) + 1) % ids.count]
+                }
+                return nil
+            }
+            return response
+        }
+    }
+
+    func leader(of group: String) -> RaftNode? {
+        nodes.values.first { node in node.status().contains { $0.name == group && $0.role == .leader } }
+    }
+}
+
+@Suite("In-process host")
+struct InProcessHostTests {
+    static let groups: [ClusterConfiguration.Group] = [
+        .init(name: "kv", stateMachine: KeyValueStore.name, maxRaftState: 4096),
+        .init(name: "locks", stateMachine: LockService.name, maxRaftState: nil),
+    ]
+
+    @Test("three nodes with two groups elect, serve through the API and the client port, and keep data over restarts")
+    func electServeRestart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = InProcessCluster(directory: directory, groups: Self.groups)
+        let recorder = LogRecorder()
+        for id in ["n1", "n2", "n3"] {
+            try await cluster.start(id, logger: recorder.logger(label: id))
+        }
+        do {
+            try await withTimeout(.seconds(20), "leaders") {
+                await recorder.leaderElected(in: "kv")
+                await recorder.leaderElected(in: "locks")
+            }
+
+            // Enough writes to pass maxraftstate (4 KiB) several times: snapshots are taken.
+            for sequence in 1...60 {
+                let response = try await cluster.submitToLeader(
+                    KV.put("key\(sequence % 7)", "value\(sequence)", client: 7, sequence: UInt64(sequence)), group: "kv"
+                )
+                #expect(KV.response(response) == .ok)
+            }
+            let acquire = LockService.Command.acquire(lock: "printer", owner: "alice", leaseMs: 60_000)
+            let lockResponse = try await cluster.submitToLeader(
+                .command(.init(clientID: 8, sequence: 1, command: acquire.encoded())), group: "locks")
+            guard case .ok(let lockBytes) = lockResponse else {
+                Issue.record("acquire failed: \(lockResponse)")
+                return
+            }
+            guard case .granted(let holder) = try LockService.Response(decoding: lockBytes) else {
+                Issue.record("acquire not granted")
+                return
+            }
+            #expect(holder.owner == "alice")
+
+            // Through the client port: a read on the leader, a redirect from a follower, an unknown group.
+            let leader = try #require(cluster.leader(of: "kv"))
+            let leaderPort = try await leader.start().client.port
+            let read = try await ClientPortProbe.send(
+                KV.get("key4"), group: "kv", host: "127.0.0.1", port: leaderPort, timeout: .seconds(5))
+            #expect(KV.response(read) == .value("value60"))
+            let follower = try #require(cluster.nodes.values.first { $0 !== leader })
+            let redirected = try await ClientPortProbe.send(
+                KV.get("key4"), group: "kv", host: "127.0.0.1", port: try await follower.start().client.port,
+                timeout: .seconds(5))
+            guard case .error(let error) = redirected else {
+                Issue.record("a follower answered a linearizable read: \(redirected)")
+                return
+            }
+            #expect(error.code == .notLeader)
+            #expect(error.leaderHint == NodeID(leader.node.numericID))
+            let unknown = try await ClientPortProbe.send(
+                KV.get("key4"), group: "nope", host: "127.0.0.1", port: leaderPort, timeout: .seconds(5))
+            guard case .unknownGroup = unknown else {
+                Issue.record("expected unknownGroup, got \(unknown)")
+                return
+            }
+            #expect(leader.status().first { $0.name == "kv" }!.snapshotIndex > 0)
+
+            // Restart the whole cluster from disk: nothing acknowledged is lost.
+            await cluster.stopAll()
+            let restarted = LogRecorder()
+            for id in ["n1", "n2", "n3"] {
+                try await cluster.start(id, logger: restarted.logger(label: id))
+            }
+            try await withTimeout(.seconds(20), "leaders after the restart") {
+                await restarted.leaderElected(in: "kv")
+                await restarted.leaderElected(in: "locks")
+            }
+            for key in 0..<7 {
+                let expected = (1...60).last { $0 % 7 == key }!
+                let value = try await cluster.submitToLeader(KV.get("key\(key)"), group: "kv")
+                #expect(KV.response(value) == .value("value\(expected)"))
+            }
+            let holderQuery = LockService.Query.holder(lock: "printer")
+            let holderResponse = try await cluster.submitToLeader(
+                .query(holderQuery.encoded(), consistency: .linearizable), group: "locks")
+            guard case .ok(let holderBytes) = holderResponse,
+                case .holder(let current) = try LockService.Response(decoding: holderBytes)
+            else {
+                Issue.record("holder query failed: \(holderResponse)")
+                return
+            }
+            #expect(current?.owner == "alice")
+            // A retried write is answered from the session table, not applied twice.
+            let retry = try await cluster.submitToLeader(KV.put("key4", "stale", client: 7, sequence: 60), group: "kv")
+            #expect(KV.response(retry) == .ok)
+            let afterRetry = try await cluster.submitToLeader(KV.get("key4"), group: "kv")
+            #expect(KV.response(afterRetry) == .value("value60"))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("one sync covers every command that arrived while the previous batch was written")
+    func groupCommit() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = InProcessCluster(
+            directory: directory, nodeCount: 1, groups: [.init(name: "kv", stateMachine: KeyValueStore.name)])
+        let recorder = LogRecorder()
+        let node = try await cluster.start("n1", logger: recorder.logger(label: "n1"))
+        do {
+            try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
+            let syncsBefore = node.status()[0].syncs
+            let commands = 200
+            let answers = await withTaskGroup(of: ClientResponse.self) { group in
+                for sequence in 1...commands {
+                    group.addTask {
+                        await node.submit(
+                            KV.put("k\(sequence)", "v", client: UInt64(sequence), sequence: 1), group: "kv")
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.allSatisfy { KV.response($0) == .ok })
+            let syncs = node.status()[0].syncs - syncsBefore
+            #expect(syncs >= 1)
+            #expect(syncs < commands / 2, "\(syncs) syncs for \(commands) concurrent commands")
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("a write that cannot commit is answered with a retryable error after the request timeout, never with success")
+    func requestTimeout() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // Without check-quorum an isolated leader keeps leading, so only the timeout can answer.
+        let cluster = InProcessCluster(
+            directory: directory,
+            groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
+            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100), checkQuorum: false),
+            requestTimeout: .milliseconds(300)
+        )
+        let recorder = LogRecorder()
+        for id in ["n1", "n2", "n3"] {
+            try await cluster.start(id, logger: recorder.logger(label: id))
+        }
+        do {
+            try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
+            let leader = try await eventually(within: .seconds(10), "a stable leader") { cluster.leader(of: "kv") }
+            cluster.hub.isolate(NodeID(leader.node.numericID))
+            let started = ContinuousClock.now
+            let response = await leader.submit(KV.put("lost", "maybe", client: 3, sequence: 1), group: "kv")
+            guard case .error(let error) = response else {
+                Issue.record("an uncommittable write was answered with \(response)")
+                return
+            }
+            #expect(error.code == .leaderChanged, "retryable with the same client id and sequence")
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import KeyValueStore
+import NIOCore
+import NIOPosix
+import RaftReplica
+import Synchronization
+import Testing
+
+@testable import ReplicationHost
+
+/// Real `rafthost serve` processes on loopback, each with its log in the temporary directory.
+/// Every process started is killed by pid in `killAll()`, which the test defers.
+final class ProcessCluster: Sendable {
+    struct Node: Sendable {
+        var id: String
+        var client: Int
+    }
+
+    let directory: TemporaryDirectory
+    let configPath: String
+    let nodes: [Node]
+    let executable: String
+    private let running = Mutex<[String: Process]>([:])
+
+    init(directory: TemporaryDirectory) async throws {
+        self.directory = directory
+        executable = try Self.findExecutable()
+        let ports = try await Self.freePorts(9)
+        nodes = (0..<3).map { Node(id: "n\($0 + 1)", client: ports[3 + $0]) }
+        var yaml = """
+            cluster: process-test
+            data: \(directory.path)/data
+            nodes:
+
+            """
+        for index in 0..<3 {
+            yaml += """
+                  - id: n\(index + 1)
+                    peer: 127.0.0.1:\(ports[index])
+                    client: 127.0.0.1:\(ports[3 + index])
+                    http: 127.0.0.1:\(ports[6 + index])
+
+                """
+        }
+        yaml += """
+            groups:
+              - name: kv
+                stateMachine: KeyValueStore
+                maxraftstate: 65536
+            raft:                    # the timing of the repository's cluster.yaml
+              heartbeat: 50ms
+              electionTimeout: 500ms
+            storage:
+              fsync: always
+
+            """
+        configPath = directory.path + "/cluster.yaml"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// The `rafthost` built next to this test bundle (`swift build --build-tests` builds it).
+    private static func findExecutable() throws -> String {
+        var candidates: [String] = []
+        if let bundle = Bundle.main.executableURL {
+            candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("rafthost").path)
+        }
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/rafthost").path)
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw TimedOut(description: "no rafthost executable in \(candidates); run `swift build` first")
+        }
+        return found
+    }
+
+    /// Ports the kernel hands out for port 0, all held open at once so they are distinct.
+    private static func freePorts(_ count: Int) async throws -> [Int] {
+        var channels: [any Channel] = []
+        for _ in 0..<count {
+            channels.append(
+                try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .bind(host: "127.0.0.1", port: 0).get())
+        }
+        let ports = channels.compactMap { $0.localAddress?.port }
+        for channel in channels {
+            try await channel.close()
+        }
+        return ports
+    }
+
+    func start(_ id: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--config", configPath, "--node", id, "--log-level", "debug"]
+        let logPath = directory.path + "/\(id).log"
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        running.withLock { $0[id] = process }
+    }
+
+    /// SIGKILL, then reap.
+    func kill(_ id: String) {
+        guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM (a graceful stop), then reap; returns the exit status.
+    func terminate(_ id: String) -> Int32? {
+        guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return nil }
+        Foundation.kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func killAll() {
+        for id in running.withLock({ Array($0.keys) }) {
+            kill(id)
+        }
+    }
+
+    func port(of id: String) -> Int {
+        nodes.first { $0.id == id }!.client
+    }
+
+    /// The node that confirms it leads `kv`, among `candidates`, or nil.
+    func leader(among candidates: [String]) async -> String? {
+        for id in candidates {
+            let answer = await ClientPortProbe.leadership(
+                of: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(1))
+            if answer == .leader { return id }
+        }
+        return nil
+    }
+
+    func send(_ request: ClientRequest, to id: String) async throws -> ClientResponse {
+        try await ClientPortProbe.send(
+            request, group: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(5))
+    }
+
+    func logs() -> String {
+        nodes.map { node in
+            "--- \(node.id) ---\n"
+                + ((try? String(contentsOfFile: directory.path + "/\(node.id).log", encoding: .utf8)) ?? "")
+        }.joined(separator: "\n")
+    }
+}
+
+@Suite("rafthost processes")
+struct ProcessTests {
+    @Test("three rafthost serve processes elect; SIGKILL of the leader elects another; the restarted node catches up")
+    func killLeaderAndRestart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await ProcessCluster(directory: directory)
+        defer { cluster.killAll() }
+        let all = cluster.nodes.map(\.id)
+        do {
+            let started = ContinuousClock.now
+            for id in all { try cluster.start(id) }
+            let first = try await eventually(within: .seconds(20), "a first leader") {
+                await cluster.leader(among: all)
+            }
+            let elected = ContinuousClock.now - started
+
+            let put = try await cluster.send(KV.put("before", "kill", client: 42, sequence: 1), to: first)
+            #expect(KV.response(put) == .ok)
+
+            let killed = ContinuousClock.now
+            cluster.kill(first)
+            let survivors = all.filter { $0 != first }
+            let second = try await eventually(within: .seconds(20), "a new leader") {
+                await cluster.leader(among: survivors)
+            }
+            let failover = ContinuousClock.now - killed
+            #expect(second != first)
+            print(
+                "rafthost processes: first leader \(first) after \(elected); \(second) leads \(failover) after SIGKILL")
+
+            let after = try await cluster.send(KV.put("after", "kill", client: 42, sequence: 2), to: second)
+            #expect(KV.response(after) == .ok)
+            let before = try await cluster.send(KV.get("before"), to: second)
+            #expect(KV.response(before) == .value("kill"))
+
+            // The killed node comes back from its disk and learns what it missed.
+            try cluster.start(first)
+            let caughtUp = try await eventually(within: .seconds(20), "\(first) catching up") {
+                guard let response = try? await cluster.send(KV.get("after", consistency: .stale), to: first) else {
+                    return nil as KeyValueStore.Response?
+                }
+                return KV.response(response) == .value("kill") ? .value("kill") : nil
+            }
+            #expect(caughtUp == .value("kill"))
+
+            // SIGTERM stops each node gracefully: a clean exit.
+            for id in all {
+                #expect(cluster.terminate(id) == 0, "exit status of \(id) after SIGTERM")
+            }
+        } catch {
+            print(cluster.logs())
+            throw error
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import ReplicationHost
+
+@Suite("rafthost up")
+struct UpCommandTests {
+    /// The lines a process printed so far.
+    final class Output: Sendable {
+        private let text = Mutex("")
+
+        func append(_ data: Data) {
+            text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+
+        var lines: [Substring] {
+            text.withLock { $0 }.split(separator: "\n")
+        }
+    }
+
+    @Test("up starts every node, reports the leaders and endpoints, and stops every node on SIGTERM")
+    func upAndDown() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await ProcessCluster(directory: directory)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: cluster.executable)
+        up.arguments = ["up", "--config", cluster.configPath]
+        let pipe = Pipe()
+        up.standardOutput = pipe
+        up.standardError = pipe
+        let output = Output()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { output.append(data) }
+        }
+        try up.run()
+        // The children's pids, from up's log, so that none outlives the test whatever happens.
+        func childPIDs() -> [Int32] {
+            output.lines.filter { $0.contains("started node") }.compactMap { line in
+                line.split(separator: " ").first { $0.hasPrefix("pid=") }.flatMap { Int32($0.dropFirst(4)) }
+            }
+        }
+        defer {
+            if up.isRunning {
+                kill(up.processIdentifier, SIGKILL)
+                up.waitUntilExit()
+            }
+            for pid in childPIDs() {
+                kill(pid, SIGKILL)
+            }
+        }
+
+        let summary = try await eventually(within: .seconds(30), "the cluster is up") {
+            output.lines.first { $0.contains("every group has a leader") }
+        }
+        #expect(summary.contains("cluster \"process-test\" is up"))
+        for node in cluster.nodes {
+            #expect(output.lines.contains { $0.contains("client 127.0.0.1:\(node.client)") })
+        }
+        #expect(output.lines.contains { $0.hasPrefix("[n1] ") && $0.contains("node started") })
+        #expect(childPIDs().count == 3)
+
+        kill(up.processIdentifier, SIGTERM)
+        up.waitUntilExit()
+        #expect(up.terminationStatus == 0)
+        // up's last lines may still be in the pipe when it exits.
+        let exits = cluster.nodes.map { "[\($0.id)] exited with status 0" }
+        _ = try await eventually(within: .seconds(5), "every node exiting cleanly") {
+            exits.allSatisfy { exit in output.lines.contains { $0 == exit } } ? true : nil
+        }
+        for pid in childPIDs() {
+            #expect(kill(pid, 0) != 0, "child \(pid) is gone")
+        }
+    }
+}
