@@ -47,7 +47,7 @@ final class NodeConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(ClientFrameDecoder(codec: codec)),
+                        ByteToMessageHandler(FrameDecoder(codec: codec)),
                         ClientResponseHandler(pending: pending, logger: connectionLogger)
                     )
                 }
@@ -163,38 +163,6 @@ final class PendingRequests: Sendable {
             waiter.timer?.cancel()
             waiter.continuation.resume(throwing: ConnectionFailed(description: reason))
         }
-    }
-}
-
-/// Splits the byte stream from a node into frames, checking each length prefix against the
-/// limit before buffering the frame.
-struct ClientFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = Frame
-
-    let codec: FrameCodec
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let prefix = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: UInt32.self) else {
-            return .needMoreData
-        }
-        let length = try codec.frameLength(prefix: prefix)
-        guard buffer.readableBytes >= FrameCodec.lengthPrefixSize + length else {
-            return .needMoreData
-        }
-        buffer.moveReaderIndex(forwardBy: FrameCodec.lengthPrefixSize)
-        // Cannot fail: the readable length was checked above.
-        let body = buffer.readBytes(length: length) ?? []
-        context.fireChannelRead(Self.wrapInboundOut(try codec.decodeFrame(body: body)))
-        return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
     }
 }
 
