@@ -172,7 +172,7 @@ let package = Package(
             name: "ReplicationHostTests",
             dependencies: [
                 "ReplicationHost", "rafthost", "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport",
-                "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient",
+                "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient", "RaftTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -111,6 +111,12 @@ final class ProcessCluster: Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends `signal` (SIGSTOP, SIGCONT, ...) to a running node.
+    func signal(_ id: String, _ signal: Int32) {
+        guard let process = running.withLock({ $0[id] }) else { return }
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
     /// SIGTERM (a graceful stop), then reap; returns the exit status.
     func terminate(_ id: String) -> Int32? {
         guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return nil }

@@ -1,0 +1,141 @@
+import Foundation
+import KeyValueClient
+import KeyValueStore
+import RaftClient
+import RaftCore
+import RaftTesting
+import Synchronization
+import Testing
+
+/// Real processes under faults, with real clients: concurrent Clerks keep appending and
+/// reading while the leader is SIGKILLed and restarted and a node is paused with SIGSTOP and
+/// resumed with SIGCONT. Afterwards every acknowledged append is on every node exactly once,
+/// in order, and the whole history is linearizable.
+@Suite("rafthost processes under faults")
+struct ProcessFaultTests {
+    typealias Recorder = LinearizabilityRecorder<KeyValueModel.Input, KeyValueStore.Response>
+
+    @Test("no acknowledged write is lost through SIGKILL, restart, SIGSTOP and SIGCONT")
+    func faultsLoseNothing() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await ProcessCluster(directory: directory)
+        defer { cluster.killAll() }
+        let all = cluster.nodes.map(\.id)
+        for id in all { try cluster.start(id) }
+        _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
+
+        let endpoints = cluster.nodes.enumerated().map { index, node in
+            RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
+        }
+        let recorder = Recorder()
+        let shared = SharedWorkload()
+        let clientCount = 4
+        let workload = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for client in 0..<clientCount {
+                    group.addTask {
+                        let kv = KeyValueClient(
+                            RaftClient(
+                                endpoints: endpoints, group: "kv",
+                                configuration: RaftClient.Configuration(attemptTimeout: .milliseconds(300))))
+                        var n = 0
+                        while !shared.stop.load(ordering: .relaxed) {
+                            let key = "k\(client)"
+                            if n % 3 == 2 {
+                                let ticket = recorder.call(client: client, .get(key))
+                                guard let value = try? await kv.get(key) else { continue }
+                                recorder.returned(ticket, .value(value))
+                            } else {
+                                let value = "x \(client) \(n) y"
+                                let ticket = recorder.call(client: client, .append(key, value))
+                                do {
+                                    try await kv.append(key, value: value)
+                                    recorder.returned(ticket, .ok)
+                                    shared.acknowledged.withLock { $0[client, default: []].append(value) }
+                                } catch {
+                                    // Unknown outcome: it may or may not have been applied.
+                                }
+                            }
+                            n += 1
+                        }
+                        await kv.close()
+                    }
+                }
+            }
+        }
+
+        // Faults are spaced by progress, not by the clock: each step waits until the clients
+        // got more writes acknowledged (so each fault lands on a cluster under load).
+        func progress(_ what: String) async throws {
+            let target = shared.acknowledgedCount + 150
+            _ = try await eventually(within: .seconds(30), what) { shared.acknowledgedCount >= target ? true : nil }
+        }
+        var kills = 0
+        var pauses = 0
+        for round in 0..<2 {
+            try await progress("writes before round \(round)")
+            let leader = try await eventually(within: .seconds(20), "a leader (round \(round))") {
+                await cluster.leader(among: all)
+            }
+            cluster.kill(leader)
+            kills += 1
+            try await progress("writes after killing \(leader)")
+            try cluster.start(leader)
+            try await progress("writes after restarting \(leader)")
+            let paused = all[(all.firstIndex(of: leader)! + 1 + round) % all.count]
+            cluster.signal(paused, SIGSTOP)
+            pauses += 1
+            try await progress("writes while \(paused) is stopped")
+            cluster.signal(paused, SIGCONT)
+        }
+        try await progress("writes after the last fault")
+        shared.stop.store(true, ordering: .relaxed)
+        await workload.value
+
+        // Every node holds every acknowledged append, once and in order.
+        let expected = shared.acknowledged.withLock { $0 }
+        for (index, node) in cluster.nodes.enumerated() {
+            let local = KeyValueClient(
+                RaftClient(
+                    endpoints: [RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)],
+                    group: "kv", configuration: RaftClient.Configuration(timeout: .seconds(20))))
+            for client in 0..<clientCount {
+                let values = expected[client] ?? []
+                let holds = try await eventually(within: .seconds(20), "\(node.id) holds client \(client)'s appends") {
+                    () async throws -> Bool? in
+                    let stored = try await local.get("k\(client)", consistency: .stale) ?? ""
+                    return Self.containsInOrder(stored, values) ? true : nil
+                }
+                #expect(holds)
+            }
+            await local.close()
+        }
+        let history = recorder.history()
+        let result = LinearizabilityChecker(model: KeyValueModel(), timeLimit: .seconds(60)).check(history)
+        #expect(result.verdict == .linearizable, "\(result)")
+        let appends = expected.values.reduce(0) { $0 + $1.count }
+        print(
+            "rafthost processes under faults: \(history.count) operations (\(appends) acknowledged appends), "
+                + "\(kills) leader kills, \(pauses) pauses, history \(result.verdict)")
+        #expect(appends > 0)
+    }
+
+    /// Whether `stored` contains each of `values` exactly once, in order.
+    static func containsInOrder(_ stored: String, _ values: [String]) -> Bool {
+        var rest = stored[...]
+        for value in values {
+            guard stored.ranges(of: value).count == 1, let range = rest.range(of: value) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return true
+    }
+}
+
+/// What the client tasks share with the test: when to stop, and what was acknowledged.
+private final class SharedWorkload: Sendable {
+    let stop = Atomic<Bool>(false)
+    let acknowledged = Mutex<[Int: [String]]>([:])
+
+    var acknowledgedCount: Int { acknowledged.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+}
