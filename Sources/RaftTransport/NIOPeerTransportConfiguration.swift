@@ -47,8 +47,10 @@ public struct NIOPeerTransportConfiguration: Sendable {
     public struct Backoff: Sendable, Hashable {
         /// Default 50 ms.
         public var initial: Duration = .milliseconds(50)
-        /// Default 5 s.
-        public var maximum: Duration = .seconds(5)
+        /// Default 1 s: a restarted peer hears from the others within about a second (each
+        /// node sends only on the connection it dialled), for one cheap attempt per second
+        /// against a peer that stays down.
+        public var maximum: Duration = .seconds(1)
         /// Default 2.
         public var multiplier: Double = 2
         /// Fraction of the delay randomised either way, 0...1. Default 0.2.
