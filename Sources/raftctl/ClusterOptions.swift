@@ -35,15 +35,32 @@ struct ClusterOptions: ParsableArguments {
 
     /// A client of the chosen group. The caller closes it.
     func makeClient() throws -> RaftClient {
+        RaftClient(endpoints: try endpointList(), group: try groupName())
+    }
+
+    /// Every node's client endpoint, in configuration order.
+    func endpointList() throws -> [RaftClient.Endpoint] {
         if let endpoints {
-            return RaftClient(endpoints: try Self.parseEndpoints(endpoints), group: group ?? "kv")
+            return try Self.parseEndpoints(endpoints)
         }
-        let cluster = try ClusterConfiguration.load(path: config ?? "cluster.yaml")
+        return try loadCluster().nodes.map(RaftClient.Endpoint.init)
+    }
+
+    /// The group to address: `--group`, checked against the configuration when there is one.
+    func groupName() throws -> String {
+        if endpoints != nil {
+            return group ?? "kv"
+        }
+        let cluster = try loadCluster()
         if let group, !cluster.groups.contains(where: { $0.name == group }) {
             let names = cluster.groups.map(\.name).joined(separator: ", ")
             throw ValidationError("--group: the cluster has no group '\(group)' (it has: \(names))")
         }
-        return RaftClient(cluster: cluster, group: group)
+        return group ?? cluster.groups.first?.name ?? "kv"
+    }
+
+    private func loadCluster() throws -> ClusterConfiguration {
+        try ClusterConfiguration.load(path: config ?? "cluster.yaml")
     }
 
     /// Runs `body` with a key/value client whose calls end at `--timeout` from now.
