@@ -61,12 +61,16 @@ struct Bench: AsyncParsableCommand {
         let endpoints = try cluster.endpointList()
         let group = try cluster.groupName()
         let connectionCount = min(conns, clients)
+        let timeout = cluster.timeout.duration
+        func client(_ reachable: [RaftClient.Endpoint]) -> KeyValueClient {
+            KeyValueClient(
+                RaftClient(endpoints: reachable, group: group, configuration: RaftClient.Configuration(timeout: timeout)))
+        }
         let connections = (0..<connectionCount).map { index in
-            let reachable = target == .all ? [endpoints[index % endpoints.count]] : endpoints
-            return KeyValueClient(
-                RaftClient(
-                    endpoints: reachable, group: group,
-                    configuration: RaftClient.Configuration(timeout: cluster.timeout.duration)))
+            // Writes always find the leader; with --target all, reads stay on one node each.
+            let writer = client(endpoints)
+            let reader = target == .all ? client([endpoints[index % endpoints.count]]) : writer
+            return Connection(reader: reader, writer: writer)
         }
         let plan = Plan(
             operation: op, keys: keys, value: String(repeating: "x", count: valueSize),
@@ -84,7 +88,10 @@ struct Bench: AsyncParsableCommand {
             return merged
         }
         let elapsed = ContinuousClock.now - started
-        for connection in connections { await connection.close() }
+        for connection in connections {
+            await connection.writer.close()
+            await connection.reader.close()
+        }
         report(results, elapsed: elapsed)
     }
 
@@ -124,7 +131,7 @@ private struct Plan: Sendable {
     var deadline: ContinuousClock.Instant?
     var budget: Budget?
 
-    func runWorker(_ worker: Int, on client: KeyValueClient) async -> WorkerResult {
+    func runWorker(_ worker: Int, on connection: Connection) async -> WorkerResult {
         var result = WorkerResult()
         var generator = SystemRandomNumberGenerator()
         while shouldContinue() {
@@ -138,11 +145,11 @@ private struct Plan: Sendable {
             let sent = ContinuousClock.now
             do {
                 if !isWrite {
-                    _ = try await client.get(key, consistency: consistency)
+                    _ = try await connection.reader.get(key, consistency: consistency)
                 } else if operation == .append {
-                    try await client.append(key, value: value)
+                    try await connection.writer.append(key, value: value)
                 } else {
-                    try await client.put(key, value: value)
+                    try await connection.writer.put(key, value: value)
                 }
                 let latency = ContinuousClock.now - sent
                 let micros = latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000
@@ -158,6 +165,12 @@ private struct Plan: Sendable {
         if let budget { return budget.take() }
         return ContinuousClock.now < deadline!
     }
+}
+
+/// One connection's clients: `writer` reaches every node, `reader` may be pinned to one.
+private struct Connection: Sendable {
+    var reader: KeyValueClient
+    var writer: KeyValueClient
 }
 
 /// A shared count of requests left to send (`--total`).
