@@ -7,6 +7,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
             case unknownStateMachine
             case storage
             case lifecycle
+            case unsupported
         }
         fileprivate var value: Value
 
@@ -19,6 +20,8 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
         public static let storage = Code(value: .storage)
         /// The node was used out of order (started twice, run after shutdown).
         public static let lifecycle = Code(value: .lifecycle)
+        /// The configuration asks for something this version does not do.
+        public static let unsupported = Code(value: .unsupported)
 
         public var description: String {
             switch value {
@@ -26,6 +29,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
             case .unknownStateMachine: "unknownStateMachine"
             case .storage: "storage"
             case .lifecycle: "lifecycle"
+            case .unsupported: "unsupported"
             }
         }
     }

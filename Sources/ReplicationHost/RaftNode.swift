@@ -131,6 +131,13 @@ public final class RaftNode: Service {
         logger: Logger
     ) throws(HostError) {
         self.node = try Self.member(node, of: configuration)
+        // Refuse rather than silently serve ReadIndex reads to someone who asked for leases.
+        if configuration.raft.leaseReads {
+            throw HostError(
+                .unsupported,
+                "raft.leaseReads: lease reads are not implemented yet; linearizable reads use ReadIndex. "
+                    + "Remove the key or set it to false")
+        }
         self.configuration = configuration
         self.registry = registry
         self.transport = transport
