@@ -45,7 +45,7 @@ public final class RaftSimulation {
     // Invariant bookkeeping.
     private var leaderOfTerm: [Term: NodeID] = [:]
     /// Every entry any node applied, by index: committed entries never change.
-    private var committed: [LogIndex: (term: Term, data: [UInt8])] = [:]
+    private var committed: [LogIndex: CommittedEntry] = [:]
     private var highestCommitted: LogIndex = 0
     /// Every (index, term) any node persisted, with its data: log matching.
     private var persistedEntries: [EntryKey: [UInt8]] = [:]
@@ -56,6 +56,14 @@ public final class RaftSimulation {
     /// For each outstanding linearizable read: the highest index any node knew committed when
     /// it was asked. ReadIndex safety: it must be served from a state at least that recent.
     private var commitAtReadRequest: [UInt64: LogIndex] = [:]
+
+    struct CommittedEntry {
+        var term: Term
+        var data: [UInt8]
+        /// The highest term any node had when the entry was first applied: it was committed
+        /// in that term or an earlier one.
+        var committedByTerm: Term
+    }
 
     struct EntryKey: Hashable {
         var index: LogIndex
@@ -388,7 +396,8 @@ public final class RaftSimulation {
                 )
             }
         } else {
-            committed[entry.index] = (entry.term, entry.data)
+            let maxTerm = nodes.values.compactMap { $0.engine?.term }.max() ?? entry.term
+            committed[entry.index] = CommittedEntry(term: entry.term, data: entry.data, committedByTerm: maxTerm)
             highestCommitted = max(highestCommitted, entry.index)
         }
     }
@@ -420,20 +429,22 @@ public final class RaftSimulation {
             return
         }
         leaderOfTerm[term] = node.id
-        // Leader completeness: every committed entry is in the new leader's log.
+        // Leader completeness: every entry committed in an earlier term is in the new
+        // leader's log. (A leader of an old term may appear after a newer term committed more:
+        // entries first applied when some node was already at `term` or later are exempt.)
         guard let engine = node.engine else { return }
         let log = engine.log
-        if highestCommitted > log.lastIndex {
-            _ = fail("leader \(node.id) of term \(term) lacks committed index \(highestCommitted) (last \(log.lastIndex))")
-            return
-        }
         var index = highestCommitted
         while index > log.snapshotIndex {
-            if let entry = log.entry(at: index), let known = committed[index],
-                entry.term != known.term || entry.data != known.data
-            {
-                _ = fail("leader \(node.id) of term \(term) has a different entry at committed index \(index)")
-                return
+            if let known = committed[index], known.committedByTerm < term {
+                guard let entry = log.entry(at: index) else {
+                    _ = fail("leader \(node.id) of term \(term) lacks committed index \(index) (last \(log.lastIndex))")
+                    return
+                }
+                if entry.term != known.term || entry.data != known.data {
+                    _ = fail("leader \(node.id) of term \(term) has a different entry at committed index \(index)")
+                    return
+                }
             }
             index -= 1
         }
