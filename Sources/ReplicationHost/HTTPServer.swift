@@ -31,8 +31,8 @@ package struct HTTPAnswer: Sendable {
 /// response's head, body and end written and flushed together.
 ///
 /// Requests on one connection are answered in order, one at a time (pipelined requests wait
-/// for the previous answer). A body larger than `maxBodySize` is answered with 413 and the
-/// connection closes, since the rest of the body is not read. Malformed HTTP is answered with
+/// for the previous answer). A body larger than `maxBodySize` is answered with 413 at once and
+/// the connection closes after the rest of the body (up to a bound) is read and dropped. Malformed HTTP is answered with
 /// 400 by NIO's protocol error handler.
 package final class HTTPServer: Sendable {
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
@@ -153,8 +153,10 @@ package final class HTTPServer: Sendable {
     private enum Reading {
         case idle
         case body(HTTPRequestHead, ByteBuffer)
-        /// A body over the limit: the request was answered, the connection closes.
-        case refused
+        /// A body over the limit was answered with 413; the rest of it is read and dropped (up
+        /// to a bound) before the connection closes, so that the client sees the answer rather
+        /// than a reset.
+        case draining(remaining: Int)
     }
 
     private func serve(
@@ -163,29 +165,34 @@ package final class HTTPServer: Sendable {
         allocator: ByteBufferAllocator
     ) async throws {
         var reading = Reading.idle
+        let drainLimit = max(maxBodySize, 1 << 20) * 4
         for try await part in inbound {
             switch (part, reading) {
             case (.head(let head), .idle):
                 if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodySize {
                     try await refuseTooLarge(head, outbound: outbound, allocator: allocator)
-                    return
+                    reading = .draining(remaining: drainLimit)
+                } else {
+                    reading = .body(head, allocator.buffer(capacity: 0))
                 }
-                reading = .body(head, allocator.buffer(capacity: 0))
             case (.body(var chunk), .body(let head, var body)):
-                guard body.readableBytes + chunk.readableBytes <= maxBodySize else {
-                    reading = .refused
+                if body.readableBytes + chunk.readableBytes > maxBodySize {
                     try await refuseTooLarge(head, outbound: outbound, allocator: allocator)
-                    return
+                    reading = .draining(remaining: drainLimit - body.readableBytes - chunk.readableBytes)
+                } else {
+                    body.writeBuffer(&chunk)
+                    reading = .body(head, body)
                 }
-                body.writeBuffer(&chunk)
-                reading = .body(head, body)
             case (.end, .body(let head, let body)):
                 reading = .idle
                 let request = HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
                 let answer = await handler(request)
                 try await write(answer, to: head, keepAlive: head.isKeepAlive, outbound: outbound, allocator: allocator)
                 guard head.isKeepAlive else { return }
-            case (_, .refused):
+            case (.body(let chunk), .draining(let remaining)):
+                guard remaining > chunk.readableBytes else { return }
+                reading = .draining(remaining: remaining - chunk.readableBytes)
+            case (.end, .draining), (.head, .draining):
                 return
             case (.head, .body), (.body, .idle), (.end, .idle):
                 // NIO's HTTP decoder never produces these orders.

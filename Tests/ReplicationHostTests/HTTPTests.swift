@@ -1,0 +1,323 @@
+import ClusterConfig
+import Foundation
+import KeyValueStore
+import LockService
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import RaftCore
+import RaftTransport
+import Testing
+
+@testable import ReplicationHost
+
+/// Three in-process nodes (over `InProcessTransport`) whose HTTP APIs listen on loopback.
+///
+/// The HTTP API forwards through the nodes' native client ports, which it finds in the
+/// configuration, so those ports are chosen before the nodes start (free ports found by
+/// binding port 0); the HTTP ports are ephemeral.
+private final class HTTPCluster {
+    let configuration: ClusterConfiguration
+    let hub: InProcessTransportHub
+    private(set) var nodes: [String: RaftNode] = [:]
+    private(set) var httpPorts: [String: Int] = [:]
+    private var tasks: [String: Task<Void, any Error>] = [:]
+
+    init(
+        directory: TemporaryDirectory,
+        groups: [ClusterConfiguration.Group],
+        maxBodySize: Int,
+        requestTimeout: Duration = .seconds(5)
+    ) async throws {
+        let clientPorts = try await freePorts(3)
+        let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
+        configuration = ClusterConfiguration(
+            name: "http",
+            dataDirectory: directory.path,
+            nodes: (1...3).map {
+                .init(
+                    id: "n\($0)", numericID: UInt64($0), peer: loopback,
+                    client: .init(host: "127.0.0.1", port: clientPorts[$0 - 1]), http: loopback)
+            },
+            groups: groups,
+            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100)),
+            storage: .init(fsync: .never),
+            http: .init(maxBodySize: maxBodySize),
+            requestTimeout: requestTimeout
+        )
+        hub = InProcessTransportHub(clusterName: "http", groups: groups.map(\.name))
+    }
+
+    func start(_ id: String, logger: Logger) async throws {
+        let member = try #require(configuration.node(id: id))
+        let transport = hub.makeTransport(for: NodeID(member.numericID))
+        let node = try RaftNode(
+            configuration: configuration,
+            node: id,
+            transport: transport,
+            startTransport: {},
+            shutdownTransport: { transport.shutdown() },
+            logger: logger
+        )
+        httpPorts[id] = try await node.start().http.port
+        nodes[id] = node
+        tasks[id] = Task { try await node.run() }
+    }
+
+    func stopAll() async {
+        for (id, node) in nodes {
+            node.shutdown()
+            try? await tasks[id]?.value
+        }
+        nodes = [:]
+    }
+
+    /// The leader of each group, once `/v1/status` of every node agrees on it.
+    func waitForLeaders() async throws -> [String: String] {
+        try await eventually(within: .seconds(10), "one leader of every group, agreed on by all nodes") {
+            var leaders: [String: Set<String>] = [:]
+            for port in httpPorts.values {
+                let status = try await httpRequest(.GET, port: port, "/v1/status")
+                guard let json = try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any],
+                    let groups = json["groups"] as? [[String: Any]]
+                else { return nil }
+                for group in groups {
+                    guard let name = group["name"] as? String, let leader = group["leader"] as? String else {
+                        return nil
+                    }
+                    leaders[name, default: []].insert(leader)
+                }
+            }
+            guard leaders.count == configuration.groups.count, leaders.values.allSatisfy({ $0.count == 1 }) else {
+                return nil
+            }
+            return leaders.compactMapValues(\.first)
+        }
+    }
+}
+
+/// `count` distinct free loopback ports (bound to port 0 together, then released).
+private func freePorts(_ count: Int) async throws -> [Int] {
+    var channels: [any Channel] = []
+    for _ in 0..<count {
+        channels.append(
+            try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: 0).get())
+    }
+    let ports = channels.compactMap { $0.localAddress?.port }
+    for channel in channels {
+        try await channel.close()
+    }
+    return ports
+}
+
+struct HTTPResult: Sendable {
+    var status: Int
+    var contentType: String?
+    var body: String
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+func httpRequest(
+    _ method: HTTPMethod, port: Int, _ path: String, body: String? = nil
+) async throws -> HTTPResult {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                    wrappingChannelSynchronously: channel)
+            }
+        }
+    return try await channel.executeThenClose { inbound, outbound in
+        var headers = HTTPHeaders([("host", "127.0.0.1:\(port)")])
+        let payload = ByteBuffer(string: body ?? "")
+        if body != nil || method == .PUT || method == .POST {
+            headers.add(name: "content-length", value: "\(payload.readableBytes)")
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(payload)), .end(nil)])
+        var result = HTTPResult(status: 0, contentType: nil, body: "")
+        var received = ByteBuffer()
+        for try await part in inbound {
+            switch part {
+            case .head(let head):
+                result.status = Int(head.status.code)
+                result.contentType = head.headers.first(name: "content-type")
+            case .body(var chunk):
+                received.writeBuffer(&chunk)
+            case .end:
+                result.body = String(buffer: received)
+                return result
+            }
+        }
+        throw TimedOut(description: "the connection closed before the response ended")
+    }
+}
+
+@Suite("HTTP API")
+struct HTTPTests {
+    static let groups: [ClusterConfiguration.Group] = [
+        .init(name: "kv", stateMachine: KeyValueStore.name, maxRaftState: nil),
+        .init(name: "locks", stateMachine: LockService.name, maxRaftState: nil),
+    ]
+
+    @Test("key/value, locks, status and metrics over HTTP on a three-node cluster, through any node")
+    func api() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await HTTPCluster(directory: directory, groups: Self.groups, maxBodySize: 1024)
+        let recorder = LogRecorder()
+        do {
+            for id in ["n1", "n2", "n3"] {
+                try await cluster.start(id, logger: recorder.logger(label: id))
+            }
+            let leaderID = try #require(try await cluster.waitForLeaders()["kv"])
+            let leader = try #require(cluster.httpPorts[leaderID])
+            let follower = try #require(cluster.httpPorts.first { $0.key != leaderID }?.value)
+
+            // Writes on the leader, reads on a follower (forwarded, linearizable).
+            var result = try await httpRequest(.PUT, port: leader, "/v1/kv/greeting", body: "hello")
+            #expect(result.status == 200)
+            result = try await httpRequest(.GET, port: follower, "/v1/kv/greeting")
+            #expect(result.status == 200 && result.body == "hello")
+            #expect(result.contentType == "application/octet-stream")
+
+            // Writes on a follower are forwarded too; keys are percent-decoded.
+            result = try await httpRequest(.POST, port: follower, "/v1/kv/greeting/append", body: ", world")
+            #expect(result.status == 200)
+            result = try await httpRequest(.PUT, port: follower, "/v1/kv/a%2Fb%20c", body: "slash")
+            #expect(result.status == 200)
+            result = try await httpRequest(.GET, port: leader, "/v1/kv/a%2Fb%20c")
+            #expect(result.status == 200 && result.body == "slash")
+            result = try await httpRequest(.GET, port: leader, "/v1/groups/kv/kv/greeting")
+            #expect(result.status == 200 && result.body == "hello, world")
+
+            // A stale read on the follower catches up with the commit.
+            let stale = try await eventually(within: .seconds(5), "the follower applies the append") {
+                let read = try await httpRequest(.GET, port: follower, "/v1/kv/greeting?consistency=stale")
+                return read.body == "hello, world" ? read : nil
+            }
+            #expect(stale.status == 200)
+
+            // Missing keys.
+            result = try await httpRequest(.GET, port: follower, "/v1/kv/missing")
+            #expect(result.status == 404 && result.body.contains(#""error":"ErrNoKey""#))
+            result = try await httpRequest(.DELETE, port: follower, "/v1/kv/missing")
+            #expect(result.status == 404 && result.body.contains("ErrNoKey"))
+
+            // Compare-and-swap.
+            result = try await httpRequest(
+                .POST, port: follower, "/v1/kv/greeting/cas", body: #"{"expected":"hello, world","new":"bye"}"#)
+            #expect(result.status == 200)
+            #expect(result.body.contains(#""swapped":true"#) && result.body.contains(#""current":"bye""#))
+            result = try await httpRequest(
+                .POST, port: leader, "/v1/kv/greeting/cas", body: #"{"expected":"hello, world","new":"again"}"#)
+            #expect(result.status == 409)
+            #expect(result.body.contains(#""swapped":false"#) && result.body.contains(#""current":"bye""#))
+            result = try await httpRequest(.POST, port: leader, "/v1/kv/fresh/cas", body: #"{"expected":null,"new":"1"}"#)
+            #expect(result.status == 200)
+            result = try await httpRequest(.POST, port: leader, "/v1/kv/greeting/cas", body: #"{"expected": 3"#)
+            #expect(result.status == 400 && result.body.contains("error"))
+
+            // Delete.
+            result = try await httpRequest(.DELETE, port: follower, "/v1/kv/greeting")
+            #expect(result.status == 200)
+            result = try await httpRequest(.GET, port: leader, "/v1/kv/greeting")
+            #expect(result.status == 404)
+
+            // Limits and errors.
+            result = try await httpRequest(.PUT, port: leader, "/v1/kv/big", body: String(repeating: "x", count: 2048))
+            #expect(result.status == 413)
+            result = try await httpRequest(.PUT, port: leader, "/v1/kv/small", body: String(repeating: "x", count: 1024))
+            #expect(result.status == 200)
+            result = try await httpRequest(.PATCH, port: leader, "/v1/kv/small")
+            #expect(result.status == 405)
+            result = try await httpRequest(.GET, port: leader, "/v2/nothing")
+            #expect(result.status == 404)
+            result = try await httpRequest(.GET, port: leader, "/v1/groups/nope/kv/k")
+            #expect(result.status == 404)
+            result = try await httpRequest(.GET, port: leader, "/v1/kv/k?consistency=sometimes")
+            #expect(result.status == 400)
+            result = try await httpRequest(.GET, port: leader, "/v1/kv/%zz")
+            #expect(result.status == 400)
+            result = try await httpRequest(.GET, port: leader, "/v1/groups/locks/kv/k")
+            #expect(result.status == 404)
+
+            // Locks.
+            result = try await httpRequest(
+                .POST, port: follower, "/v1/groups/locks/locks/printer/acquire", body: #"{"owner":"alice","leaseMs":60000}"#)
+            #expect(result.status == 200 && result.body.contains(#""owner":"alice""#))
+            let granted = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
+            let token = try #require(granted["token"] as? Int)
+            result = try await httpRequest(
+                .POST, port: leader, "/v1/groups/locks/locks/printer/acquire", body: #"{"owner":"bob","leaseMs":60000}"#)
+            #expect(result.status == 409 && result.body.contains(#""error":"held""#))
+            result = try await httpRequest(.GET, port: follower, "/v1/groups/locks/locks/printer")
+            #expect(result.status == 200 && result.body.contains("alice"))
+            result = try await httpRequest(
+                .POST, port: leader, "/v1/groups/locks/locks/printer/release", body: #"{"owner":"alice","token":\#(token)}"#)
+            #expect(result.status == 200)
+            result = try await httpRequest(.GET, port: leader, "/v1/groups/locks/locks/printer")
+            #expect(result.status == 404)
+            result = try await httpRequest(.POST, port: leader, "/v1/groups/locks/locks/printer/acquire", body: "{}")
+            #expect(result.status == 400)
+
+            // Status and metrics.
+            result = try await httpRequest(.GET, port: follower, "/v1/status")
+            #expect(result.status == 200 && result.contentType == "application/json")
+            let status = try #require(try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
+            let groups = try #require(status["groups"] as? [[String: Any]])
+            #expect(groups.map { $0["name"] as? String } == ["kv", "locks"])
+            #expect(groups.allSatisfy { $0["leader"] is String && $0["term"] is Int && $0["commitIndex"] is Int })
+            #expect(groups.first?["leader"] as? String == leaderID && groups.first?["role"] as? String == "follower")
+            result = try await httpRequest(.GET, port: leader, "/metrics")
+            #expect(result.status == 200)
+            #expect(result.body.contains(#"rafthost_commit_index{node="\#(leaderID)",group="kv"}"#))
+            #expect(result.body.contains(#"rafthost_is_leader{node="\#(leaderID)",group="kv"} 1"#))
+            #expect(result.body.contains("# TYPE rafthost_fsyncs_total counter"))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("a write that cannot commit is answered 503 before the request timeout, never 200")
+    func noQuorum() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await HTTPCluster(
+            directory: directory, groups: Self.groups, maxBodySize: 1024, requestTimeout: .milliseconds(500))
+        let recorder = LogRecorder()
+        do {
+            // One node of three: no leader can be elected, nothing can commit.
+            try await cluster.start("n1", logger: recorder.logger(label: "n1"))
+            let port = try #require(cluster.httpPorts["n1"])
+            let started = ContinuousClock.now
+            let result = try await httpRequest(.PUT, port: port, "/v1/kv/k", body: "v")
+            #expect(result.status == 503)
+            #expect(result.body.contains(#""error":"unavailable: "#))
+            #expect(ContinuousClock.now - started < .seconds(5))
+            let read = try await httpRequest(.GET, port: port, "/v1/kv/k")
+            #expect(read.status == 503)
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test(
+        "path segments are percent-decoded",
+        arguments: [
+            ("abc", "abc"), ("a%2Fb", "a/b"), ("%E2%82%AC", "€"), ("a%20b", "a b"), ("%zz", nil), ("%E2%82", nil),
+            ("%4", nil),
+        ] as [(String, String?)]
+    )
+    func percentDecoding(encoded: String, decoded: String?) {
+        #expect(HTTPAPI.percentDecoded(encoded[...]) == decoded)
+    }
+}
