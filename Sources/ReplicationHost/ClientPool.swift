@@ -12,11 +12,17 @@ import Synchronization
 /// bounds both the connections and the sessions the HTTP API creates under steady load.
 /// Queries carry no sequence number and share one client.
 package final class ClientPool: Sendable {
+    private struct State {
+        var idle: [RaftClient] = []
+        var busy: [ObjectIdentifier: RaftClient] = [:]
+        var closed = false
+    }
+
     private let endpoints: [RaftClient.Endpoint]
     private let group: String
     private let maxIdle: Int
     private let eventLoopGroup: any EventLoopGroup
-    private let idle = Mutex<[RaftClient]>([])
+    private let state = Mutex(State())
     private let reader: RaftClient
 
     package init(endpoints: [RaftClient.Endpoint], group: String, maxIdle: Int = 64, eventLoopGroup: any EventLoopGroup)
@@ -31,7 +37,8 @@ package final class ClientPool: Sendable {
     private static func makeClient(
         endpoints: [RaftClient.Endpoint], group: String, eventLoopGroup: any EventLoopGroup
     ) -> RaftClient {
-        // Short attempts: a node that does not answer within 1 s is skipped for the next one.
+        // A shorter pause than the default between rounds of retries: an HTTP request has only
+        // `requestTimeout` to find a new leader.
         RaftClient(
             endpoints: endpoints,
             group: group,
@@ -41,19 +48,28 @@ package final class ClientPool: Sendable {
     }
 
     /// Applies an encoded command exactly once, giving up at `deadline`.
+    ///
+    /// - Throws: `RaftClientError` (`closed` once ``close()`` was called).
     package func submit(_ command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
-        let client =
-            idle.withLock { $0.popLast() }
-            ?? Self.makeClient(endpoints: endpoints, group: group, eventLoopGroup: eventLoopGroup)
+        let borrowed = state.withLock { state -> RaftClient? in
+            guard !state.closed else { return nil }
+            let client =
+                state.idle.popLast()
+                ?? Self.makeClient(endpoints: endpoints, group: group, eventLoopGroup: eventLoopGroup)
+            state.busy[ObjectIdentifier(client)] = client
+            return client
+        }
+        guard let client = borrowed else { throw RaftClientError(.closed, "the node is shutting down") }
         let result: Result<[UInt8], any Error>
         do {
             result = .success(try await client.submit(command, deadline: deadline))
         } catch {
             result = .failure(error)
         }
-        let kept = idle.withLock { idle in
-            guard idle.count < maxIdle else { return false }
-            idle.append(client)
+        let kept = state.withLock { state in
+            state.busy[ObjectIdentifier(client)] = nil
+            guard !state.closed, state.idle.count < maxIdle else { return false }
+            state.idle.append(client)
             return true
         }
         if !kept {
@@ -67,11 +83,16 @@ package final class ClientPool: Sendable {
         try await reader.query(query, consistency: .linearizable, deadline: deadline)
     }
 
-    /// Closes every idle client and the reader; clients in use close when they are released.
+    /// Closes every client, idle or in use (calls in progress fail with `closed`), and the
+    /// reader; later calls fail with `closed`.
     package func close() async {
-        let clients = idle.withLock { idle in
-            defer { idle = [] }
-            return idle
+        let clients = state.withLock { state in
+            state.closed = true
+            defer {
+                state.idle = []
+                state.busy = [:]
+            }
+            return state.idle + state.busy.values
         }
         for client in clients {
             await client.close()

@@ -310,6 +310,50 @@ struct HTTPTests {
         await cluster.stopAll()
     }
 
+    @Test("raftctl status reads every node's /v1/status; exit 0 with leaders, 3 once no group can have one")
+    func raftctlStatus() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await HTTPCluster(directory: directory, groups: Self.groups, maxBodySize: 1024)
+        let recorder = LogRecorder()
+        do {
+            for id in ["n1", "n2", "n3"] {
+                try await cluster.start(id, logger: recorder.logger(label: id))
+            }
+            let leaders = try await cluster.waitForLeaders()
+            let endpoints = ["n1", "n2", "n3"].compactMap { cluster.httpPorts[$0].map { "127.0.0.1:\($0)" } }
+                .joined(separator: ",")
+            let json = try await runRaftctl(["status", "--http-endpoints", endpoints, "--json"])
+            #expect(json.status == 0)
+            let output = try #require(
+                try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+            #expect(output["healthy"] as? Bool == true)
+            let nodes = try #require(output["nodes"] as? [[String: Any]])
+            #expect(nodes.map { $0["node"] as? String } == ["n1", "n2", "n3"])
+            let table = try await runRaftctl(["status", "--http-endpoints", endpoints])
+            #expect(table.status == 0)
+            #expect(table.output.contains("| NODE | ADDRESS"))
+            #expect(table.output.components(separatedBy: "| leader ").count - 1 == 2)
+            #expect(table.output.contains("| \(leaders["kv"] ?? "?")    "))
+
+            // Two nodes of three down: the last one cannot lead (check-quorum steps a leader down).
+            let survivor = "n3"
+            for id in ["n1", "n2"] {
+                cluster.nodes[id]?.shutdown()
+            }
+            let unhealthy = try await eventually(within: .seconds(10), "raftctl status exits with 3") {
+                let result = try await runRaftctl(["status", "--http-endpoints", endpoints, "--timeout", "500ms"])
+                return result.status == 3 ? result : nil
+            }
+            #expect(unhealthy.output.contains("unreachable"))
+            #expect(unhealthy.output.contains("| \(survivor) "))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
     @Test(
         "path segments are percent-decoded",
         arguments: [
@@ -320,4 +364,35 @@ struct HTTPTests {
     func percentDecoding(encoded: String, decoded: String?) {
         #expect(HTTPAPI.percentDecoded(encoded[...]) == decoded)
     }
+}
+
+/// Runs the `raftctl` built next to this test bundle; its exit status and standard output.
+private func runRaftctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    var candidates: [String] = []
+    if let bundle = Bundle.main.executableURL {
+        candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("raftctl").path)
+    }
+    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    candidates.append(packageRoot.appendingPathComponent(".build/debug/raftctl").path)
+    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw TimedOut(description: "no raftctl executable in \(candidates); run `swift build` first")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    let exited = AsyncStream<Int32>.makeStream()
+    process.terminationHandler = { process in
+        exited.continuation.yield(process.terminationStatus)
+        exited.continuation.finish()
+    }
+    try process.run()
+    // The output is small: reading to the end returns when raftctl exits.
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    var status: Int32 = -1
+    for await code in exited.stream { status = code }
+    return (status, String(decoding: data, as: UTF8.self))
 }
