@@ -31,7 +31,7 @@ package struct HTTPAnswer: Sendable {
 /// response's head, body and end written and flushed together.
 ///
 /// Requests on one connection are answered in order, one at a time (pipelined requests wait
-/// for the previous answer). A body larger than `maxBodySize` is answered with 413 at once and
+/// for the previous answer); `Expect: 100-continue` is answered at once. A body larger than `maxBodySize` is answered with 413 at once and
 /// the connection closes after the rest of the body (up to a bound) is read and dropped. Malformed HTTP is answered with
 /// 400 by NIO's protocol error handler.
 package final class HTTPServer: Sendable {
@@ -173,6 +173,10 @@ package final class HTTPServer: Sendable {
                     try await refuseTooLarge(head, outbound: outbound, allocator: allocator)
                     reading = .draining(remaining: drainLimit)
                 } else {
+                    if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                        // curl waits a second for this before sending a body over 1 KiB.
+                        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
+                    }
                     reading = .body(head, allocator.buffer(capacity: 0))
                 }
             case (.body(var chunk), .body(let head, var body)):
@@ -232,6 +236,10 @@ package final class HTTPServer: Sendable {
             headers.add(name: "connection", value: "keep-alive")
         }
         let head = HTTPResponseHead(version: request.version, status: answer.status, headers: headers)
+        guard request.method != .HEAD else {
+            try await outbound.write(contentsOf: [.head(head), .end(nil)])
+            return
+        }
         let body = allocator.buffer(bytes: answer.body)
         // One write and one flush: head and body leave in the same segment.
         try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(body)), .end(nil)])
