@@ -16,17 +16,16 @@ struct Status: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The cluster's configuration file (its nodes' http addresses are asked).")
-    var config: String = "cluster.yaml"
+    /// `--config` (whose nodes' `http` addresses are asked) and `--timeout` (per node).
+    @OptionGroup var cluster: ClusterOptions
 
     @Option(
         help: ArgumentHelp(
-            "HTTP addresses of the nodes, comma-separated, instead of --config.", valueName: "host:port,...")
+            "HTTP addresses of the nodes, comma-separated, in node order, instead of --config.",
+            valueName: "host:port,..."
+        )
     )
     var httpEndpoints: String?
-
-    @Option(help: ArgumentHelp("How long to wait for each node (e.g. 500ms, 2s).", valueName: "duration"))
-    var timeout: DurationArgument = DurationArgument(.seconds(2))
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
@@ -64,7 +63,7 @@ struct Status: AsyncParsableCommand {
                     let address = "\(target.host):\(target.port)"
                     do {
                         let body = try await httpGet(
-                            host: target.host, port: target.port, path: "/v1/status", timeout: timeout.duration)
+                            host: target.host, port: target.port, path: "/v1/status", timeout: cluster.timeout.duration)
                         let status = try JSONDecoder().decode(NodeStatus.self, from: Data(body))
                         return (index, Report(node: status.node, address: address, status: status))
                     } catch {
@@ -107,14 +106,23 @@ struct Status: AsyncParsableCommand {
         var port: Int
     }
 
+    func validate() throws {
+        if cluster.endpoints != nil {
+            throw ValidationError("status asks the nodes' HTTP API: use --config or --http-endpoints, not --endpoints")
+        }
+        if cluster.config != nil, httpEndpoints != nil {
+            throw ValidationError("--config and --http-endpoints exclude each other")
+        }
+    }
+
     private func targets() throws -> [Target] {
         if let httpEndpoints {
             return try ClusterOptions.parseEndpoints(httpEndpoints).map {
                 Target(name: "n\($0.node.rawValue)", host: $0.host, port: $0.port)
             }
         }
-        let cluster = try ClusterConfiguration.load(path: config)
-        return cluster.nodes.map { Target(name: $0.id, host: $0.http.host, port: $0.http.port) }
+        let configuration = try ClusterConfiguration.load(path: cluster.config ?? "cluster.yaml")
+        return configuration.nodes.map { Target(name: $0.id, host: $0.http.host, port: $0.http.port) }
     }
 
     /// An ASCII table with one row per node and group, and one per unreachable node.

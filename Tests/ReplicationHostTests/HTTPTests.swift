@@ -342,7 +342,7 @@ struct HTTPTests {
                 cluster.nodes[id]?.shutdown()
             }
             let unhealthy = try await eventually(within: .seconds(10), "raftctl status exits with 3") {
-                let result = try await runRaftctl(["status", "--http-endpoints", endpoints, "--timeout", "500ms"])
+                let result = try await runRaftctl(["status", "--http-endpoints", endpoints, "--timeout", "1s"])
                 return result.status == 3 ? result : nil
             }
             #expect(unhealthy.output.contains("unreachable"))
