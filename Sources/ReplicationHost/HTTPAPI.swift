@@ -114,12 +114,7 @@ package struct HTTPAPI: Sendable {
         let command: KeyValueStore.Command
         switch (rest.count, rest.dropFirst().first, request.method) {
         case (1, _, .GET):
-            let consistency: Replica.ReadConsistency
-            switch query["consistency"] {
-            case nil, "linearizable": consistency = .linearizable
-            case "stale": consistency = .stale
-            case let other?: return .error(.badRequest, "consistency must be linearizable or stale, not \"\(other)\"")
-            }
+            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
             let answer = await read(KeyValueStore.Query.get(key: key).encoded(), group: group, consistency)
             return answer.map(KeyValueStore.Response.self) { response in
                 switch response {
@@ -218,7 +213,7 @@ package struct HTTPAPI: Sendable {
         guard !lock.isEmpty else { return .error(.badRequest, "the lock name is empty") }
         switch (rest.count, rest.dropFirst().first, request.method) {
         case (1, _, .GET):
-            let consistency: Replica.ReadConsistency = query["consistency"] == "stale" ? .stale : .linearizable
+            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
             let answer = await read(LockService.Query.holder(lock: lock).encoded(), group: group, consistency)
             return answer.map(LockService.Response.self) { response in
                 switch response {
@@ -261,6 +256,19 @@ package struct HTTPAPI: Sendable {
         default:
             return .error(.notFound, "no such path under /locks/: \(rest.joined(separator: "/"))")
         }
+    }
+
+    /// `?consistency=linearizable` (the default) or `stale`; `nil` for anything else.
+    private static func consistency(_ query: [String: String]) -> Replica.ReadConsistency? {
+        switch query["consistency"] {
+        case nil, "linearizable": .linearizable
+        case "stale": .stale
+        default: nil
+        }
+    }
+
+    private static func badConsistency(_ query: [String: String]) -> HTTPAnswer {
+        .error(.badRequest, "consistency must be linearizable or stale, not \"\(query["consistency"] ?? "")\"")
     }
 
     // MARK: - Reaching the group
