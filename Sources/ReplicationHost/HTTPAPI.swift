@@ -118,7 +118,8 @@ package struct HTTPAPI: Sendable {
             let answer = await read(KeyValueStore.Query.get(key: key).encoded(), group: group, consistency)
             return answer.map(KeyValueStore.Response.self) { response in
                 switch response {
-                case .value(let value): HTTPAnswer(.ok, contentType: "application/octet-stream", body: Array(value.utf8))
+                case .value(let value):
+                    HTTPAnswer(.ok, contentType: "application/octet-stream", body: Array(value.utf8))
                 case .noKey: .error(.notFound, "ErrNoKey")
                 default: .error(.internalServerError, "unexpected answer to a get: \(response)")
                 }

@@ -31,9 +31,10 @@ package struct HTTPAnswer: Sendable {
 /// response's head, body and end written and flushed together.
 ///
 /// Requests on one connection are answered in order, one at a time (pipelined requests wait
-/// for the previous answer); `Expect: 100-continue` is answered at once. A body larger than `maxBodySize` is answered with 413 at once and
-/// the connection closes after the rest of the body (up to a bound) is read and dropped. Malformed HTTP is answered with
-/// 400 by NIO's protocol error handler.
+/// for the previous answer); `Expect: 100-continue` is answered at once. A body larger than
+/// `maxBodySize` is answered with 413 at once, and the connection closes after the rest of the
+/// body (up to a bound) is read and dropped. Malformed HTTP is answered with 400 by NIO's
+/// protocol error handler.
 package final class HTTPServer: Sendable {
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
     private typealias Listener = NIOAsyncChannel<Connection, Never>

@@ -219,7 +219,8 @@ struct HTTPTests {
                 .POST, port: leader, "/v1/kv/greeting/cas", body: #"{"expected":"hello, world","new":"again"}"#)
             #expect(result.status == 409)
             #expect(result.body.contains(#""swapped":false"#) && result.body.contains(#""current":"bye""#))
-            result = try await httpRequest(.POST, port: leader, "/v1/kv/fresh/cas", body: #"{"expected":null,"new":"1"}"#)
+            result = try await httpRequest(
+                .POST, port: leader, "/v1/kv/fresh/cas", body: #"{"expected":null,"new":"1"}"#)
             #expect(result.status == 200)
             result = try await httpRequest(.POST, port: leader, "/v1/kv/greeting/cas", body: #"{"expected": 3"#)
             #expect(result.status == 400 && result.body.contains("error"))
@@ -233,7 +234,8 @@ struct HTTPTests {
             // Limits and errors.
             result = try await httpRequest(.PUT, port: leader, "/v1/kv/big", body: String(repeating: "x", count: 2048))
             #expect(result.status == 413)
-            result = try await httpRequest(.PUT, port: leader, "/v1/kv/small", body: String(repeating: "x", count: 1024))
+            result = try await httpRequest(
+                .PUT, port: leader, "/v1/kv/small", body: String(repeating: "x", count: 1024))
             #expect(result.status == 200)
             result = try await httpRequest(.PATCH, port: leader, "/v1/kv/small")
             #expect(result.status == 405)
@@ -250,18 +252,21 @@ struct HTTPTests {
 
             // Locks.
             result = try await httpRequest(
-                .POST, port: follower, "/v1/groups/locks/locks/printer/acquire", body: #"{"owner":"alice","leaseMs":60000}"#)
+                .POST, port: follower, "/v1/groups/locks/locks/printer/acquire",
+                body: #"{"owner":"alice","leaseMs":60000}"#)
             #expect(result.status == 200 && result.body.contains(#""owner":"alice""#))
             let granted = try #require(
                 try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
             let token = try #require(granted["token"] as? Int)
             result = try await httpRequest(
-                .POST, port: leader, "/v1/groups/locks/locks/printer/acquire", body: #"{"owner":"bob","leaseMs":60000}"#)
+                .POST, port: leader, "/v1/groups/locks/locks/printer/acquire",
+                body: #"{"owner":"bob","leaseMs":60000}"#)
             #expect(result.status == 409 && result.body.contains(#""error":"held""#))
             result = try await httpRequest(.GET, port: follower, "/v1/groups/locks/locks/printer")
             #expect(result.status == 200 && result.body.contains("alice"))
             result = try await httpRequest(
-                .POST, port: leader, "/v1/groups/locks/locks/printer/release", body: #"{"owner":"alice","token":\#(token)}"#)
+                .POST, port: leader, "/v1/groups/locks/locks/printer/release",
+                body: #"{"owner":"alice","token":\#(token)}"#)
             #expect(result.status == 200)
             result = try await httpRequest(.GET, port: leader, "/v1/groups/locks/locks/printer")
             #expect(result.status == 404)
