@@ -198,7 +198,7 @@ public final class RaftNode: Service {
             logger.critical("cannot start: \(error)")
             throw error
         }
-        let (httpServer, pools) = makeHTTPServer(clientPort: clientPort)
+        let (httpServer, pools) = makeHTTPServer(clientPort: clientPort, executors: executors)
         let httpPort: Int
         do {
             httpPort = try await httpServer.bind()
@@ -237,9 +237,9 @@ public final class RaftNode: Service {
         return endpoints
     }
 
-    /// The HTTP API and the client pools it forwards through, one per group. The pools reach
-    /// every node at its configured client address, this node at the port it bound.
-    private func makeHTTPServer(clientPort: Int) -> (HTTPServer, [ClientPool]) {
+    /// The HTTP API and the client pools it sends requests through, one per group. The pools
+    /// reach every node at its configured client address, this node at the port it bound.
+    private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [ClientPool]) {
         let endpoints = configuration.nodes.map { member in
             RaftClient.Endpoint(
                 node: NodeID(member.numericID),
@@ -247,13 +247,28 @@ public final class RaftNode: Service {
                 port: member.id == node.id ? clientPort : member.client.port
             )
         }
-        let pools = configuration.groups.map {
-            ClientPool(endpoints: endpoints, group: $0.name, eventLoopGroup: eventLoopGroup)
+        let pools = executors.map { executor in
+            ClientPool(
+                forwarder: RaftClient(
+                    endpoints: endpoints,
+                    group: executor.name,
+                    // A shorter pause between rounds of retries than the default: an HTTP
+                    // request has only `requestTimeout` to find a new leader.
+                    configuration: RaftClient.Configuration(retryBackoff: .milliseconds(20)),
+                    eventLoopGroup: eventLoopGroup
+                ),
+                leadsLocally: { executor.status.role == .leader },
+                local: { request in
+                    await withCheckedContinuation { continuation in
+                        executor.submit(request) { continuation.resume(returning: $0) }
+                    }
+                }
+            )
         }
         let api = HTTPAPI(
             nodeID: node.id,
             configuration: configuration,
-            pools: Dictionary(uniqueKeysWithValues: zip(configuration.groups.map(\.name), pools)),
+            pools: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), pools)),
             status: { [weak self] in self?.status() ?? [] },
             local: { [weak self] request, group in
                 guard let self else { return .error(ReplicaError(.leaderChanged, "the node is not running; retry")) }
