@@ -100,6 +100,9 @@ let package = Package(
                 "ClusterConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The runtime: one serial executor per group driving a replica with real time, disk
@@ -108,9 +111,10 @@ let package = Package(
             name: "ReplicationHost",
             dependencies: [
                 "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport", "ClusterConfig", "StateMachineAPI",
-                "KeyValueStore", "LockService",
+                "KeyValueStore", "LockService", "RaftClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -177,6 +181,7 @@ let package = Package(
                 "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient", "RaftTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -2,7 +2,7 @@ public import ClusterConfig
 public import Logging
 public import NIOCore
 import NIOPosix
-import RaftReplica
+package import RaftReplica
 import RaftTransport
 import StateMachineAPI
 
@@ -327,5 +327,18 @@ public actor RaftClient {
         } else {
             commandQueue.removeFirst().resume()
         }
+    }
+}
+
+extension RaftClient {
+    /// Sends a request built by the caller (a command with the caller's own client id and
+    /// sequence number, or a query) with this client's leader discovery and retries, and returns
+    /// the group's encoded answer.
+    ///
+    /// For a host forwarding requests it received: unlike ``submit(_:deadline:)`` it does not
+    /// number or serialize commands, so the caller keeps at most one command per client id in
+    /// flight and retries a command only with its original sequence number.
+    package func forward(_ request: ClientRequest, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        try await perform(request.encoded(), deadline: deadline)
     }
 }

@@ -4,6 +4,7 @@ import LockService
 public import Logging
 public import NIOCore
 public import NIOPosix
+import RaftClient
 import RaftCore
 public import RaftReplica
 import RaftStorage
@@ -47,6 +48,8 @@ public final class RaftNode: Service {
     public struct Endpoints: Sendable, Hashable {
         /// The native client port.
         public var client: ClusterConfiguration.Address
+        /// The HTTP/JSON API, status and metrics.
+        public var http: ClusterConfiguration.Address
     }
 
     private enum Lifecycle: Sendable {
@@ -59,6 +62,8 @@ public final class RaftNode: Service {
         var executors: [GroupExecutor]
         var storages: [DiskStorage]
         var clientServer: ClientServer
+        var httpServer: HTTPServer
+        var pools: [ClientPool]
         var endpoints: Endpoints
     }
 
@@ -195,16 +200,28 @@ public final class RaftNode: Service {
         let clientPort: Int
         do {
             clientPort = try await clientServer.bind()
-            try await startTransport()
         } catch {
-            clientServer.stopAccepting()
             storages.forEach { $0.close() }
             logger.critical("cannot start: \(error)")
             throw error
         }
-        let endpoints = Endpoints(client: .init(host: node.client.host, port: clientPort))
+        let (httpServer, pools) = makeHTTPServer(clientPort: clientPort, executors: executors)
+        let httpPort: Int
+        do {
+            httpPort = try await httpServer.bind()
+            try await startTransport()
+        } catch {
+            clientServer.stopAccepting()
+            httpServer.stopAccepting()
+            storages.forEach { $0.close() }
+            logger.critical("cannot start: \(error)")
+            throw error
+        }
+        let endpoints = Endpoints(
+            client: .init(host: node.client.host, port: clientPort), http: .init(host: node.http.host, port: httpPort))
         let running = Running(
-            executors: executors, storages: storages, clientServer: clientServer, endpoints: endpoints)
+            executors: executors, storages: storages, clientServer: clientServer, httpServer: httpServer,
+            pools: pools, endpoints: endpoints)
         let raced = lifecycle.withLock { lifecycle -> Bool in
             guard case .idle = lifecycle else { return true }
             lifecycle = .started(running)
@@ -212,6 +229,7 @@ public final class RaftNode: Service {
         }
         if raced {
             clientServer.stopAccepting()
+            httpServer.stopAccepting()
             await shutdownTransport()
             storages.forEach { $0.close() }
             throw HostError(.lifecycle, "the node was started twice at once or shut down while starting")
@@ -219,11 +237,60 @@ public final class RaftNode: Service {
         logger.info(
             "node started",
             metadata: [
-                "client": "\(endpoints.client)", "peer": "\(node.peer)",
+                "client": "\(endpoints.client)", "http": "\(endpoints.http)", "peer": "\(node.peer)",
                 "groups": "\(configuration.groups.map(\.name).joined(separator: ","))",
             ]
         )
         return endpoints
+    }
+
+    /// The HTTP API and the client pools it sends requests through, one per group. The pools
+    /// reach every node at its configured client address, this node at the port it bound.
+    private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [ClientPool]) {
+        let endpoints = configuration.nodes.map { member in
+            RaftClient.Endpoint(
+                node: NodeID(member.numericID),
+                host: member.client.host,
+                port: member.id == node.id ? clientPort : member.client.port
+            )
+        }
+        let pools = executors.map { executor in
+            ClientPool(
+                forwarder: RaftClient(
+                    endpoints: endpoints,
+                    group: executor.name,
+                    // A shorter pause between rounds of retries than the default: an HTTP
+                    // request has only `requestTimeout` to find a new leader.
+                    configuration: RaftClient.Configuration(retryBackoff: .milliseconds(20)),
+                    eventLoopGroup: eventLoopGroup
+                ),
+                leadsLocally: { executor.status.role == .leader },
+                local: { request in
+                    await withCheckedContinuation { continuation in
+                        executor.submit(request) { continuation.resume(returning: $0) }
+                    }
+                }
+            )
+        }
+        let api = HTTPAPI(
+            nodeID: node.id,
+            configuration: configuration,
+            pools: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), pools)),
+            status: { [weak self] in self?.status() ?? [] },
+            local: { [weak self] request, group in
+                guard let self else { return .error(ReplicaError(.leaderChanged, "the node is not running; retry")) }
+                return await self.submit(request, group: group)
+            }
+        )
+        let server = HTTPServer(
+            host: node.http.host,
+            port: node.http.port,
+            maxBodySize: configuration.http.maxBodySize,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger,
+            handler: { await api.handle($0) }
+        )
+        return (server, pools)
     }
 
     private func openGroup(_ group: ClusterConfiguration.Group, id: GroupID) throws -> (GroupExecutor, DiskStorage) {
@@ -322,7 +389,15 @@ public final class RaftNode: Service {
                         }
                     }
                     group.addTask {
+                        do {
+                            try await running.httpServer.run()
+                        } catch {
+                            self.logger.error("HTTP port failed: \(error)")
+                        }
+                    }
+                    group.addTask {
                         for await _ in self.stopSignal {}
+                        running.httpServer.stopAccepting()
                         running.clientServer.stopAccepting()
                         running.executors.forEach { $0.stop() }
                     }
@@ -344,7 +419,11 @@ public final class RaftNode: Service {
                         failure = error
                     }
                     self.shutdown()
+                    running.httpServer.closeConnections()
                     running.clientServer.closeConnections()
+                    for pool in running.pools {
+                        await pool.close()
+                    }
                 }
             } onCancel: {
                 self.shutdown()

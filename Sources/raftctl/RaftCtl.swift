@@ -11,7 +11,7 @@ struct RaftCtl: AsyncParsableCommand {
         commandName: "raftctl",
         abstract: "Talk to a RaftHost cluster.",
         discussion: "Exit status: 0 success, 1 not found, 2 usage, 3 unavailable.",
-        subcommands: [KeyValue.self, Bench.self]
+        subcommands: [KeyValue.self, Status.self, Bench.self]
     )
 
     // Declared here as well as on each command that uses them, so they may also come before

@@ -31,3 +31,16 @@ extension RaftSimulation {
         .command(Int(randomNumber(below: 1 << 40)))
     }
 }
+
+/// Runs a long, synchronous simulation on a thread of its own, so that it does not occupy one
+/// of the few threads of Swift's cooperative pool that tests of real servers (running in the
+/// same process, in parallel) need to make progress.
+func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+}

@@ -1,0 +1,248 @@
+package import Logging
+package import NIOCore
+package import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A request as the HTTP API sees it: the head and the whole body.
+package struct HTTPRequest: Sendable {
+    package var method: HTTPMethod
+    /// The request target as sent: path and query string, still percent-encoded.
+    package var uri: String
+    package var headers: HTTPHeaders
+    package var body: ByteBuffer
+}
+
+/// An answer of the HTTP API: a status, a content type and a body sent with a
+/// `content-length`.
+package struct HTTPAnswer: Sendable {
+    package var status: HTTPResponseStatus
+    package var contentType: String
+    package var body: [UInt8]
+
+    package init(_ status: HTTPResponseStatus, contentType: String, body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+/// The HTTP/1.1 listener of a node (NIO's `NIOHTTP1`): keep-alive, `TCP_NODELAY`, each
+/// response's head, body and end written and flushed together.
+///
+/// Requests on one connection are answered in order, one at a time (pipelined requests wait
+/// for the previous answer); `Expect: 100-continue` is answered at once. A body larger than
+/// `maxBodySize` is answered with 413 at once, and the connection closes after the rest of the
+/// body (up to a bound) is read and dropped. Malformed HTTP is answered with 400 by NIO's
+/// protocol error handler.
+package final class HTTPServer: Sendable {
+    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    private typealias Listener = NIOAsyncChannel<Connection, Never>
+    package typealias Handler = @Sendable (HTTPRequest) async -> HTTPAnswer
+
+    private struct State {
+        var listener: Listener?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var closed = false
+    }
+
+    private let host: String
+    private let port: Int
+    private let maxBodySize: Int
+    private let handler: Handler
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    package init(
+        host: String,
+        port: Int,
+        maxBodySize: Int,
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger,
+        handler: @escaping Handler
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodySize = maxBodySize
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.handler = handler
+    }
+
+    /// Binds the listening socket and returns its port (useful with port 0).
+    package func bind() async throws -> Int {
+        let listener: Listener = try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+        let closeAtOnce = state.withLock { state in
+            state.listener = listener
+            return state.closed
+        }
+        if closeAtOnce {
+            listener.channel.close(promise: nil)
+        }
+        return listener.channel.localAddress?.port ?? port
+    }
+
+    /// Accepts and serves connections until ``stopAccepting()`` and ``closeConnections()``
+    /// have both been called.
+    package func run() async throws {
+        guard let listener = state.withLock({ $0.listener }) else {
+            preconditionFailure("HTTPServer.run() before bind()")
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            try await listener.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    /// Closes the listening socket; connections already open keep being served.
+    package func stopAccepting() {
+        let listener = state.withLock { state in
+            state.closed = true
+            return state.listener
+        }
+        listener?.channel.close(promise: nil)
+    }
+
+    /// Closes every open connection.
+    package func closeConnections() {
+        let connections = state.withLock { state in
+            state.closed = true
+            defer { state.connections = [:] }
+            return Array(state.connections.values)
+        }
+        for connection in connections {
+            connection.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: Connection) async {
+        let channel = connection.channel
+        let key = ObjectIdentifier(channel)
+        let accepted = state.withLock { state in
+            if !state.closed { state.connections[key] = channel }
+            return !state.closed
+        }
+        guard accepted else {
+            try? await connection.executeThenClose { _, _ in }
+            return
+        }
+        defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await serve(inbound: inbound, outbound: outbound, allocator: channel.allocator)
+            }
+        } catch {
+            logger.debug(
+                "closing HTTP connection: \(error)",
+                metadata: ["http.remote": "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"])
+        }
+    }
+
+    /// What the connection is reading.
+    private enum Reading {
+        case idle
+        case body(HTTPRequestHead, ByteBuffer)
+        /// A body over the limit was answered with 413; the rest of it is read and dropped (up
+        /// to a bound) before the connection closes, so that the client sees the answer rather
+        /// than a reset.
+        case draining(remaining: Int)
+    }
+
+    private func serve(
+        inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>,
+        outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        allocator: ByteBufferAllocator
+    ) async throws {
+        var reading = Reading.idle
+        let drainLimit = max(maxBodySize, 1 << 20) * 4
+        for try await part in inbound {
+            switch (part, reading) {
+            case (.head(let head), .idle):
+                if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodySize {
+                    try await refuseTooLarge(head, outbound: outbound, allocator: allocator)
+                    reading = .draining(remaining: drainLimit)
+                } else {
+                    if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                        // curl waits a second for this before sending a body over 1 KiB.
+                        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .continue)))
+                    }
+                    reading = .body(head, allocator.buffer(capacity: 0))
+                }
+            case (.body(var chunk), .body(let head, var body)):
+                if body.readableBytes + chunk.readableBytes > maxBodySize {
+                    try await refuseTooLarge(head, outbound: outbound, allocator: allocator)
+                    reading = .draining(remaining: drainLimit - body.readableBytes - chunk.readableBytes)
+                } else {
+                    body.writeBuffer(&chunk)
+                    reading = .body(head, body)
+                }
+            case (.end, .body(let head, let body)):
+                reading = .idle
+                let request = HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
+                let answer = await handler(request)
+                try await write(answer, to: head, keepAlive: head.isKeepAlive, outbound: outbound, allocator: allocator)
+                guard head.isKeepAlive else { return }
+            case (.body(let chunk), .draining(let remaining)):
+                guard remaining > chunk.readableBytes else { return }
+                reading = .draining(remaining: remaining - chunk.readableBytes)
+            case (.end, .draining), (.head, .draining):
+                return
+            case (.head, .body), (.body, .idle), (.end, .idle):
+                // NIO's HTTP decoder never produces these orders.
+                throw HTTPSequenceError()
+            }
+        }
+    }
+
+    private struct HTTPSequenceError: Error, CustomStringConvertible {
+        var description: String { "HTTP request parts out of order" }
+    }
+
+    private func refuseTooLarge(
+        _ head: HTTPRequestHead,
+        outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        allocator: ByteBufferAllocator
+    ) async throws {
+        let answer = HTTPAnswer.error(
+            .payloadTooLarge, "the request body exceeds http.maxBodySize (\(maxBodySize) bytes)")
+        try await write(answer, to: head, keepAlive: false, outbound: outbound, allocator: allocator)
+    }
+
+    private func write(
+        _ answer: HTTPAnswer,
+        to request: HTTPRequestHead,
+        keepAlive: Bool,
+        outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        allocator: ByteBufferAllocator
+    ) async throws {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(3)
+        headers.add(name: "content-type", value: answer.contentType)
+        headers.add(name: "content-length", value: String(answer.body.count))
+        if !keepAlive {
+            headers.add(name: "connection", value: "close")
+        } else if request.version.major == 1 && request.version.minor == 0 {
+            headers.add(name: "connection", value: "keep-alive")
+        }
+        let head = HTTPResponseHead(version: request.version, status: answer.status, headers: headers)
+        guard request.method != .HEAD else {
+            try await outbound.write(contentsOf: [.head(head), .end(nil)])
+            return
+        }
+        let body = allocator.buffer(bytes: answer.body)
+        // One write and one flush: head and body leave in the same segment.
+        try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(body)), .end(nil)])
+    }
+}
