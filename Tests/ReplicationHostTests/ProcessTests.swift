@@ -14,6 +14,7 @@ final class ProcessCluster: Sendable {
     struct Node: Sendable {
         var id: String
         var client: Int
+        var http: Int
     }
 
     let directory: TemporaryDirectory
@@ -26,7 +27,7 @@ final class ProcessCluster: Sendable {
         self.directory = directory
         executable = try Self.findExecutable()
         let ports = try await Self.freePorts(9)
-        nodes = (0..<3).map { Node(id: "n\($0 + 1)", client: ports[3 + $0]) }
+        nodes = (0..<3).map { Node(id: "n\($0 + 1)", client: ports[3 + $0], http: ports[6 + $0]) }
         var yaml = """
             cluster: process-test
             data: \(directory.path)/data
