@@ -70,6 +70,9 @@ package final class GroupExecutor: Sendable {
     private let doorbellContinuation: AsyncStream<Void>.Continuation
     private let replica: Mutex<Replica?>
     private let currentStatus: Mutex<GroupStatus>
+    /// Term and vote as last made durable: a hard state that changes only the commit index
+    /// needs no sync of its own.
+    private let durableTermAndVote: Mutex<(term: Term, vote: NodeID?)>
 
     /// - Parameters:
     ///   - replica: restored from `storage` by the caller; handed over to the executor.
@@ -96,6 +99,7 @@ package final class GroupExecutor: Sendable {
         (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.replica = Mutex(replica)
         self.currentStatus = Mutex(Self.status(of: replica, name: name, storage: storage))
+        self.durableTermAndVote = Mutex((replica.engine.term, replica.engine.vote))
     }
 
     /// The group's state at the end of the last batch.
@@ -251,8 +255,13 @@ package final class GroupExecutor: Sendable {
                 }
             }
             transport.send(beforePersisting, group: groupID)
-            if output.snapshot != nil || !output.entries.isEmpty || output.hardState != nil {
+            if output.snapshot != nil || !output.entries.isEmpty || output.hardState.map(changesTermOrVote) == true {
                 try await persist(output)
+            } else if let hardState = output.hardState {
+                // Only the commit index moved. Losing it is safe (a restarted node learns it
+                // again), so it rides along with the next sync instead of costing one on the
+                // commit path: the buffered write is made durable by whichever sync comes next.
+                try storage.saveHardState(hardState)
             }
             transport.send(afterPersisting, group: groupID)
             replica.didPersist(output)
@@ -260,6 +269,13 @@ package final class GroupExecutor: Sendable {
             try await snapshotIfDue(&replica)
         }
         answer(replica.takeCompletions())
+    }
+
+    /// Whether `hardState` differs from the last durable one in term or vote, which must be
+    /// durable before anything that depends on them is sent.
+    private func changesTermOrVote(_ hardState: HardState) -> Bool {
+        let durable = durableTermAndVote.withLock { $0 }
+        return hardState.term != durable.term || hardState.vote != durable.vote
     }
 
     private func persist(_ output: RaftOutput) async throws {
@@ -275,6 +291,9 @@ package final class GroupExecutor: Sendable {
                 try storage.saveHardState(hardState)
             }
             try storage.sync()
+        }
+        if let hardState = output.hardState {
+            durableTermAndVote.withLock { $0 = (hardState.term, hardState.vote) }
         }
     }
 
