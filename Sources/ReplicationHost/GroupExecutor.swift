@@ -29,6 +29,38 @@ public struct GroupStatus: Sendable, Hashable {
     /// Syncs of the group's storage since the node started: one per batch that wrote, however
     /// many entries and votes it covered.
     public var syncs: Int
+    /// Counters since the node started.
+    public var metrics: GroupMetrics
+    /// On a leader: entries each follower is behind this node's last index.
+    public var replicationLag: [NodeID: UInt64]
+}
+
+/// What a group counted since its node started (exported on `/metrics`).
+public struct GroupMetrics: Sendable, Hashable {
+    /// Upper bounds, in seconds, of the storage sync latency histogram's buckets.
+    public static let syncLatencyBounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+
+    /// Client commands handed to the replica on this node.
+    public var proposals: UInt64 = 0
+    /// Log entries applied (commands and the leaders' no-ops).
+    public var appliedEntries: UInt64 = 0
+    /// Times this node started an election (became candidate).
+    public var elections: UInt64 = 0
+    /// Snapshots this node took, and the size of the last one.
+    public var snapshots: UInt64 = 0
+    public var lastSnapshotBytes: UInt64 = 0
+    /// Sync latencies: counts per bucket of ``syncLatencyBounds`` (the last slot is +Inf),
+    /// their sum in seconds and their number.
+    public var syncLatencyBuckets: [UInt64] = Array(repeating: 0, count: syncLatencyBounds.count + 1)
+    public var syncLatencySum: Double = 0
+    public var syncCount: UInt64 = 0
+
+    mutating func recordSync(seconds: Double) {
+        let slot = Self.syncLatencyBounds.firstIndex { seconds <= $0 } ?? Self.syncLatencyBounds.count
+        syncLatencyBuckets[slot] += 1
+        syncLatencySum += seconds
+        syncCount += 1
+    }
 }
 
 /// The serial executor of one Raft group on one node: the only owner of the group's
@@ -73,6 +105,7 @@ package final class GroupExecutor: Sendable {
     /// Term and vote as last made durable: a hard state that changes only the commit index
     /// needs no sync of its own.
     private let durableTermAndVote: Mutex<(term: Term, vote: NodeID?)>
+    private let metrics = Mutex(GroupMetrics())
 
     /// - Parameters:
     ///   - replica: restored from `storage` by the caller; handed over to the executor.
@@ -98,7 +131,7 @@ package final class GroupExecutor: Sendable {
         self.logger = logger
         (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.replica = Mutex(replica)
-        self.currentStatus = Mutex(Self.status(of: replica, name: name, storage: storage))
+        self.currentStatus = Mutex(Self.status(of: replica, name: name, storage: storage, metrics: GroupMetrics()))
         self.durableTermAndVote = Mutex((replica.engine.term, replica.engine.vote))
     }
 
@@ -207,6 +240,7 @@ package final class GroupExecutor: Sendable {
                     waiting[requestID] = Waiting(reply: reply, deadline: clock.now.advanced(by: requestTimeout))
                     switch request {
                     case .command(let command):
+                        metrics.withLock { $0.proposals += 1 }
                         replica.submitCommand(command, requestID: requestID, now: wallClockMilliseconds())
                     case .query(let query, let consistency):
                         replica.submitQuery(query, requestID: requestID, consistency: consistency)
@@ -224,7 +258,7 @@ package final class GroupExecutor: Sendable {
                     entry.reply(.error(ReplicaError(.leaderChanged, "not finished within \(requestTimeout); retry")))
                 }
             }
-            let status = Self.status(of: replica, name: name, storage: storage)
+            let status = Self.status(of: replica, name: name, storage: storage, metrics: metrics.withLock { $0 })
             currentStatus.withLock { $0 = status }
             if stopping || Task.isCancelled { break }
         }
@@ -240,6 +274,9 @@ package final class GroupExecutor: Sendable {
             let output = replica.takeOutput()
             if output.softState != nil, Leadership(replica.engine) != lastSoftState {
                 let current = Leadership(replica.engine)
+                if current.role == .candidate && lastSoftState.role != .candidate {
+                    metrics.withLock { $0.elections += 1 }
+                }
                 logTransition(from: lastSoftState, to: current)
                 lastSoftState = current
             }
@@ -266,6 +303,9 @@ package final class GroupExecutor: Sendable {
             transport.send(afterPersisting, group: groupID)
             replica.didPersist(output)
             answer(try replica.apply(output))
+            if !output.committedEntries.isEmpty {
+                metrics.withLock { $0.appliedEntries += UInt64(output.committedEntries.count) }
+            }
             try await snapshotIfDue(&replica)
         }
         answer(replica.takeCompletions())
@@ -280,6 +320,7 @@ package final class GroupExecutor: Sendable {
 
     private func persist(_ output: RaftOutput) async throws {
         let storage = storage
+        let started = ContinuousClock.now
         try await NIOThreadPool.singleton.runIfActive {
             if let snapshot = output.snapshot {
                 try storage.installSnapshot(snapshot)
@@ -292,6 +333,9 @@ package final class GroupExecutor: Sendable {
             }
             try storage.sync()
         }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        metrics.withLock { $0.recordSync(seconds: seconds) }
         if let hardState = output.hardState {
             durableTermAndVote.withLock { $0 = (hardState.term, hardState.vote) }
         }
@@ -307,6 +351,10 @@ package final class GroupExecutor: Sendable {
         let snapshot = try replica.compact(capture, snapshotData: data)
         let storage = storage
         try await NIOThreadPool.singleton.runIfActive { try storage.compact(to: snapshot) }
+        metrics.withLock {
+            $0.snapshots += 1
+            $0.lastSnapshotBytes = UInt64(data.count)
+        }
         logger.info(
             "snapshot taken",
             metadata: [
@@ -329,13 +377,17 @@ package final class GroupExecutor: Sendable {
         }
     }
 
-    private static func status(of replica: Replica, name: String, storage: any PersistentStorage) -> GroupStatus {
+    private static func status(
+        of replica: Replica, name: String, storage: any PersistentStorage, metrics: GroupMetrics
+    ) -> GroupStatus {
         let engine = replica.engine
+        let lastIndex = engine.log.lastIndex
         return GroupStatus(
             name: name, role: engine.role, term: engine.term, leader: engine.leader,
             commitIndex: engine.commitIndex, appliedIndex: replica.appliedIndex,
-            lastIndex: engine.log.lastIndex, snapshotIndex: engine.log.snapshotIndex,
-            syncs: storage.statistics.syncs
+            lastIndex: lastIndex, snapshotIndex: engine.log.snapshotIndex,
+            syncs: storage.statistics.syncs, metrics: metrics,
+            replicationLag: engine.followerMatchIndexes.mapValues { lastIndex - min($0, lastIndex) }
         )
     }
 }

@@ -417,6 +417,38 @@ package struct HTTPAPI: Sendable {
             $0.snapshotIndex
         }
         family("rafthost_fsyncs_total", "counter", "Storage syncs since the node started.") { UInt64($0.syncs) }
+        family("rafthost_proposals_total", "counter", "Client commands proposed on this node.") {
+            $0.metrics.proposals
+        }
+        family("rafthost_applied_entries_total", "counter", "Log entries applied on this node.") {
+            $0.metrics.appliedEntries
+        }
+        family("rafthost_elections_total", "counter", "Elections this node started.") { $0.metrics.elections }
+        family("rafthost_snapshots_total", "counter", "Snapshots this node took.") { $0.metrics.snapshots }
+        family("rafthost_snapshot_bytes", "gauge", "Size of the last snapshot this node took.") {
+            $0.metrics.lastSnapshotBytes
+        }
+        text += "# HELP rafthost_replication_lag_entries Entries a follower is behind the leader's log.\n"
+        text += "# TYPE rafthost_replication_lag_entries gauge\n"
+        for group in groups {
+            for (peer, lag) in group.replicationLag.sorted(by: { $0.key < $1.key }) {
+                text += "rafthost_replication_lag_entries{node=\"\(Self.label(nodeID))\",group=\"\(Self.label(group.name))\","
+                    + "peer=\"\(Self.label(nodeName(peer) ?? "\(peer)"))\"} \(lag)\n"
+            }
+        }
+        text += "# HELP rafthost_fsync_seconds Latency of the storage syncs (write + fsync) of a batch.\n"
+        text += "# TYPE rafthost_fsync_seconds histogram\n"
+        for group in groups {
+            let labels = "node=\"\(Self.label(nodeID))\",group=\"\(Self.label(group.name))\""
+            var cumulative: UInt64 = 0
+            for (slot, count) in group.metrics.syncLatencyBuckets.enumerated() {
+                cumulative += count
+                let bound = slot < GroupMetrics.syncLatencyBounds.count ? "\(GroupMetrics.syncLatencyBounds[slot])" : "+Inf"
+                text += "rafthost_fsync_seconds_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            text += "rafthost_fsync_seconds_sum{\(labels)} \(group.metrics.syncLatencySum)\n"
+            text += "rafthost_fsync_seconds_count{\(labels)} \(group.metrics.syncCount)\n"
+        }
         return HTTPAnswer(.ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
     }
 

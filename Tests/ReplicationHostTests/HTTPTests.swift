@@ -98,21 +98,6 @@ private final class HTTPCluster {
     }
 }
 
-/// `count` distinct free loopback ports (bound to port 0 together, then released).
-private func freePorts(_ count: Int) async throws -> [Int] {
-    var channels: [any Channel] = []
-    for _ in 0..<count {
-        channels.append(
-            try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(host: "127.0.0.1", port: 0).get())
-    }
-    let ports = channels.compactMap { $0.localAddress?.port }
-    for channel in channels {
-        try await channel.close()
-    }
-    return ports
-}
-
 struct HTTPResult: Sendable {
     var status: Int
     var contentType: String?
@@ -287,6 +272,12 @@ struct HTTPTests {
             #expect(result.body.contains(#"rafthost_commit_index{node="\#(leaderID)",group="kv"}"#))
             #expect(result.body.contains(#"rafthost_is_leader{node="\#(leaderID)",group="kv"} "#))
             #expect(result.body.contains("# TYPE rafthost_fsyncs_total counter"))
+            // The leader proposed the writes above, synced them, and sees both followers' lag.
+            #expect(!result.body.contains(#"rafthost_proposals_total{node="\#(leaderID)",group="kv"} 0"#))
+            #expect(result.body.contains(#"rafthost_fsync_seconds_bucket{node="\#(leaderID)",group="kv",le="+Inf"}"#))
+            #expect(result.body.contains("# TYPE rafthost_fsync_seconds histogram"))
+            #expect(result.body.contains(#"rafthost_replication_lag_entries{node="\#(leaderID)",group="kv",peer=""#))
+            #expect(result.body.contains("# TYPE rafthost_elections_total counter"))
         } catch {
             await cluster.stopAll()
             throw error

@@ -26,7 +26,7 @@ final class ProcessCluster: Sendable {
     init(directory: TemporaryDirectory) async throws {
         self.directory = directory
         executable = try Self.findExecutable()
-        let ports = try await Self.freePorts(9)
+        let ports = try await freePorts(9)
         nodes = (0..<3).map { Node(id: "n\($0 + 1)", client: ports[3 + $0], http: ports[6 + $0]) }
         var yaml = """
             cluster: process-test
@@ -74,20 +74,6 @@ final class ProcessCluster: Sendable {
         return found
     }
 
-    /// Ports the kernel hands out for port 0, all held open at once so they are distinct.
-    private static func freePorts(_ count: Int) async throws -> [Int] {
-        var channels: [any Channel] = []
-        for _ in 0..<count {
-            channels.append(
-                try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .bind(host: "127.0.0.1", port: 0).get())
-        }
-        let ports = channels.compactMap { $0.localAddress?.port }
-        for channel in channels {
-            try await channel.close()
-        }
-        return ports
-    }
 
     func start(_ id: String) throws {
         let process = Process()

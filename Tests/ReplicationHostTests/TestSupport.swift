@@ -1,5 +1,7 @@
 import ClusterConfig
 import Foundation
+import NIOCore
+import NIOPosix
 import KeyValueStore
 import Logging
 import RaftCore
@@ -159,3 +161,26 @@ enum KV {
         return try? KeyValueStore.Response(decoding: bytes)
     }
 }
+
+/// Ports for servers that must be named in a configuration before they start, handed out by
+/// one counter for the whole test process: below the kernel's ephemeral range (32768 and up
+/// here), so no outgoing connection can take one between the check and the bind, and distinct
+/// across tests running in parallel. Each is checked to be free before it is handed out.
+func freePorts(_ count: Int) async throws -> [Int] {
+    var ports: [Int] = []
+    while ports.count < count {
+        let candidate = portCounter.withLock { next -> Int in
+            defer { next = next >= 31_999 ? 20_000 : next + 1 }
+            return next
+        }
+        if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: candidate).get()
+        {
+            try await channel.close()
+            ports.append(candidate)
+        }
+    }
+    return ports
+}
+
+private let portCounter = Mutex(20_000 + Int(getpid() % 1_000) * 10)
