@@ -104,9 +104,11 @@ struct HTTPResult: Sendable {
     var body: String
 }
 
-/// One HTTP/1.1 request on a fresh connection.
+/// One HTTP/1.1 request on a fresh connection. `connected` runs once the connection is up,
+/// just before the request is written (a request that never connected reached no server).
 func httpRequest(
-    _ method: HTTPMethod, port: Int, _ path: String, body: String? = nil
+    _ method: HTTPMethod, port: Int, _ path: String, body: String? = nil,
+    connected: @Sendable () -> Void = {}
 ) async throws -> HTTPResult {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
@@ -116,6 +118,7 @@ func httpRequest(
                     wrappingChannelSynchronously: channel)
             }
         }
+    connected()
     return try await channel.executeThenClose { inbound, outbound in
         var headers = HTTPHeaders([("host", "127.0.0.1:\(port)")])
         let payload = ByteBuffer(string: body ?? "")
