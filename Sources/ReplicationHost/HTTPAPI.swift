@@ -417,7 +417,9 @@ package struct HTTPAPI: Sendable {
             $0.snapshotIndex
         }
         family("rafthost_fsyncs_total", "counter", "Storage syncs since the node started.") { UInt64($0.syncs) }
-        family("rafthost_proposals_total", "counter", "Client commands handed to this node (a follower forwards them).") {
+        family(
+            "rafthost_proposals_total", "counter", "Client commands handed to this node (a follower forwards them)."
+        ) {
             $0.metrics.proposals
         }
         family("rafthost_applied_entries_total", "counter", "Log entries applied on this node.") {
