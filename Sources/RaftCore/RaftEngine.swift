@@ -79,14 +79,17 @@ public struct RaftEngine: Sendable {
     /// entries after the snapshot come out of ``takeOutput()`` again.
     public init(configuration: RaftConfiguration, persistentState: PersistentState = PersistentState()) {
         precondition(configuration.voters.contains(configuration.id), "a node must be one of the voters")
-        precondition(configuration.heartbeatTicks >= 1 && configuration.electionTimeoutTicks > configuration.heartbeatTicks)
+        precondition(
+            configuration.heartbeatTicks >= 1 && configuration.electionTimeoutTicks > configuration.heartbeatTicks
+        )
         self.configuration = configuration
         random = SeededGenerator(seed: configuration.randomSeed ^ (configuration.id.rawValue &* 0x9E37_79B9))
         let snapshotIndex = persistentState.snapshot?.metadata.index ?? 0
         log = RaftLog(
             snapshotIndex: snapshotIndex,
             snapshotTerm: persistentState.snapshot?.metadata.term ?? 0,
-            entries: persistentState.entries)
+            entries: persistentState.entries
+        )
         snapshot = persistentState.snapshot
         term = persistentState.hardState.term
         vote = persistentState.hardState.vote
@@ -257,14 +260,18 @@ public struct RaftEngine: Sendable {
     /// the covered log prefix from storage.
     public mutating func compact(through index: LogIndex, snapshotData: [UInt8]) throws(RaftError) -> Snapshot {
         guard index > log.snapshotIndex else {
-            throw RaftError(.compactionBehindSnapshot, "index \(index) is already compacted (snapshot at \(log.snapshotIndex))")
+            throw RaftError(
+                .compactionBehindSnapshot,
+                "index \(index) is already compacted (snapshot at \(log.snapshotIndex))"
+            )
         }
         guard index <= appliedIndex, let entryTerm = log.term(at: index) else {
             throw RaftError(.compactionBeyondApplied, "index \(index) is beyond the applied index \(appliedIndex)")
         }
         let newSnapshot = Snapshot(
             metadata: SnapshotMetadata(index: index, term: entryTerm, voters: configuration.voters),
-            data: snapshotData)
+            data: snapshotData
+        )
         log.compact(through: index)
         snapshot = newSnapshot
         return newSnapshot
@@ -436,14 +443,23 @@ public struct RaftEngine: Sendable {
         if canVote && log.isUpToDate(lastIndex: request.lastLogIndex, lastTerm: request.lastLogTerm) {
             if isPreVote {
                 output.messages.append(
-                    Message(from: id, to: message.from, term: message.term, payload: .preVoteResponse(VoteResponse(granted: true))))
+                    Message(
+                        from: id,
+                        to: message.from,
+                        term: message.term,
+                        payload: .preVoteResponse(VoteResponse(granted: true))
+                    )
+                )
             } else {
                 electionElapsed = 0
                 vote = message.from
                 send(to: message.from, .voteResponse(VoteResponse(granted: true)))
             }
         } else {
-            send(to: message.from, isPreVote ? .preVoteResponse(VoteResponse(granted: false)) : .voteResponse(VoteResponse(granted: false)))
+            send(
+                to: message.from,
+                isPreVote ? .preVoteResponse(VoteResponse(granted: false)) : .voteResponse(VoteResponse(granted: false))
+            )
         }
     }
 
@@ -493,7 +509,9 @@ public struct RaftEngine: Sendable {
             send(
                 to: leaderID,
                 .appendResponse(
-                    AppendResponse(success: false, matchIndex: request.prevLogIndex, conflictIndex: log.lastIndex + 1)))
+                    AppendResponse(success: false, matchIndex: request.prevLogIndex, conflictIndex: log.lastIndex + 1)
+                )
+            )
             return
         }
         guard localTerm == prevTerm else {
@@ -502,8 +520,13 @@ public struct RaftEngine: Sendable {
                 to: leaderID,
                 .appendResponse(
                     AppendResponse(
-                        success: false, matchIndex: request.prevLogIndex, conflictIndex: conflictIndex,
-                        conflictTerm: localTerm)))
+                        success: false,
+                        matchIndex: request.prevLogIndex,
+                        conflictIndex: conflictIndex,
+                        conflictTerm: localTerm
+                    )
+                )
+            )
             return
         }
         for entry in entries {
@@ -566,13 +589,22 @@ public struct RaftEngine: Sendable {
     }
 
     private mutating func sendSnapshotResponse(
-        to leaderID: NodeID, _ metadata: SnapshotMetadata, nextOffset: UInt64, done: Bool
+        to leaderID: NodeID,
+        _ metadata: SnapshotMetadata,
+        nextOffset: UInt64,
+        done: Bool
     ) {
         send(
             to: leaderID,
             .installSnapshotResponse(
                 SnapshotChunkResponse(
-                    snapshotIndex: metadata.index, snapshotTerm: metadata.term, nextOffset: nextOffset, done: done)))
+                    snapshotIndex: metadata.index,
+                    snapshotTerm: metadata.term,
+                    nextOffset: nextOffset,
+                    done: done
+                )
+            )
+        )
     }
 
     // MARK: - Candidate
@@ -721,7 +753,13 @@ public struct RaftEngine: Sendable {
             to: follower,
             .append(
                 AppendRequest(
-                    prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: Array(entries), leaderCommit: commitIndex)))
+                    prevLogIndex: prevIndex,
+                    prevLogTerm: prevTerm,
+                    entries: Array(entries),
+                    leaderCommit: commitIndex
+                )
+            )
+        )
         switch peer.state {
         case .replicate:
             if let last = entries.last {
@@ -753,8 +791,13 @@ public struct RaftEngine: Sendable {
             to: follower,
             .installSnapshot(
                 SnapshotChunk(
-                    metadata: transfer.snapshot.metadata, offset: UInt64(start), totalSize: UInt64(data.count),
-                    data: Array(data[start..<end]))))
+                    metadata: transfer.snapshot.metadata,
+                    offset: UInt64(start),
+                    totalSize: UInt64(data.count),
+                    data: Array(data[start..<end])
+                )
+            )
+        )
     }
 
     private mutating func broadcastHeartbeat() {
@@ -762,7 +805,8 @@ public struct RaftEngine: Sendable {
             guard let state = progress[peer] else { continue }
             send(
                 to: peer,
-                .heartbeat(Heartbeat(commit: min(state.match, commitIndex), readRound: nextReadRound)))
+                .heartbeat(Heartbeat(commit: min(state.match, commitIndex), readRound: nextReadRound))
+            )
         }
     }
 

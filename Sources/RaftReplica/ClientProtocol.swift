@@ -30,7 +30,9 @@ public enum ClientRequest: BinaryCodable, Sendable, Hashable {
 
     public init(from reader: inout BinaryReader) throws(BinaryDecodingError) {
         let version = try reader.readUInt8()
-        guard version == Self.version else { throw reader.invalidValue("unsupported client protocol version \(version)") }
+        guard version == Self.version else {
+            throw reader.invalidValue("unsupported client protocol version \(version)")
+        }
         switch try reader.readUInt8() {
         case 1:
             let clientID = try reader.readVarint()
@@ -90,7 +92,9 @@ public enum ClientResponse: BinaryCodable, Sendable, Hashable {
 
     public init(from reader: inout BinaryReader) throws(BinaryDecodingError) {
         let version = try reader.readUInt8()
-        guard version == Self.version else { throw reader.invalidValue("unsupported client protocol version \(version)") }
+        guard version == Self.version else {
+            throw reader.invalidValue("unsupported client protocol version \(version)")
+        }
         switch try reader.readUInt8() {
         case 0:
             self = .ok(try reader.readBytes())

@@ -110,7 +110,9 @@ public struct Replica: Sendable {
     /// - Returns: what the engine made of the proposal; nil when the session table answered.
     @discardableResult
     public mutating func submitCommand(
-        _ request: ClientCommand, requestID: UInt64, now: UInt64
+        _ request: ClientCommand,
+        requestID: UInt64,
+        now: UInt64
     ) -> RaftEngine.ProposalResult? {
         switch sessions.lookup(client: request.clientID, sequence: request.sequence) {
         case .duplicate(let outcome):
@@ -124,7 +126,11 @@ public struct Replica: Sendable {
         }
         lastStamp = max(lastStamp, now, appliedTime)
         let envelope = CommandEnvelope(
-            clientID: request.clientID, sequence: request.sequence, time: lastStamp, command: request.command)
+            clientID: request.clientID,
+            sequence: request.sequence,
+            time: lastStamp,
+            command: request.command
+        )
         let result = engine.propose(envelope.encoded())
         switch result {
         case .accepted(let index, let term):
@@ -194,7 +200,10 @@ public struct Replica: Sendable {
         }
         for readID in output.failedReads {
             if let pending = pendingReads.removeValue(forKey: readID) {
-                complete(pending.requestID, .failure(ReplicaError(.notLeader, "leadership lost", leaderHint: engine.leader)))
+                complete(
+                    pending.requestID,
+                    .failure(ReplicaError(.notLeader, "leadership lost", leaderHint: engine.leader))
+                )
             }
         }
         for read in output.readStates {
@@ -236,19 +245,29 @@ public struct Replica: Sendable {
             return result(of: outcome)
         case .stale:
             return .failure(
-                ReplicaError(.sessionExpired, "client \(envelope.clientID) already moved past \(envelope.sequence)"))
+                ReplicaError(.sessionExpired, "client \(envelope.clientID) already moved past \(envelope.sequence)")
+            )
         case .new:
             break
         }
         let outcome: SessionTable.Outcome
         do {
             outcome = .response(
-                try machine.apply(encodedCommand: envelope.command, context: ApplyContext(index: index, time: appliedTime)))
+                try machine.apply(
+                    encodedCommand: envelope.command,
+                    context: ApplyContext(index: index, time: appliedTime)
+                )
+            )
         } catch {
             outcome = .invalidRequest("\(error)")
         }
         sessions.record(
-            client: envelope.clientID, sequence: envelope.sequence, outcome: outcome, time: appliedTime, limits: limits)
+            client: envelope.clientID,
+            sequence: envelope.sequence,
+            outcome: outcome,
+            time: appliedTime,
+            limits: limits
+        )
         return result(of: outcome)
     }
 
@@ -286,7 +305,9 @@ public struct Replica: Sendable {
         let name = try reader.readString()
         guard name == machine.name else {
             throw ReplicaError(
-                .invalidRequest, "snapshot holds state machine '\(name)' but this group runs '\(machine.name)'")
+                .invalidRequest,
+                "snapshot holds state machine '\(name)' but this group runs '\(machine.name)'"
+            )
         }
         let time = try reader.readVarint()
         let table = try SessionTable(from: &reader)
@@ -312,7 +333,9 @@ public struct Replica: Sendable {
     private mutating func serve(_ pending: PendingQuery) {
         do {
             let response = try machine.query(
-                encoded: pending.query, context: QueryContext(index: appliedIndex, time: appliedTime))
+                encoded: pending.query,
+                context: QueryContext(index: appliedIndex, time: appliedTime)
+            )
             complete(pending.requestID, .success(response))
         } catch {
             complete(pending.requestID, .failure(ReplicaError(.invalidRequest, "\(error)")))

@@ -26,7 +26,8 @@ public struct AppendOnlyKeyValueModel: LinearizabilityModel {
                     !history.contains(where: { $0.input.key == key && $0.call < returned && $0.call != operation.call })
                 else { return nil }
             case .query:
-                if case .value(let value)? = operation.output, value.count > (longest[operation.input.key]?.count ?? -1) {
+                if case .value(let value)? = operation.output, value.count > (longest[operation.input.key]?.count ?? -1)
+                {
                     longest[operation.input.key] = value
                 }
             default:

@@ -224,7 +224,9 @@ public final class RaftSimulation {
 
     /// Runs in steps of `step` until `condition` holds or `timeout` passes; returns whether it held.
     public func run(
-        atMost timeout: VirtualTime, step: VirtualTime = .milliseconds(10), until condition: () -> Bool
+        atMost timeout: VirtualTime,
+        step: VirtualTime = .milliseconds(10),
+        until condition: () -> Bool
     ) throws(SimulationFailure) -> Bool {
         let deadline = now + timeout
         while now < deadline {
@@ -252,7 +254,11 @@ public final class RaftSimulation {
     /// Fails the run (the error names the seed and describes every node).
     public func fail(_ message: String) -> SimulationFailure {
         let error = SimulationFailure(
-            message: message + "\n" + clusterDescription, seed: seed, testName: testName, time: now)
+            message: message + "\n" + clusterDescription,
+            seed: seed,
+            testName: testName,
+            time: now
+        )
         if failure == nil { failure = error }
         return error
     }
@@ -358,7 +364,9 @@ public final class RaftSimulation {
             if let required = commitAtReadRequest.removeValue(forKey: completion.requestID),
                 case .success = completion.result, node.lastApplied < required
             {
-                _ = fail("read \(completion.requestID) on \(node.id) served at \(node.lastApplied), below commit \(required)")
+                _ = fail(
+                    "read \(completion.requestID) on \(node.id) served at \(node.lastApplied), below commit \(required)"
+                )
             }
             node.replies.removeValue(forKey: completion.requestID)?(completion.result)
         }
@@ -538,15 +546,21 @@ public final class RaftSimulation {
     private func start(_ id: NodeID) {
         guard let node = nodes[id] else { return }
         let persisted = PersistentState(
-            hardState: node.disk.hardState, snapshot: node.disk.snapshot, entries: node.disk.entries)
+            hardState: node.disk.hardState,
+            snapshot: node.disk.snapshot,
+            entries: node.disk.entries
+        )
         var configuration = configurationTemplate(id)
         configuration.randomSeed = configuration.randomSeed &+ UInt64(node.incarnation) &* 7919
         let maxRaftState: Int?
         if case .maxRaftState(let bytes) = snapshotPolicy { maxRaftState = bytes } else { maxRaftState = nil }
         do {
             node.replica = try Replica(
-                configuration: configuration, machine: makeMachine(), persistentState: persisted,
-                maxRaftState: maxRaftState)
+                configuration: configuration,
+                machine: makeMachine(),
+                persistentState: persisted,
+                maxRaftState: maxRaftState
+            )
         } catch {
             _ = fail("\(id) could not restart from its persisted state: \(error)")
             return
@@ -600,7 +614,10 @@ public final class RaftSimulation {
     public func start(_ id: NodeID, _ command: [UInt8]) -> (index: LogIndex, term: Term)? {
         guard let node = nodes[id], node.isUp else { return nil }
         let request = Replica.ClientCommand(
-            clientID: random.next(), sequence: 1, command: CommandRecorder.Command(bytes: command).encoded())
+            clientID: random.next(),
+            sequence: 1,
+            command: CommandRecorder.Command(bytes: command).encoded()
+        )
         let result = node.replica!.submitCommand(request, requestID: takeRequestID(), now: now / 1_000)
         scheduleFlush(node)
         guard case .accepted(let index, let term) = result else { return nil }
@@ -626,7 +643,9 @@ public final class RaftSimulation {
     /// partition; lossy when the network is unreliable). `reply` runs when an answer
     /// arrives; a lost request or reply never answers, so clients need timeouts.
     public func submit(
-        to id: NodeID, _ command: Replica.ClientCommand, reply: @escaping (Result<[UInt8], ReplicaError>) -> Void
+        to id: NodeID,
+        _ command: Replica.ClientCommand,
+        reply: @escaping (Result<[UInt8], ReplicaError>) -> Void
     ) {
         clientHop { [self] in
             guard let node = nodes[id], node.isUp else { return }
@@ -639,7 +658,9 @@ public final class RaftSimulation {
 
     /// Sends a query to node `id`; see ``submit(to:_:reply:)``.
     public func query(
-        to id: NodeID, _ query: [UInt8], consistency: Replica.ReadConsistency,
+        to id: NodeID,
+        _ query: [UInt8],
+        consistency: Replica.ReadConsistency,
         reply: @escaping (Result<[UInt8], ReplicaError>) -> Void
     ) {
         clientHop { [self] in

@@ -34,17 +34,24 @@ public final class SimulatedClerk {
     public func submit(_ command: [UInt8], completion: @escaping ([UInt8]) -> Void) {
         sequence += 1
         let request = Replica.ClientCommand(clientID: clientID, sequence: sequence, command: command)
-        run { [simulation] node, reply in simulation.submit(to: node, request, reply: reply) } completion: { completion($0) }
+        run { [simulation] node, reply in
+            simulation.submit(to: node, request, reply: reply)
+        } completion: {
+            completion($0)
+        }
     }
 
     /// Reads until some node answers: linearizable by default.
     public func query(
-        _ query: [UInt8], consistency: Replica.ReadConsistency = .linearizable,
+        _ query: [UInt8],
+        consistency: Replica.ReadConsistency = .linearizable,
         completion: @escaping ([UInt8]) -> Void
     ) {
         run { [simulation] node, reply in
             simulation.query(to: node, query, consistency: consistency, reply: reply)
-        } completion: { completion($0) }
+        } completion: {
+            completion($0)
+        }
     }
 
     private func run(

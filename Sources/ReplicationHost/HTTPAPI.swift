@@ -104,7 +104,10 @@ package struct HTTPAPI: Sendable {
     }
 
     private func keyValue(
-        _ request: HTTPRequest, group: ClusterConfiguration.Group, rest: [String], query: [String: String]
+        _ request: HTTPRequest,
+        group: ClusterConfiguration.Group,
+        rest: [String],
+        query: [String: String]
     ) async -> HTTPAnswer {
         guard group.stateMachine == KeyValueStore.name else {
             return .error(.notFound, "group \"\(group.name)\" runs \(group.stateMachine), not \(KeyValueStore.name)")
@@ -205,7 +208,10 @@ package struct HTTPAPI: Sendable {
     }
 
     private func locks(
-        _ request: HTTPRequest, group: ClusterConfiguration.Group, rest: [String], query: [String: String]
+        _ request: HTTPRequest,
+        group: ClusterConfiguration.Group,
+        rest: [String],
+        query: [String: String]
     ) async -> HTTPAnswer {
         guard group.stateMachine == LockService.name else {
             return .error(.notFound, "group \"\(group.name)\" runs \(group.stateMachine), not \(LockService.name)")
@@ -304,7 +310,9 @@ package struct HTTPAPI: Sendable {
     }
 
     private func read(
-        _ query: [UInt8], group: ClusterConfiguration.Group, _ consistency: Replica.ReadConsistency
+        _ query: [UInt8],
+        group: ClusterConfiguration.Group,
+        _ consistency: Replica.ReadConsistency
     ) async -> Outcome {
         if consistency == .stale {
             switch await local(.query(query, consistency: .stale), group.name) {
@@ -418,7 +426,9 @@ package struct HTTPAPI: Sendable {
         }
         family("rafthost_fsyncs_total", "counter", "Storage syncs since the node started.") { UInt64($0.syncs) }
         family(
-            "rafthost_proposals_total", "counter", "Client commands handed to this node (a follower forwards them)."
+            "rafthost_proposals_total",
+            "counter",
+            "Client commands handed to this node (a follower forwards them)."
         ) {
             $0.metrics.proposals
         }
@@ -434,7 +444,8 @@ package struct HTTPAPI: Sendable {
         text += "# TYPE rafthost_replication_lag_entries gauge\n"
         for group in groups {
             for (peer, lag) in group.replicationLag.sorted(by: { $0.key < $1.key }) {
-                text += "rafthost_replication_lag_entries{node=\"\(Self.label(nodeID))\",group=\"\(Self.label(group.name))\","
+                text +=
+                    "rafthost_replication_lag_entries{node=\"\(Self.label(nodeID))\",group=\"\(Self.label(group.name))\","
                     + "peer=\"\(Self.label(nodeName(peer) ?? "\(peer)"))\"} \(lag)\n"
             }
         }
@@ -445,7 +456,8 @@ package struct HTTPAPI: Sendable {
             var cumulative: UInt64 = 0
             for (slot, count) in group.metrics.syncLatencyBuckets.enumerated() {
                 cumulative += count
-                let bound = slot < GroupMetrics.syncLatencyBounds.count ? "\(GroupMetrics.syncLatencyBounds[slot])" : "+Inf"
+                let bound =
+                    slot < GroupMetrics.syncLatencyBounds.count ? "\(GroupMetrics.syncLatencyBounds[slot])" : "+Inf"
                 text += "rafthost_fsync_seconds_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
             }
             text += "rafthost_fsync_seconds_sum{\(labels)} \(group.metrics.syncLatencySum)\n"
@@ -533,7 +545,10 @@ extension HTTPAnswer {
             return HTTPAnswer(status, contentType: "application/json", body: Array(try encoder.encode(value)) + [0x0A])
         } catch {
             return HTTPAnswer(
-                .internalServerError, contentType: "application/json", body: Array(#"{"error":"encoding"}"#.utf8))
+                .internalServerError,
+                contentType: "application/json",
+                body: Array(#"{"error":"encoding"}"#.utf8)
+            )
         }
     }
 

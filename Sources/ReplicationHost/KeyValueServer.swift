@@ -49,7 +49,8 @@ public final class KeyValueServer: Sendable {
             nodes: peers,
             groups: [ClusterConfiguration.Group(name: "kv", stateMachine: "KeyValueStore", maxRaftState: maxRaftState)],
             raft: raft,
-            storage: storage)
+            storage: storage
+        )
         let node = try RaftNode(configuration: configuration, node: peers[me].id, logger: logger)
         let endpoints = try await node.start()
         let serving = Task { try await node.run() }

@@ -64,7 +64,12 @@ struct Bench: AsyncParsableCommand {
         let timeout = cluster.timeout.duration
         func client(_ reachable: [RaftClient.Endpoint]) -> KeyValueClient {
             KeyValueClient(
-                RaftClient(endpoints: reachable, group: group, configuration: RaftClient.Configuration(timeout: timeout)))
+                RaftClient(
+                    endpoints: reachable,
+                    group: group,
+                    configuration: RaftClient.Configuration(timeout: timeout)
+                )
+            )
         }
         let connections = (0..<connectionCount).map { index in
             // Writes always find the leader; with --target all, reads stay on one node each.
@@ -73,10 +78,13 @@ struct Bench: AsyncParsableCommand {
             return Connection(reader: reader, writer: writer)
         }
         let plan = Plan(
-            operation: op, keys: keys, value: String(repeating: "x", count: valueSize),
+            operation: op,
+            keys: keys,
+            value: String(repeating: "x", count: valueSize),
             consistency: consistency == .stale ? .stale : .linearizable,
             deadline: total == nil ? ContinuousClock.now + (duration?.duration ?? .seconds(10)) : nil,
-            budget: total.map { Budget($0) })
+            budget: total.map { Budget($0) }
+        )
         let started = ContinuousClock.now
         let results = await withTaskGroup(of: WorkerResult.self) { group in
             for worker in 0..<clients {
@@ -112,11 +120,18 @@ struct Bench: AsyncParsableCommand {
             fields += summary.map { String(format: "\"%@_ms\":%.3f", $0.0, $0.1) }
             print("{" + fields.joined(separator: ",") + "}")
         } else {
-            print("op \(op.rawValue), \(clients) clients on \(min(conns, clients)) connections, target \(target.rawValue)")
+            print(
+                "op \(op.rawValue), \(clients) clients on \(min(conns, clients)) connections, target \(target.rawValue)"
+            )
             print(
                 String(
-                    format: "%llu requests in %.2f s: %.1f req/s, %d errors", result.latencies.totalCount, seconds,
-                    throughput, result.errors))
+                    format: "%llu requests in %.2f s: %.1f req/s, %d errors",
+                    result.latencies.totalCount,
+                    seconds,
+                    throughput,
+                    result.errors
+                )
+            )
             print("latency ms: " + summary.map { String(format: "%@ %.3f", $0.0, $0.1) }.joined(separator: "  "))
         }
     }

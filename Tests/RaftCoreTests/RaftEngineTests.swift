@@ -7,24 +7,32 @@ struct RaftEngineTests {
     func voteIsPersistedBeforeItIsAnswered() {
         var follower = RaftEngine(configuration: RaftConfiguration(id: n2, voters: [n1, n2, n3]))
         follower.step(
-            Message(from: n1, to: n2, term: 1, payload: .vote(VoteRequest(lastLogIndex: 0, lastLogTerm: 0))))
+            Message(from: n1, to: n2, term: 1, payload: .vote(VoteRequest(lastLogIndex: 0, lastLogTerm: 0)))
+        )
         let output = follower.takeOutput()
         #expect(output.hardState == HardState(term: 1, vote: n1, commit: 0))
         #expect(output.messages.map(\.payload) == [.voteResponse(VoteResponse(granted: true))])
         #expect(output.messages.allSatisfy { !$0.mayBeSentBeforePersisting })
         // A second candidate in the same term is refused.
         follower.step(
-            Message(from: n3, to: n2, term: 1, payload: .vote(VoteRequest(lastLogIndex: 5, lastLogTerm: 1))))
+            Message(from: n3, to: n2, term: 1, payload: .vote(VoteRequest(lastLogIndex: 5, lastLogTerm: 1)))
+        )
         #expect(follower.takeOutput().messages.map(\.payload) == [.voteResponse(VoteResponse(granted: false))])
     }
 
     @Test("a candidate with a shorter log gets no vote")
     func voteRequiresAnUpToDateLog() {
         let persisted = PersistentState(
-            hardState: HardState(term: 2), entries: [Entry(term: 1, index: 1), Entry(term: 2, index: 2)])
-        var follower = RaftEngine(configuration: RaftConfiguration(id: n2, voters: [n1, n2, n3]), persistentState: persisted)
+            hardState: HardState(term: 2),
+            entries: [Entry(term: 1, index: 1), Entry(term: 2, index: 2)]
+        )
+        var follower = RaftEngine(
+            configuration: RaftConfiguration(id: n2, voters: [n1, n2, n3]),
+            persistentState: persisted
+        )
         follower.step(
-            Message(from: n1, to: n2, term: 3, payload: .vote(VoteRequest(lastLogIndex: 5, lastLogTerm: 1))))
+            Message(from: n1, to: n2, term: 3, payload: .vote(VoteRequest(lastLogIndex: 5, lastLogTerm: 1)))
+        )
         #expect(follower.takeOutput().messages.map(\.payload) == [.voteResponse(VoteResponse(granted: false))])
         #expect(follower.term == 3)
     }
@@ -37,7 +45,11 @@ struct RaftEngineTests {
         let output = harness.output(of: n1)
         #expect(harness[1].role == .preCandidate)
         #expect(harness[1].term == 0)
-        #expect(output.messages.contains { $0.term == 1 && $0.payload == .preVote(VoteRequest(lastLogIndex: 0, lastLogTerm: 0)) })
+        #expect(
+            output.messages.contains {
+                $0.term == 1 && $0.payload == .preVote(VoteRequest(lastLogIndex: 0, lastLogTerm: 0))
+            }
+        )
     }
 
     @Test("a node returning from a partition does not depose the leader")
@@ -88,7 +100,9 @@ struct RaftEngineTests {
     func leaderCommitsOnlyCurrentTermByCounting() {
         // n1 holds an entry of term 2 that the others lack; it wins term 3.
         let n1State = PersistentState(
-            hardState: HardState(term: 2), entries: [Entry(term: 1, index: 1), Entry(term: 2, index: 2)])
+            hardState: HardState(term: 2),
+            entries: [Entry(term: 1, index: 1), Entry(term: 2, index: 2)]
+        )
         let voters = [n1, n2, n3]
         var fresh = RaftEngine(configuration: RaftConfiguration(id: n1, voters: voters), persistentState: n1State)
         // Drive n1 to leadership by hand, so that we control replication.
@@ -105,10 +119,14 @@ struct RaftEngineTests {
         fresh.didPersist(out)
         #expect(fresh.role == .leader)
         #expect(fresh.log.lastIndex == 3, "the new leader appends a no-op of term 3")
-        fresh.step(Message(from: n2, to: n1, term: 3, payload: .appendResponse(AppendResponse(success: true, matchIndex: 2))))
+        fresh.step(
+            Message(from: n2, to: n1, term: 3, payload: .appendResponse(AppendResponse(success: true, matchIndex: 2)))
+        )
         _ = fresh.takeOutput()
         #expect(fresh.commitIndex == 0, "index 2 (term 2) must not commit by counting replicas")
-        fresh.step(Message(from: n2, to: n1, term: 3, payload: .appendResponse(AppendResponse(success: true, matchIndex: 3))))
+        fresh.step(
+            Message(from: n2, to: n1, term: 3, payload: .appendResponse(AppendResponse(success: true, matchIndex: 3)))
+        )
         _ = fresh.takeOutput()
         #expect(fresh.commitIndex == 3, "committing the term-3 no-op commits index 2 with it")
     }
@@ -118,23 +136,34 @@ struct RaftEngineTests {
         let entries = [1, 1, 2, 2, 2].enumerated().map { Entry(term: Term($0.element), index: LogIndex($0.offset + 1)) }
         var follower = RaftEngine(
             configuration: RaftConfiguration(id: n2, voters: [n1, n2, n3]),
-            persistentState: PersistentState(hardState: HardState(term: 3), entries: entries))
+            persistentState: PersistentState(hardState: HardState(term: 3), entries: entries)
+        )
         follower.step(
             Message(
-                from: n1, to: n2, term: 3,
-                payload: .append(AppendRequest(prevLogIndex: 5, prevLogTerm: 3, entries: [], leaderCommit: 0))))
+                from: n1,
+                to: n2,
+                term: 3,
+                payload: .append(AppendRequest(prevLogIndex: 5, prevLogTerm: 3, entries: [], leaderCommit: 0))
+            )
+        )
         #expect(
             follower.takeOutput().messages.map(\.payload) == [
                 .appendResponse(AppendResponse(success: false, matchIndex: 5, conflictIndex: 3, conflictTerm: 2))
-            ])
+            ]
+        )
         follower.step(
             Message(
-                from: n1, to: n2, term: 3,
-                payload: .append(AppendRequest(prevLogIndex: 9, prevLogTerm: 3, entries: [], leaderCommit: 0))))
+                from: n1,
+                to: n2,
+                term: 3,
+                payload: .append(AppendRequest(prevLogIndex: 9, prevLogTerm: 3, entries: [], leaderCommit: 0))
+            )
+        )
         #expect(
             follower.takeOutput().messages.map(\.payload) == [
                 .appendResponse(AppendResponse(success: false, matchIndex: 9, conflictIndex: 6, conflictTerm: nil))
-            ])
+            ]
+        )
     }
 
     @Test("a conflicting suffix is replaced and handed out for persisting")
@@ -142,12 +171,19 @@ struct RaftEngineTests {
         let entries = [Entry(term: 1, index: 1), Entry(term: 2, index: 2), Entry(term: 2, index: 3)]
         var follower = RaftEngine(
             configuration: RaftConfiguration(id: n2, voters: [n1, n2, n3]),
-            persistentState: PersistentState(hardState: HardState(term: 3), entries: entries))
-        let replacement = [Entry(term: 3, index: 2, data: [9]), Entry(term: 3, index: 3, data: [8]), Entry(term: 3, index: 4)]
+            persistentState: PersistentState(hardState: HardState(term: 3), entries: entries)
+        )
+        let replacement = [
+            Entry(term: 3, index: 2, data: [9]), Entry(term: 3, index: 3, data: [8]), Entry(term: 3, index: 4),
+        ]
         follower.step(
             Message(
-                from: n1, to: n2, term: 3,
-                payload: .append(AppendRequest(prevLogIndex: 1, prevLogTerm: 1, entries: replacement, leaderCommit: 4))))
+                from: n1,
+                to: n2,
+                term: 3,
+                payload: .append(AppendRequest(prevLogIndex: 1, prevLogTerm: 1, entries: replacement, leaderCommit: 4))
+            )
+        )
         let output = follower.takeOutput()
         #expect(output.entries == replacement)
         // Index 1 was durable already; the replaced entries are applied only once durable.
@@ -171,7 +207,13 @@ struct RaftEngineTests {
         #expect(heartbeats.count == 2)
         guard case .heartbeat(let heartbeat) = heartbeats[0].payload else { return }
         harness[1].step(
-            Message(from: n2, to: n1, term: harness[1].term, payload: .heartbeatResponse(HeartbeatResponse(readRound: heartbeat.readRound))))
+            Message(
+                from: n2,
+                to: n1,
+                term: harness[1].term,
+                payload: .heartbeatResponse(HeartbeatResponse(readRound: heartbeat.readRound))
+            )
+        )
         #expect(harness.output(of: n1).readStates == [ReadState(id: 42, index: commit)])
     }
 
@@ -182,7 +224,13 @@ struct RaftEngineTests {
         _ = harness[1].requestRead(id: 5)
         _ = harness.output(of: n1)
         harness[1].step(
-            Message(from: n2, to: n1, term: harness[1].term + 1, payload: .appendResponse(AppendResponse(success: false, matchIndex: 0))))
+            Message(
+                from: n2,
+                to: n1,
+                term: harness[1].term + 1,
+                payload: .appendResponse(AppendResponse(success: false, matchIndex: 0))
+            )
+        )
         let output = harness.output(of: n1)
         #expect(output.failedReads == [5])
         #expect(harness[1].role == .follower)

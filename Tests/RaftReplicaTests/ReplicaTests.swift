@@ -12,8 +12,11 @@ private struct SingleNode {
     init(maxRaftState: Int? = nil, limits: SessionLimits = SessionLimits()) throws {
         let configuration = RaftConfiguration(id: NodeID(1), voters: [NodeID(1)])
         replica = try Replica(
-            configuration: configuration, machine: AnyStateMachine(KeyValueStore()), maxRaftState: maxRaftState,
-            limits: limits)
+            configuration: configuration,
+            machine: AnyStateMachine(KeyValueStore()),
+            maxRaftState: maxRaftState,
+            limits: limits
+        )
         for _ in 0..<30 { replica.tick() }
         try drive()
     }
@@ -27,11 +30,20 @@ private struct SingleNode {
         for completion in replica.takeCompletions() { finished[completion.requestID] = completion.result }
     }
 
-    mutating func send(_ command: KeyValueStore.Command, client: UInt64, sequence: UInt64, id: UInt64, now: UInt64 = 0)
+    mutating func send(
+        _ command: KeyValueStore.Command,
+        client: UInt64,
+        sequence: UInt64,
+        id: UInt64,
+        now: UInt64 = 0
+    )
         throws -> KeyValueStore.Response?
     {
         replica.submitCommand(
-            Replica.ClientCommand(clientID: client, sequence: sequence, command: command.encoded()), requestID: id, now: now)
+            Replica.ClientCommand(clientID: client, sequence: sequence, command: command.encoded()),
+            requestID: id,
+            now: now
+        )
         try drive()
         return try finished[id].map { try KeyValueStore.Response(decoding: $0.get()) }
     }
@@ -96,8 +108,10 @@ struct ReplicaTests {
         var restored = try SingleNode()
         restored.replica = try Replica(
             configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
-            machine: AnyStateMachine(KeyValueStore()), persistentState: PersistentState(snapshot: snapshot),
-            maxRaftState: nil)
+            machine: AnyStateMachine(KeyValueStore()),
+            persistentState: PersistentState(snapshot: snapshot),
+            maxRaftState: nil
+        )
         for _ in 0..<30 { restored.replica.tick() }
         try restored.drive()
         #expect(try restored.send(.append(key: "k", value: "x"), client: 1, sequence: 1, id: 2) == .ok)

@@ -32,23 +32,57 @@ struct KeyValueScenarioTests {
         Generic(name: "PersistConcurrentUnreliable", clients: 5, servers: 5, unreliable: true, crash: true, seed: 48),
         Generic(name: "PersistPartition", clients: 5, servers: 5, crash: true, partitions: true, seed: 49),
         Generic(
-            name: "PersistPartitionUnreliable", clients: 5, servers: 5, unreliable: true, crash: true,
-            partitions: true, seed: 50),
+            name: "PersistPartitionUnreliable",
+            clients: 5,
+            servers: 5,
+            unreliable: true,
+            crash: true,
+            partitions: true,
+            seed: 50
+        ),
         Generic(
-            name: "PersistPartitionUnreliableLinearizable", clients: 15, servers: 7, unreliable: true, crash: true,
-            partitions: true, randomKeys: true, seed: 51),
+            name: "PersistPartitionUnreliableLinearizable",
+            clients: 15,
+            servers: 7,
+            unreliable: true,
+            crash: true,
+            partitions: true,
+            randomKeys: true,
+            seed: 51
+        ),
         Generic(name: "SnapshotRecover", clients: 1, servers: 5, crash: true, maxRaftState: 1000, seed: 52),
         Generic(name: "SnapshotRecoverManyClients", clients: 20, servers: 5, crash: true, maxRaftState: 1000, seed: 53),
         Generic(name: "SnapshotUnreliable", clients: 5, servers: 5, unreliable: true, maxRaftState: 1000, seed: 54),
         Generic(
-            name: "SnapshotUnreliableRecover", clients: 5, servers: 5, unreliable: true, crash: true,
-            maxRaftState: 1000, seed: 55),
+            name: "SnapshotUnreliableRecover",
+            clients: 5,
+            servers: 5,
+            unreliable: true,
+            crash: true,
+            maxRaftState: 1000,
+            seed: 55
+        ),
         Generic(
-            name: "SnapshotUnreliableRecoverConcurrentPartition", clients: 5, servers: 5, unreliable: true,
-            crash: true, partitions: true, maxRaftState: 1000, seed: 56),
+            name: "SnapshotUnreliableRecoverConcurrentPartition",
+            clients: 5,
+            servers: 5,
+            unreliable: true,
+            crash: true,
+            partitions: true,
+            maxRaftState: 1000,
+            seed: 56
+        ),
         Generic(
-            name: "SnapshotUnreliableRecoverConcurrentPartitionLinearizable", clients: 15, servers: 7,
-            unreliable: true, crash: true, partitions: true, maxRaftState: 1000, randomKeys: true, seed: 57),
+            name: "SnapshotUnreliableRecoverConcurrentPartitionLinearizable",
+            clients: 15,
+            servers: 7,
+            unreliable: true,
+            crash: true,
+            partitions: true,
+            maxRaftState: 1000,
+            randomKeys: true,
+            seed: 57
+        ),
     ]
 
     /// The lab's GenericTest: three rounds of 5 s in which every client (a fresh clerk each
@@ -64,8 +98,11 @@ struct KeyValueScenarioTests {
     private static func runGeneric(_ scenario: Generic) throws -> [String] {
         var problems: [String] = []
         let kv = KeyValueHarness(
-            servers: scenario.servers, seed: scenarioSeed(scenario.seed), maxRaftState: scenario.maxRaftState,
-            testName: "genericTest")
+            servers: scenario.servers,
+            seed: scenarioSeed(scenario.seed),
+            maxRaftState: scenario.maxRaftState,
+            testName: "genericTest"
+        )
         let sim = kv.sim
         sim.network.unreliable = scenario.unreliable
         var appendsPerClient = Array(repeating: 0, count: scenario.clients)
@@ -82,7 +119,8 @@ struct KeyValueScenarioTests {
                         running -= 1
                         return
                     }
-                    let key = scenario.randomKeys ? String(sim.randomNumber(below: UInt64(scenario.clients))) : String(client)
+                    let key =
+                        scenario.randomKeys ? String(sim.randomNumber(below: UInt64(scenario.clients))) : String(client)
                     let roll = sim.randomNumber(below: 1000)
                     if roll < 500 {
                         let value = "x \(client) \(appendsPerClient[client]) y"
@@ -104,7 +142,8 @@ struct KeyValueScenarioTests {
                                     _ = sim.fail(
                                         "client \(client): get(\(key)) returned ...\(value.suffix(40).debugDescription) "
                                             + "(\(value.count) characters), expected ...\(known.suffix(40).debugDescription) "
-                                            + "(\(known.count) characters)")
+                                            + "(\(known.count) characters)"
+                                    )
                                 }
                                 expected = value
                             }
@@ -147,7 +186,9 @@ struct KeyValueScenarioTests {
             if let maxRaftState = scenario.maxRaftState {
                 for id in sim.nodeIDs {
                     if sim.raftStateSize(id) > 2 * maxRaftState {
-                        problems.append("\(id) holds \(sim.raftStateSize(id)) bytes of Raft state (bound \(2 * maxRaftState))")
+                        problems.append(
+                            "\(id) holds \(sim.raftStateSize(id)) bytes of Raft state (bound \(2 * maxRaftState))"
+                        )
                     }
                 }
             } else {
@@ -160,7 +201,9 @@ struct KeyValueScenarioTests {
         if appendsPerClient.reduce(0, +) == 0 && !scenario.randomKeys { problems.append("no append completed") }
         try kv.checkLinearizable()
         if let maxRaftState = scenario.maxRaftState {
-            print("\(scenario.name): largest Raft state \(largestRaftState) bytes (maxraftstate \(maxRaftState)), \(kv.history.count) operations")
+            print(
+                "\(scenario.name): largest Raft state \(largestRaftState) bytes (maxraftstate \(maxRaftState)), \(kv.history.count) operations"
+            )
         } else {
             print("\(scenario.name): \(kv.history.count) operations, linearizable")
         }
@@ -234,7 +277,12 @@ struct KeyValueScenarioTests {
     @Test("SnapshotRPC")
     func snapshotRPC() throws {
         let maxRaftState = 1000
-        let kv = KeyValueHarness(servers: 3, seed: scenarioSeed(62), maxRaftState: maxRaftState, testName: "snapshotRPC")
+        let kv = KeyValueHarness(
+            servers: 3,
+            seed: scenarioSeed(62),
+            maxRaftState: maxRaftState,
+            testName: "snapshotRPC"
+        )
         let sim = kv.sim
         let ids = sim.nodeIDs
         let clerk = kv.makeClerk()
@@ -270,7 +318,12 @@ struct KeyValueScenarioTests {
     @Test("SnapshotSize")
     func snapshotSize() throws {
         let maxRaftState = 1000
-        let kv = KeyValueHarness(servers: 3, seed: scenarioSeed(63), maxRaftState: maxRaftState, testName: "snapshotSize")
+        let kv = KeyValueHarness(
+            servers: 3,
+            seed: scenarioSeed(63),
+            maxRaftState: maxRaftState,
+            testName: "snapshotSize"
+        )
         let clerk = kv.makeClerk()
         var largestRaftState = 0
         for _ in 0..<200 {

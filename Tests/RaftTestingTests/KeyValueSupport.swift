@@ -19,9 +19,12 @@ final class KeyValueHarness {
     init(servers: Int, seed: UInt64, maxRaftState: Int?, testName: String) {
         self.maxRaftState = maxRaftState
         sim = RaftSimulation(
-            servers: servers, seed: seed, testName: testName,
+            servers: servers,
+            seed: seed,
+            testName: testName,
             snapshots: maxRaftState.map { .maxRaftState($0) } ?? .never,
-            machine: { AnyStateMachine(KeyValueStore()) })
+            machine: { AnyStateMachine(KeyValueStore()) }
+        )
     }
 
     func makeClerk(servers: [NodeID]? = nil) -> SimulatedClerk {
@@ -32,7 +35,9 @@ final class KeyValueHarness {
 
     /// Starts an operation; `completion` runs when it returns. Recorded in the history.
     func start(
-        _ input: KeyValueModel.Input, on clerk: SimulatedClerk, client: Int? = nil,
+        _ input: KeyValueModel.Input,
+        on clerk: SimulatedClerk,
+        client: Int? = nil,
         completion: @escaping (KeyValueStore.Response) -> Void = { _ in }
     ) {
         let call = sim.now
@@ -42,7 +47,9 @@ final class KeyValueHarness {
                 _ = sim.fail("undecodable response to \(input)")
                 return
             }
-            history.append(Operation(client: clientNumber, input: input, call: call, output: response, returned: sim.now))
+            history.append(
+                Operation(client: clientNumber, input: input, call: call, output: response, returned: sim.now)
+            )
             completion(response)
         }
         switch input {

@@ -44,14 +44,20 @@ struct LockServiceSimulationTests {
             grants += granted
             operations += history.count
         }
-        print("lock service under faults: \(seeds.count) seeds, \(operations) operations, \(grants) grants, all linearizable")
+        print(
+            "lock service under faults: \(seeds.count) seeds, \(operations) operations, \(grants) grants, all linearizable"
+        )
         return (problems, grants)
     }
 
     private static func runSeed(_ seed: UInt64) throws -> ([Operation], Int) {
         let sim = RaftSimulation(
-            servers: 5, seed: seed, testName: "randomizedLockService", snapshots: .maxRaftState(2_000),
-            machine: { AnyStateMachine(LockService()) })
+            servers: 5,
+            seed: seed,
+            testName: "randomizedLockService",
+            snapshots: .maxRaftState(2_000),
+            machine: { AnyStateMachine(LockService()) }
+        )
         var history: [Operation] = []
         var grants = 0
         var stop = false
@@ -67,7 +73,9 @@ struct LockServiceSimulationTests {
                         _ = sim.fail("undecodable lock service response")
                         return
                     }
-                    history.append(Operation(client: client, input: input, call: call, output: response, returned: sim.now))
+                    history.append(
+                        Operation(client: client, input: input, call: call, output: response, returned: sim.now)
+                    )
                     then(response)
                 }
                 switch input {
@@ -96,11 +104,15 @@ struct LockServiceSimulationTests {
                         sim.schedule(after: .milliseconds(sim.randomNumber(below: 300))) {
                             switch sim.randomNumber(below: 3) {
                             case 0:
-                                record(.command(.renew(lock: lock, owner: owner, token: holder.token, leaseMs: lease))) { _ in
-                                    record(.command(.release(lock: lock, owner: owner, token: holder.token))) { _ in next() }
+                                record(.command(.renew(lock: lock, owner: owner, token: holder.token, leaseMs: lease)))
+                                { _ in
+                                    record(.command(.release(lock: lock, owner: owner, token: holder.token))) { _ in
+                                        next()
+                                    }
                                 }
                             case 1:
-                                record(.command(.release(lock: lock, owner: owner, token: holder.token))) { _ in next() }
+                                record(.command(.release(lock: lock, owner: owner, token: holder.token))) { _ in next()
+                                }
                             default:
                                 next()
                             }

@@ -39,14 +39,19 @@ struct ProcessFaultTests {
         let workload = Task {
             await withTaskGroup(of: Void.self) { group in
                 for client in nativeClients..<clientCount {
-                    group.addTask { await Self.runHTTPClient(client, ports: httpPorts, recorder: recorder, shared: shared) }
+                    group.addTask {
+                        await Self.runHTTPClient(client, ports: httpPorts, recorder: recorder, shared: shared)
+                    }
                 }
                 for client in 0..<nativeClients {
                     group.addTask {
                         let kv = KeyValueClient(
                             RaftClient(
-                                endpoints: endpoints, group: "kv",
-                                configuration: RaftClient.Configuration(attemptTimeout: .milliseconds(300))))
+                                endpoints: endpoints,
+                                group: "kv",
+                                configuration: RaftClient.Configuration(attemptTimeout: .milliseconds(300))
+                            )
+                        )
                         var n = 0
                         while !shared.stop.load(ordering: .relaxed) {
                             let key = "k\(client)"
@@ -106,8 +111,13 @@ struct ProcessFaultTests {
         for (index, node) in cluster.nodes.enumerated() {
             let local = KeyValueClient(
                 RaftClient(
-                    endpoints: [RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)],
-                    group: "kv", configuration: RaftClient.Configuration(timeout: .seconds(20))))
+                    endpoints: [
+                        RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
+                    ],
+                    group: "kv",
+                    configuration: RaftClient.Configuration(timeout: .seconds(20))
+                )
+            )
             for client in 0..<clientCount {
                 let values = expected[client] ?? []
                 let holds = try await eventually(within: .seconds(20), "\(node.id) holds client \(client)'s appends") {
@@ -130,7 +140,8 @@ struct ProcessFaultTests {
         print(
             "rafthost processes under faults: \(history.count - httpOperations) native and \(httpOperations) HTTP operations "
                 + "(\(appends) acknowledged appends), \(kills) leader kills, \(pauses) pauses, "
-                + "history \(result.verdict)")
+                + "history \(result.verdict)"
+        )
         #expect(appends > 0)
     }
 
@@ -150,9 +161,12 @@ struct ProcessFaultTests {
             let ticket = Mutex<Recorder.Ticket?>(nil)
             let result = try? await withTimeout(.seconds(3), "HTTP request") {
                 try await httpRequest(
-                    isRead ? .GET : .POST, port: port, isRead ? "/v1/kv/\(key)" : "/v1/kv/\(key)/append",
+                    isRead ? .GET : .POST,
+                    port: port,
+                    isRead ? "/v1/kv/\(key)" : "/v1/kv/\(key)/append",
                     body: isRead ? nil : value,
-                    connected: { ticket.withLock { $0 = recorder.call(client: client, input) } })
+                    connected: { ticket.withLock { $0 = recorder.call(client: client, input) } }
+                )
             }
             if let ticket = ticket.withLock({ $0 }), let result {
                 switch (isRead, result.status) {
