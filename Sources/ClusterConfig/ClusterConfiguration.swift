@@ -163,8 +163,9 @@ extension ClusterConfiguration {
         /// within an election timeout.
         public var checkQuorum: Bool
         /// `leaseReads` (default `false`): a leader serves reads from a time-based lease instead of
-        /// a heartbeat round (ReadIndex). Faster, but correct only with bounded clock drift, and
-        /// requires `checkQuorum`.
+        /// a heartbeat round (ReadIndex). Faster, but correct only while the nodes' clocks run at
+        /// rates within 10 % of each other; requires `checkQuorum` and an election timeout of at
+        /// least 5 heartbeats.
         public var leaseReads: Bool
         /// `maxMessageSize` (default `1MiB`): the most entry bytes a leader puts in one append
         /// message; a single larger entry still travels alone.

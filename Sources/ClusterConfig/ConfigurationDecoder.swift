@@ -195,6 +195,17 @@ struct ConfigurationDecoder {
                     at: value
                 )
             }
+            // The lease is the election timeout less 10 % clock drift, a tick of rounding and a
+            // tick of driver lag (RaftConfiguration.leaseTicks): below 5 heartbeats nothing is left.
+            if raft.leaseReads && raft.electionTimeout < raft.heartbeat * 5 {
+                throw error(
+                    .conflictingOptions,
+                    "lease reads need raft.electionTimeout of at least 5 × raft.heartbeat (here "
+                        + "\(Scalars.format(raft.electionTimeout)) and \(Scalars.format(raft.heartbeat))): "
+                        + "the lease must end safely before any follower may vote again",
+                    at: value
+                )
+            }
         }
         if let value = section.optional("maxMessageSize") { raft.maxMessageSize = try positiveSize(value) }
         if let value = section.optional("maxInflightMessages") {

@@ -25,12 +25,31 @@ public struct RaftConfiguration: Sendable, Hashable {
     /// Bytes of proposed but uncommitted entries a leader accepts before refusing proposals
     /// (flow control); 0 means no limit.
     public var maxUncommittedBytes: Int = 64 << 20
+    /// Lease reads (thesis §6.4.1): after a quorum acknowledged a heartbeat round that the
+    /// leader sent at tick `t`, it serves linearizable reads without a round of its own until
+    /// tick `t + leaseTicks`. 0 (the default) turns lease reads off; reads then use ReadIndex.
+    ///
+    /// Safe only with ``checkQuorum`` (followers that heard from a leader refuse votes for an
+    /// election timeout) and while every node's ticks advance at rates close enough that
+    /// `leaseTicks` of the leader's ticks pass before `electionTimeoutTicks - 1` of any
+    /// follower's. Use ``leaseTicks(electionTimeoutTicks:maxClockDrift:driverLagTicks:)``.
+    public var leaseTicks: Int = 0
     /// Seeds the generator behind the randomized election timeouts.
     public var randomSeed: UInt64 = 0
 
     public init(id: NodeID, voters: [NodeID]) {
         self.id = id
         self.voters = voters
+    }
+
+    /// The longest safe lease for an election timeout, when tick rates on different nodes may
+    /// differ by the ratio `maxClockDrift` (0.1: 10 %) and the leader's driver may deliver a
+    /// tick up to `driverLagTicks` late. A follower refuses votes for at least
+    /// `electionTimeoutTicks - 1` of its ticks after a heartbeat; the leader's lease must end
+    /// before that in real time, a tick of rounding and the driver's lag included.
+    public static func leaseTicks(electionTimeoutTicks: Int, maxClockDrift: Double, driverLagTicks: Int) -> Int {
+        let followerTicks = Double(electionTimeoutTicks - 1) * (1 - maxClockDrift)
+        return max(0, Int(followerTicks.rounded(.down)) - 1 - driverLagTicks)
     }
 
     /// Number of voters that form a majority.

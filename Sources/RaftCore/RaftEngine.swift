@@ -40,6 +40,8 @@ public struct RaftEngine: Sendable {
     public private(set) var stableIndex: LogIndex = 0
     /// The latest snapshot this node holds: sent to followers that fall behind the log.
     public private(set) var snapshot: Snapshot?
+    /// Reads this engine released from its lease, without a confirmation round (since start).
+    public private(set) var leaseReadCount: UInt64 = 0
 
     private var electionElapsed = 0
     private var heartbeatElapsed = 0
@@ -56,6 +58,13 @@ public struct RaftEngine: Sendable {
     // ReadIndex state (leader only).
     private var nextReadRound: UInt64 = 0
     private var pendingReads: [PendingRead] = []
+
+    // Lease state. `ticks` counts every tick since this engine started.
+    private var ticks = 0
+    /// Heartbeat rounds not yet confirmed by a quorum, with the tick each was sent at.
+    private var unconfirmedRounds: [(round: UInt64, sentAt: Int)] = []
+    /// Lease reads are served while `ticks < leaseEnd` (leader only).
+    private var leaseEnd = 0
 
     // Work accumulated for the next output.
     private var output = RaftOutput()
@@ -82,6 +91,11 @@ public struct RaftEngine: Sendable {
         precondition(
             configuration.heartbeatTicks >= 1 && configuration.electionTimeoutTicks > configuration.heartbeatTicks
         )
+        precondition(
+            configuration.leaseTicks == 0
+                || (configuration.checkQuorum && configuration.leaseTicks < configuration.electionTimeoutTicks - 1),
+            "lease reads need check-quorum and a lease shorter than the election timeout"
+        )
         self.configuration = configuration
         random = SeededGenerator(seed: configuration.randomSeed ^ (configuration.id.rawValue &* 0x9E37_79B9))
         let snapshotIndex = persistentState.snapshot?.metadata.index ?? 0
@@ -106,6 +120,7 @@ public struct RaftEngine: Sendable {
     /// Advances logical time by one tick: followers and candidates count towards an election,
     /// a leader sends heartbeats and checks that a quorum is still with it.
     public mutating func tick() {
+        ticks += 1
         electionElapsed += 1
         switch role {
         case .follower, .preCandidate, .candidate:
@@ -126,6 +141,9 @@ public struct RaftEngine: Sendable {
             }
             if heartbeatElapsed >= configuration.heartbeatTicks {
                 heartbeatElapsed = 0
+                // With leases every heartbeat is a round of its own: its acknowledgements
+                // extend the lease from the tick it was sent.
+                if configuration.leaseTicks > 0 { nextReadRound += 1 }
                 broadcastHeartbeat()
             }
         }
@@ -175,8 +193,26 @@ public struct RaftEngine: Sendable {
     /// ``ReadState`` whose index the state machine must reach before the read is served.
     public mutating func requestRead(id: UInt64) -> ReadRequestResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
+        if hasLease && log.term(at: commitIndex) == term {
+            leaseReadCount += 1
+            output.readStates.append(ReadState(id: id, index: commitIndex))
+            return .pending
+        }
         pendingReads.append(PendingRead(id: id, index: nil))
         return .pending
+    }
+
+    /// Whether this leader may serve reads from its lease now (see ``RaftConfiguration/leaseTicks``).
+    public var hasLease: Bool {
+        role == .leader && ticks < leaseEnd
+    }
+
+    /// Tells the engine that its ticks stopped tracking real time (the process or its tick
+    /// loop stalled): it gives up its read lease, since the time it counted is less than the
+    /// time that passed. The next quorum-acknowledged heartbeat grants a new one.
+    public mutating func clockStalled() {
+        leaseEnd = 0
+        unconfirmedRounds = []
     }
 
     /// Handles a message from a peer.
@@ -189,6 +225,11 @@ public struct RaftEngine: Sendable {
                 // A follower that recently heard from a leader ignores campaigns (thesis §4.2.3):
                 // it keeps a removed or partitioned node from disrupting a working cluster.
                 if configuration.checkQuorum && leader != nil && electionElapsed < configuration.electionTimeoutTicks {
+                    return
+                }
+                // A lease granted before this node restarted may still run: it may have acked
+                // that heartbeat just before it crashed. Wait one election timeout after boot.
+                if configuration.leaseTicks > 0 && ticks < configuration.electionTimeoutTicks {
                     return
                 }
             default:
@@ -348,6 +389,8 @@ public struct RaftEngine: Sendable {
         broadcastPending = false
         output.failedReads.append(contentsOf: pendingReads.map(\.id))
         pendingReads = []
+        unconfirmedRounds = []
+        leaseEnd = 0
     }
 
     private mutating func campaign() {
@@ -801,6 +844,9 @@ public struct RaftEngine: Sendable {
     }
 
     private mutating func broadcastHeartbeat() {
+        if configuration.leaseTicks > 0 && unconfirmedRounds.last?.round != nextReadRound {
+            unconfirmedRounds.append((nextReadRound, ticks))
+        }
         for peer in configuration.voters where peer != id {
             guard let state = progress[peer] else { continue }
             send(
@@ -855,13 +901,14 @@ public struct RaftEngine: Sendable {
 
     /// Releases reads whose round a quorum has confirmed.
     private mutating func advanceReads() {
-        guard role == .leader, !pendingReads.isEmpty else { return }
+        guard role == .leader, !pendingReads.isEmpty || !unconfirmedRounds.isEmpty else { return }
         var acks = [nextReadRound]
         for peer in configuration.voters where peer != id {
             acks.append(progress[peer]?.readRoundAck ?? 0)
         }
         acks.sort(by: >)
         let confirmed = acks[configuration.quorum - 1]
+        extendLease(confirmedRound: confirmed)
         var remaining: [PendingRead] = []
         for read in pendingReads {
             if read.round != 0 && read.round <= confirmed, let index = read.index {
@@ -871,6 +918,19 @@ public struct RaftEngine: Sendable {
             }
         }
         pendingReads = remaining
+    }
+
+    /// A quorum acknowledged every round through `confirmedRound`: none of its members will
+    /// vote for anyone else until an election timeout after it received that heartbeat.
+    private mutating func extendLease(confirmedRound: UInt64) {
+        var newestSentAt: Int?
+        while let first = unconfirmedRounds.first, first.round <= confirmedRound {
+            newestSentAt = first.sentAt
+            unconfirmedRounds.removeFirst()
+        }
+        if let sentAt = newestSentAt {
+            leaseEnd = max(leaseEnd, sentAt + configuration.leaseTicks)
+        }
     }
 
     // MARK: - Helpers

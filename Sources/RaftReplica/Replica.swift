@@ -99,6 +99,11 @@ public struct Replica: Sendable {
         engine.tick()
     }
 
+    /// See ``RaftEngine/clockStalled()``: the driver's ticks fell behind real time.
+    public mutating func clockStalled() {
+        engine.clockStalled()
+    }
+
     public mutating func step(_ message: Message) {
         engine.step(message)
     }

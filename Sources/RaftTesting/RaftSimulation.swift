@@ -30,6 +30,7 @@ public final class RaftSimulation {
     public private(set) var requestsSent = 0
     public private(set) var responsesSent = 0
     public private(set) var bytesSent = 0
+    private var leaseReadsOfEndedIncarnations: UInt64 = 0
 
     let configurationTemplate: (NodeID) -> RaftConfiguration
     let snapshotPolicy: SnapshotPolicy
@@ -74,7 +75,8 @@ public final class RaftSimulation {
         case tick(NodeID, incarnation: Int)
         case deliver(Message)
         case flush(NodeID)
-        case action(() -> Void)
+        /// Runs `action`; with a node, as that node's input (it waits while the node is stalled).
+        case action(NodeID?, () -> Void)
         /// A node's disk finished writing one output.
         case persisted(NodeID, incarnation: Int, RaftOutput)
 
@@ -82,7 +84,7 @@ public final class RaftSimulation {
             switch self {
             case .tick(let id, _), .flush(let id), .persisted(let id, _, _): return id
             case .deliver(let message): return message.to
-            case .action: return nil
+            case .action(let id, _): return id
             }
         }
     }
@@ -238,7 +240,7 @@ public final class RaftSimulation {
 
     /// Schedules `action` at `delay` from now (e.g. a client's next step).
     public func schedule(after delay: VirtualTime, _ action: @escaping () -> Void) {
-        events.schedule(at: now + delay, .action(action))
+        events.schedule(at: now + delay, .action(nil, action))
     }
 
     /// `items` in a random order from the simulation's seeded stream.
@@ -271,6 +273,8 @@ public final class RaftSimulation {
                 return
             }
             pausedUntil[id] = nil
+            // The host's executor notices that its ticks ran late; so does this driver.
+            nodes[id]?.replica?.clockStalled()
         }
         switch event {
         case .tick(let id, let incarnation):
@@ -287,7 +291,7 @@ public final class RaftSimulation {
             guard let node = nodes[id] else { return }
             node.flushScheduled = false
             if node.isUp { flush(node) }
-        case .action(let action):
+        case .action(_, let action):
             action()
         case .persisted(let id, let incarnation, let output):
             guard let node = nodes[id], node.isUp, node.incarnation == incarnation else { return }
@@ -529,6 +533,7 @@ public final class RaftSimulation {
     /// Crashes a node: it keeps exactly what it had persisted.
     public func crash(_ id: NodeID) {
         guard let node = nodes[id], node.isUp else { return }
+        leaseReadsOfEndedIncarnations += node.engine?.leaseReadCount ?? 0
         node.replica = nil
         node.replies = [:]
         node.incarnation += 1
@@ -589,6 +594,11 @@ public final class RaftSimulation {
 
     public func engine(_ id: NodeID) -> RaftEngine? { nodes[id]?.engine }
 
+    /// Linearizable reads that leaders served from their leases, crashed incarnations included.
+    public var leaseReadsServed: UInt64 {
+        nodes.values.reduce(leaseReadsOfEndedIncarnations) { $0 + ($1.engine?.leaseReadCount ?? 0) }
+    }
+
     /// Bytes of persisted Raft state (hard state + log, no snapshot) of a node.
     public func raftStateSize(_ id: NodeID) -> Int { nodes[id]?.disk.raftStateSize ?? 0 }
 
@@ -647,7 +657,7 @@ public final class RaftSimulation {
         _ command: Replica.ClientCommand,
         reply: @escaping (Result<[UInt8], ReplicaError>) -> Void
     ) {
-        clientHop { [self] in
+        clientHop(to: id) { [self] in
             guard let node = nodes[id], node.isUp else { return }
             let requestID = takeRequestID()
             node.replies[requestID] = { [self] result in clientHop { reply(result) } }
@@ -663,7 +673,7 @@ public final class RaftSimulation {
         consistency: Replica.ReadConsistency,
         reply: @escaping (Result<[UInt8], ReplicaError>) -> Void
     ) {
-        clientHop { [self] in
+        clientHop(to: id) { [self] in
             guard let node = nodes[id], node.isUp else { return }
             let requestID = takeRequestID()
             if consistency == .linearizable {
@@ -677,7 +687,8 @@ public final class RaftSimulation {
 
     /// One trip over the client network: 1-3 ms (clients are further away than the nodes are
     /// from each other), or 0-26 ms and a 10% loss when the network is unreliable.
-    private func clientHop(_ action: @escaping () -> Void) {
+    /// Carries a client's request to `node` (or, with no node, a reply back to the client).
+    private func clientHop(to node: NodeID? = nil, _ action: @escaping () -> Void) {
         let delay: VirtualTime
         if network.unreliable {
             guard random.next() % 10 != 0 else { return }
@@ -685,7 +696,7 @@ public final class RaftSimulation {
         } else {
             delay = 1_000 + VirtualTime(random.next() % 2_000)
         }
-        events.schedule(at: now + delay, .action(action))
+        events.schedule(at: now + delay, .action(node, action))
     }
 }
 

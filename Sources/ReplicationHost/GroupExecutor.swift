@@ -46,6 +46,10 @@ public struct GroupMetrics: Sendable, Hashable {
     public var appliedEntries: UInt64 = 0
     /// Times this node started an election (became candidate).
     public var elections: UInt64 = 0
+    /// Linearizable reads a leader served from its lease, without a heartbeat round.
+    public var leaseReads: UInt64 = 0
+    /// Times a leader gave up its read lease because its ticks ran late (see `raft.leaseReads`).
+    public var leaseStalls: UInt64 = 0
     /// Snapshots this node took, and the size of the last one.
     public var snapshots: UInt64 = 0
     public var lastSnapshotBytes: UInt64 = 0
@@ -213,6 +217,7 @@ package final class GroupExecutor: Sendable {
         var nextRequestID: UInt64 = 1
         var lastSoftState = Leadership(replica.engine)
         let clock = ContinuousClock()
+        var lastTick = clock.now
 
         func answer(_ completions: [Replica.Completion]) {
             for completion in completions {
@@ -227,10 +232,17 @@ package final class GroupExecutor: Sendable {
                 return queue ?? []
             }
             var ticked = false
+            // A tick more than one interval late means the engine's clock lags real time by
+            // that much: a lease counted in those ticks would outlast the followers' promise.
+            if replica.engine.hasLease, lastTick.duration(to: clock.now) > heartbeat * 2 {
+                replica.clockStalled()
+                metrics.withLock { $0.leaseStalls += 1 }
+            }
             for event in events {
                 switch event {
                 case .tick:
                     replica.tick()
+                    lastTick = clock.now
                     ticked = true
                 case .message(let message):
                     replica.step(message)
@@ -378,15 +390,26 @@ package final class GroupExecutor: Sendable {
     }
 
     private static func status(
-        of replica: Replica, name: String, storage: any PersistentStorage, metrics: GroupMetrics
+        of replica: Replica,
+        name: String,
+        storage: any PersistentStorage,
+        metrics: GroupMetrics
     ) -> GroupStatus {
         let engine = replica.engine
         let lastIndex = engine.log.lastIndex
+        var metrics = metrics
+        metrics.leaseReads = engine.leaseReadCount
         return GroupStatus(
-            name: name, role: engine.role, term: engine.term, leader: engine.leader,
-            commitIndex: engine.commitIndex, appliedIndex: replica.appliedIndex,
-            lastIndex: lastIndex, snapshotIndex: engine.log.snapshotIndex,
-            syncs: storage.statistics.syncs, metrics: metrics,
+            name: name,
+            role: engine.role,
+            term: engine.term,
+            leader: engine.leader,
+            commitIndex: engine.commitIndex,
+            appliedIndex: replica.appliedIndex,
+            lastIndex: lastIndex,
+            snapshotIndex: engine.log.snapshotIndex,
+            syncs: storage.statistics.syncs,
+            metrics: metrics,
             replicationLag: engine.followerMatchIndexes.mapValues { lastIndex - min($0, lastIndex) }
         )
     }

@@ -436,6 +436,12 @@ package struct HTTPAPI: Sendable {
             $0.metrics.appliedEntries
         }
         family("rafthost_elections_total", "counter", "Elections this node started.") { $0.metrics.elections }
+        family("rafthost_lease_reads_total", "counter", "Linearizable reads served from the leader's lease.") {
+            $0.metrics.leaseReads
+        }
+        family("rafthost_lease_stalls_total", "counter", "Read leases given up because ticks ran late.") {
+            $0.metrics.leaseStalls
+        }
         family("rafthost_snapshots_total", "counter", "Snapshots this node took.") { $0.metrics.snapshots }
         family("rafthost_snapshot_bytes", "gauge", "Size of the last snapshot this node took.") {
             $0.metrics.lastSnapshotBytes

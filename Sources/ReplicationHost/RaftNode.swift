@@ -111,7 +111,10 @@ public final class RaftNode: Service {
             2 * max(configuration.raft.maxMessageSize, configuration.raft.snapshotChunkSize)
         )
         let transport = NIOPeerTransport(
-            configuration: transportConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)
+            configuration: transportConfiguration,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger
+        )
         try self.init(
             configuration: configuration,
             node: node,
@@ -136,13 +139,6 @@ public final class RaftNode: Service {
         logger: Logger
     ) throws(HostError) {
         self.node = try Self.member(node, of: configuration)
-        // Refuse rather than silently serve ReadIndex reads to someone who asked for leases.
-        if configuration.raft.leaseReads {
-            throw HostError(
-                .unsupported,
-                "raft.leaseReads: lease reads are not implemented yet; linearizable reads use ReadIndex. "
-                    + "Remove the key or set it to false")
-        }
         self.configuration = configuration
         self.registry = registry
         self.transport = transport
@@ -155,7 +151,10 @@ public final class RaftNode: Service {
         (stopSignal, stopContinuation) = AsyncStream.makeStream(of: Void.self)
     }
 
-    private static func member(_ id: String, of configuration: ClusterConfiguration) throws(HostError)
+    private static func member(
+        _ id: String,
+        of configuration: ClusterConfiguration
+    ) throws(HostError)
         -> ClusterConfiguration.Node
     {
         guard let member = configuration.node(id: id) else {
@@ -218,10 +217,17 @@ public final class RaftNode: Service {
             throw error
         }
         let endpoints = Endpoints(
-            client: .init(host: node.client.host, port: clientPort), http: .init(host: node.http.host, port: httpPort))
+            client: .init(host: node.client.host, port: clientPort),
+            http: .init(host: node.http.host, port: httpPort)
+        )
         let running = Running(
-            executors: executors, storages: storages, clientServer: clientServer, httpServer: httpServer,
-            pools: pools, endpoints: endpoints)
+            executors: executors,
+            storages: storages,
+            clientServer: clientServer,
+            httpServer: httpServer,
+            pools: pools,
+            endpoints: endpoints
+        )
         let raced = lifecycle.withLock { lifecycle -> Bool in
             guard case .idle = lifecycle else { return true }
             lifecycle = .started(running)
@@ -330,7 +336,10 @@ public final class RaftNode: Service {
         } catch {
             storage.close()
             throw HostError(
-                .storage, "group \"\(group.name)\": cannot restore the snapshot in \(directory)", underlying: error)
+                .storage,
+                "group \"\(group.name)\": cannot restore the snapshot in \(directory)",
+                underlying: error
+            )
         }
         groupLogger.info(
             "group opened",
@@ -353,10 +362,15 @@ public final class RaftNode: Service {
         return (executor, storage)
     }
 
+    /// The clock-rate difference between nodes that lease reads tolerate.
+    static let leaseClockDrift = 0.1
+
     private func raftConfiguration() -> RaftConfiguration {
         let raft = configuration.raft
         var engine = RaftConfiguration(
-            id: NodeID(node.numericID), voters: configuration.nodes.map { NodeID($0.numericID) })
+            id: NodeID(node.numericID),
+            voters: configuration.nodes.map { NodeID($0.numericID) }
+        )
         engine.heartbeatTicks = 1
         engine.electionTimeoutTicks = max(2, Int(raft.electionTimeout / raft.heartbeat))
         engine.preVote = raft.preVote
@@ -364,6 +378,14 @@ public final class RaftNode: Service {
         engine.maxMessageBytes = raft.maxMessageSize
         engine.maxInflightMessages = raft.maxInflightMessages
         engine.snapshotChunkBytes = raft.snapshotChunkSize
+        if raft.leaseReads {
+            // The executor drops the lease when its ticks run more than one tick late.
+            engine.leaseTicks = RaftConfiguration.leaseTicks(
+                electionTimeoutTicks: engine.electionTimeoutTicks,
+                maxClockDrift: Self.leaseClockDrift,
+                driverLagTicks: 1
+            )
+        }
         // Nodes must not draw the same election timeouts, or they would split every vote.
         engine.randomSeed = UInt64.random(in: .min ... .max)
         return engine
@@ -409,7 +431,10 @@ public final class RaftNode: Service {
                                         try await executor.run()
                                     } catch {
                                         throw HostError(
-                                            .storage, "group \"\(executor.name)\" stopped", underlying: error)
+                                            .storage,
+                                            "group \"\(executor.name)\" stopped",
+                                            underlying: error
+                                        )
                                     }
                                 }
                             }

@@ -379,6 +379,13 @@ private let badFiles: [BadFile] = [
         "cluster.yaml:11:15: raft.leaseReads: lease reads require raft.checkQuorum: true; without it a leader cut off "
             + "from the majority keeps serving reads after a new leader has accepted writes"
     ),
+    BadFile(
+        "lease reads with too short an election timeout",
+        minimalYAML + "raft:\n  heartbeat: 100ms\n  electionTimeout: 300ms\n  leaseReads: true\n",
+        .conflictingOptions,
+        "cluster.yaml:13:15: raft.leaseReads: lease reads need raft.electionTimeout of at least 5 × raft.heartbeat "
+            + "(here 300ms and 100ms): the lease must end safely before any follower may vote again"
+    ),
 ]
 
 @Test(arguments: badFiles)

@@ -7,6 +7,8 @@ struct EngineHarness {
     var isolated: Set<NodeID> = []
     /// Every message delivered so far, in order.
     var delivered: [Message] = []
+    /// Every read state each engine released so far, in order.
+    var released: [NodeID: [ReadState]] = [:]
 
     init(nodes: Int, configure: (inout RaftConfiguration) -> Void = { _ in }) {
         let ids = (1...nodes).map { NodeID(UInt64($0)) }
@@ -25,6 +27,7 @@ struct EngineHarness {
         let output = engine.takeOutput()
         engine.didPersist(output)
         engines[id] = engine
+        released[id, default: []].append(contentsOf: output.readStates)
         return output
     }
 
@@ -44,6 +47,18 @@ struct EngineHarness {
                 engines[message.to]!.step(message)
             }
         } while engines.values.contains(where: \.hasOutput)
+    }
+
+    /// Ticks every node through its first election timeout, cut off from the others: nodes
+    /// with read leases vote only after that (they may have granted a lease before a restart).
+    mutating func boot() {
+        let everyone = isolated
+        isolated = Set(engines.keys)
+        for id in engines.keys.sorted() {
+            for _ in 0..<engines[id]!.configuration.electionTimeoutTicks { engines[id]!.tick() }
+        }
+        settle()
+        isolated = everyone
     }
 
     /// Ticks `id` until it leads (the others never time out first: they are not ticked).

@@ -236,6 +236,92 @@ struct RaftEngineTests {
         #expect(harness[1].role == .follower)
     }
 
+    @Test("lease reads: served at once while a quorum's acknowledgement is fresh, by ReadIndex after it ran out")
+    func leaseReadsNeedAFreshQuorum() {
+        var harness = EngineHarness(nodes: 3) { $0.leaseTicks = 6 }
+        harness.boot()
+        harness.elect(n1)
+        harness[1].tick()  // a heartbeat round: its acknowledgement grants the lease
+        harness.settle()
+        #expect(harness[1].hasLease)
+        let commit = harness[1].commitIndex
+        #expect(harness[1].requestRead(id: 1) == .pending)
+        let served = harness.output(of: n1)
+        #expect(served.readStates == [ReadState(id: 1, index: commit)])
+        #expect(served.messages.isEmpty, "a lease read costs no round trip")
+
+        // Cut off from both followers, the leader keeps its lease for leaseTicks after the last
+        // acknowledged heartbeat was sent, then falls back to ReadIndex, which cannot finish.
+        harness.isolated = [n1]
+        for _ in 0..<5 {
+            harness[1].tick()
+            harness.settle()
+        }
+        #expect(harness[1].hasLease)
+        harness[1].tick()
+        harness.settle()
+        #expect(!harness[1].hasLease)
+        #expect(harness[1].role == .leader)
+        _ = harness[1].requestRead(id: 2)
+        harness.settle()
+        #expect(harness.released[n1]?.map(\.id) == [1])
+
+        // Reconnected, the next heartbeat round confirms the waiting read and renews the lease.
+        harness.isolated = []
+        harness[1].tick()
+        harness.settle()
+        #expect(harness.released[n1]?.map(\.id) == [1, 2])
+        #expect(harness[1].hasLease)
+    }
+
+    @Test("lease reads: a stalled clock gives the lease up until the next acknowledged round")
+    func leaseIsLostOnStall() {
+        var harness = EngineHarness(nodes: 3) { $0.leaseTicks = 6 }
+        harness.boot()
+        harness.elect(n1)
+        harness[1].tick()
+        harness.settle()
+        #expect(harness[1].hasLease)
+        harness[1].clockStalled()
+        #expect(!harness[1].hasLease)
+        _ = harness[1].requestRead(id: 7)
+        let round = harness.output(of: n1)
+        #expect(round.readStates.isEmpty, "without a lease the read waits for a round")
+        for message in round.messages { harness.engines[message.to]!.step(message) }
+        harness.settle()
+        #expect(harness.released[n1]?.map(\.id) == [7])
+        #expect(harness[1].hasLease, "the read's own round, sent after the stall, grants a new lease")
+    }
+
+    @Test("lease reads: a restarted node votes for no one during its first election timeout")
+    func restartedNodeHonoursLeasesItMayHaveGranted() {
+        var configuration = RaftConfiguration(id: n2, voters: [n1, n2, n3])
+        configuration.electionTimeoutTicks = 10
+        configuration.leaseTicks = 6
+        var restarted = RaftEngine(
+            configuration: configuration,
+            persistentState: PersistentState(hardState: HardState(term: 3))
+        )
+        let request = Message(from: n3, to: n2, term: 4, payload: .vote(VoteRequest(lastLogIndex: 9, lastLogTerm: 3)))
+        restarted.step(request)
+        #expect(restarted.takeOutput().messages.isEmpty)
+        #expect(restarted.term == 3)
+        for _ in 0..<9 { restarted.tick() }
+        restarted.step(request)
+        #expect(restarted.takeOutput().messages.isEmpty)
+        restarted.tick()
+        restarted.step(request)
+        #expect(restarted.takeOutput().messages.map(\.payload) == [.voteResponse(VoteResponse(granted: true))])
+    }
+
+    @Test("lease length: the election timeout less clock drift, rounding and driver lag")
+    func leaseLength() {
+        #expect(RaftConfiguration.leaseTicks(electionTimeoutTicks: 10, maxClockDrift: 0.1, driverLagTicks: 1) == 6)
+        #expect(RaftConfiguration.leaseTicks(electionTimeoutTicks: 10, maxClockDrift: 0, driverLagTicks: 0) == 8)
+        #expect(RaftConfiguration.leaseTicks(electionTimeoutTicks: 5, maxClockDrift: 0.1, driverLagTicks: 1) == 1)
+        #expect(RaftConfiguration.leaseTicks(electionTimeoutTicks: 4, maxClockDrift: 0.1, driverLagTicks: 1) == 0)
+    }
+
     @Test("a follower behind the compacted log receives the snapshot in chunks")
     func snapshotIsSentInChunks() throws {
         var harness = EngineHarness(nodes: 3) { $0.snapshotChunkBytes = 10 }

@@ -16,6 +16,7 @@ struct KeyValueScenarioTests {
         var partitions = false
         var maxRaftState: Int?
         var randomKeys = false
+        var leaseReads = false
         var seed: UInt64
 
         var description: String { name }
@@ -83,6 +84,18 @@ struct KeyValueScenarioTests {
             randomKeys: true,
             seed: 57
         ),
+        // Not a lab scenario: the same faults with Gets served from the leader's lease.
+        Generic(
+            name: "LeaseReadsUnreliableRecoverPartitionLinearizable",
+            clients: 10,
+            servers: 5,
+            unreliable: true,
+            crash: true,
+            partitions: true,
+            randomKeys: true,
+            leaseReads: true,
+            seed: 58
+        ),
     ]
 
     /// The lab's GenericTest: three rounds of 5 s in which every client (a fresh clerk each
@@ -101,6 +114,7 @@ struct KeyValueScenarioTests {
             servers: scenario.servers,
             seed: scenarioSeed(scenario.seed),
             maxRaftState: scenario.maxRaftState,
+            leaseReads: scenario.leaseReads,
             testName: "genericTest"
         )
         let sim = kv.sim
@@ -198,6 +212,7 @@ struct KeyValueScenarioTests {
             }
         }
         if !kv.finalErrors.isEmpty { problems.append("final errors: \(kv.finalErrors)") }
+        if scenario.leaseReads && sim.leaseReadsServed == 0 { problems.append("no Get was served from a lease") }
         if appendsPerClient.reduce(0, +) == 0 && !scenario.randomKeys { problems.append("no append completed") }
         try kv.checkLinearizable()
         if let maxRaftState = scenario.maxRaftState {

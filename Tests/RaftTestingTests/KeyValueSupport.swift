@@ -16,14 +16,23 @@ final class KeyValueHarness {
     private var clerks: [SimulatedClerk] = []
     private var nextClientNumber = 0
 
-    init(servers: Int, seed: UInt64, maxRaftState: Int?, testName: String) {
+    /// `leaseReads`: Gets are served from the leader's lease, as `raft.leaseReads: true` does.
+    init(servers: Int, seed: UInt64, maxRaftState: Int?, leaseReads: Bool = false, testName: String) {
         self.maxRaftState = maxRaftState
         sim = RaftSimulation(
             servers: servers,
             seed: seed,
             testName: testName,
             snapshots: maxRaftState.map { .maxRaftState($0) } ?? .never,
-            machine: { AnyStateMachine(KeyValueStore()) }
+            machine: { AnyStateMachine(KeyValueStore()) },
+            configure: { configuration in
+                guard leaseReads else { return }
+                configuration.leaseTicks = RaftConfiguration.leaseTicks(
+                    electionTimeoutTicks: configuration.electionTimeoutTicks,
+                    maxClockDrift: 0.1,
+                    driverLagTicks: 0
+                )
+            }
         )
     }
 

@@ -33,19 +33,26 @@ struct RandomizedSimulationTests {
         let started = Date()
         var seeds = 0
         var reads = 0
+        var leaseReads: UInt64 = 0
         while seedCount.map({ seeds < $0 }) ?? (Date().timeIntervalSince(started) < budget) {
-            reads += try runSeed(base + UInt64(seeds))
+            let counts = try runSeed(base + UInt64(seeds))
+            reads += counts.reads
+            leaseReads += counts.leaseReads
             seeds += 1
         }
         let elapsed = Date().timeIntervalSince(started)
         print(
             "randomized simulation: \(seeds) seeds in \(String(format: "%.1f", elapsed)) s "
-                + "(\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s), \(reads) linearizable reads confirmed")
+                + "(\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s), "
+                + "\(reads) linearizable reads confirmed, \(leaseReads) of them from leases"
+        )
         return seeds
     }
 
+    /// Runs one seed; returns the linearizable reads it confirmed, and how many leaders served
+    /// from their leases.
     @discardableResult
-    private static func runSeed(_ seed: UInt64) throws -> Int {
+    private static func runSeed(_ seed: UInt64) throws -> (reads: Int, leaseReads: UInt64) {
         var chooser = SeededGenerator(seed: seed ^ 0xFACE)
         let servers = [3, 5][Int(chooser.next() % 2)]
         let snapshots: RaftSimulation.SnapshotPolicy =
@@ -55,8 +62,12 @@ struct RandomizedSimulationTests {
         // Sometimes tiny appends (one or two entries each), so acknowledgements land between
         // the entries of different terms.
         let maxMessageBytes = chooser.next() % 2 == 0 ? 40 : 1 << 20
+        // Lease reads hold only while clocks agree to within the drift they assume (10 %).
+        let leaseReads = checkQuorum && chooser.next() % 2 == 0
         let sim = RaftSimulation(
-            servers: servers, seed: seed, testName: "randomizedSimulation",
+            servers: servers,
+            seed: seed,
+            testName: "randomizedSimulation",
             snapshots: snapshots,
             configure: {
                 $0.preVote = preVote
@@ -64,11 +75,21 @@ struct RandomizedSimulationTests {
                 $0.snapshotChunkBytes = 128
                 $0.maxInflightMessages = 4
                 $0.maxMessageBytes = maxMessageBytes
-            })
+                if leaseReads {
+                    $0.leaseTicks = RaftConfiguration.leaseTicks(
+                        electionTimeoutTicks: $0.electionTimeoutTicks,
+                        maxClockDrift: 0.1,
+                        driverLagTicks: 0
+                    )
+                }
+            }
+        )
         let ids = sim.nodeIDs
         func randomNode() -> NodeID { ids[Int(sim.randomNumber(below: UInt64(ids.count)))] }
         for id in ids where sim.randomNumber(below: 4) == 0 {
-            sim.clockSkew[id] = 0.7 + Double(sim.randomNumber(below: 60)) / 100
+            sim.clockSkew[id] =
+                leaseReads
+                ? 0.96 + Double(sim.randomNumber(below: 8)) / 100 : 0.7 + Double(sim.randomNumber(below: 60)) / 100
         }
         for id in ids where sim.randomNumber(below: 2) == 0 {
             sim.diskLatency[id] = 100 + sim.randomNumber(below: 8_000)
@@ -127,6 +148,6 @@ struct RandomizedSimulationTests {
         }
         try sim.one(.command(-1), expectedServers: servers, retry: true)
         try sim.checkLogsMatch()
-        return reads
+        return (reads, sim.leaseReadsServed)
     }
 }
