@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release
+.PHONY: run test deps build release microbench
 
 # Installs the system packages the build needs on a fresh Debian machine.
 deps:
@@ -28,3 +28,8 @@ test: deps
 # and stops them on Ctrl-C.
 run: release
 	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/rafthost" up --config cluster.yaml
+
+# Microbenchmarks of the engine, the wire codec and storage (ordo-one/benchmark), in their own
+# build folder so the main build never sees the benchmark package.
+microbench: deps
+	RAFTHOST_BENCHMARKS=1 swift package --scratch-path .build-bench --disable-sandbox benchmark $(BENCH_ARGS)

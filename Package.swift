@@ -134,7 +134,10 @@ let package = Package(
         ),
 
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
-        .testTarget(name: "RaftReplicaTests", dependencies: ["RaftReplica", "RaftCore", "StateMachineAPI", "KeyValueStore"]),
+        .testTarget(
+            name: "RaftReplicaTests",
+            dependencies: ["RaftReplica", "RaftCore", "StateMachineAPI", "KeyValueStore"]
+        ),
         .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
@@ -178,7 +181,8 @@ let package = Package(
             name: "ReplicationHostTests",
             dependencies: [
                 "ReplicationHost", "rafthost", "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport",
-                "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient", "RaftTesting",
+                "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient",
+                "RaftTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -187,6 +191,30 @@ let package = Package(
         ),
     ]
 )
+
+// Microbenchmarks (ordo-one/benchmark): only with RAFTHOST_BENCHMARKS=1, so that neither
+// `make run` nor `make test` fetches or builds the benchmark package. `make microbench` runs them.
+if Context.environment["RAFTHOST_BENCHMARKS"] == "1" {
+    // Without the runtime interposer trait, whose package this machine's mirror lacks.
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"])
+    )
+    let suites: [(name: String, dependencies: [Target.Dependency])] = [
+        ("EngineBenchmarks", ["RaftCore"]),
+        ("CodecBenchmarks", ["RaftCore", "RaftTransport", .product(name: "NIOCore", package: "swift-nio")]),
+        ("StorageBenchmarks", ["RaftCore", "RaftStorage"]),
+    ]
+    for suite in suites {
+        package.targets.append(
+            .executableTarget(
+                name: suite.name,
+                dependencies: suite.dependencies + [.product(name: "Benchmark", package: "benchmark")],
+                path: "Benchmarks/\(suite.name)",
+                plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+            )
+        )
+    }
+}
 
 // One settings list for every target: Swift 6 mode with strict concurrency plus the upcoming
 // features we hold ourselves to.

@@ -85,6 +85,11 @@ package struct FrameCodec: Sendable {
     /// Appends `frame`, length prefix included, to `output`. If the frame would exceed
     /// `maxFrameSize`, `output` is left as it was and the error is `oversized`.
     package func encode<Output: WireOutput>(_ frame: Frame, into output: inout Output) throws(WireError) {
+        try write(frame, to: &output)
+    }
+
+    /// The body of every `encode`: callers in this module get it specialized for their output.
+    func write<Output: WireOutput>(_ frame: Frame, to output: inout Output) throws(WireError) {
         let start = output.wireCount
         output.writeWireInteger(UInt32(0))
         switch frame {

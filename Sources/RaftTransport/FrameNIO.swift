@@ -24,6 +24,15 @@ extension ByteBuffer: WireOutput {
     }
 }
 
+extension FrameCodec {
+    /// `encode(_:into:)` for a `ByteBuffer`, not generic: callers in other modules (the client
+    /// port, the client) run the code specialized here instead of going through the protocol's
+    /// witness table for every integer.
+    package func encode(_ frame: Frame, into buffer: inout ByteBuffer) throws(WireError) {
+        try write(frame, to: &buffer)
+    }
+}
+
 /// Splits a TCP byte stream into frames with `FrameCodec`.
 ///
 /// The length prefix is checked against the limit as soon as its four bytes arrive, so an

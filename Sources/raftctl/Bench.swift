@@ -108,7 +108,8 @@ struct Bench: AsyncParsableCommand {
         let throughput = Double(result.latencies.totalCount) / max(seconds, 1e-9)
         func ms(_ percentile: Double) -> Double { Double(result.latencies.valueAtPercentile(percentile)) / 1000 }
         let summary: [(String, Double)] = [
-            ("p50", ms(50)), ("p90", ms(90)), ("p99", ms(99)), ("p99.9", ms(99.9)),
+            ("mean", result.latencies.mean / 1000), ("p50", ms(50)), ("p90", ms(90)), ("p99", ms(99)),
+            ("p99.9", ms(99.9)),
             ("max", Double(result.latencies.max) / 1000),
         ]
         if json {

@@ -37,8 +37,12 @@ private final class HTTPCluster {
             dataDirectory: directory.path,
             nodes: (1...3).map {
                 .init(
-                    id: "n\($0)", numericID: UInt64($0), peer: loopback,
-                    client: .init(host: "127.0.0.1", port: clientPorts[$0 - 1]), http: loopback)
+                    id: "n\($0)",
+                    numericID: UInt64($0),
+                    peer: loopback,
+                    client: .init(host: "127.0.0.1", port: clientPorts[$0 - 1]),
+                    http: loopback
+                )
             },
             groups: groups,
             // Slower than the other in-process tests: fewer needless elections on a loaded machine.
@@ -107,7 +111,10 @@ struct HTTPResult: Sendable {
 /// One HTTP/1.1 request on a fresh connection. `connected` runs once the connection is up,
 /// just before the request is written (a request that never connected reached no server).
 func httpRequest(
-    _ method: HTTPMethod, port: Int, _ path: String, body: String? = nil,
+    _ method: HTTPMethod,
+    port: Int,
+    _ path: String,
+    body: String? = nil,
     connected: @Sendable () -> Void = {}
 ) async throws -> HTTPResult {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -115,7 +122,8 @@ func httpRequest(
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
                 return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
-                    wrappingChannelSynchronously: channel)
+                    wrappingChannelSynchronously: channel
+                )
             }
         }
     connected()
@@ -158,7 +166,11 @@ struct HTTPTests {
         defer { directory.cleanUp() }
         // A generous request timeout: the whole suite runs CPU-bound tests on the same two cores.
         let cluster = try await HTTPCluster(
-            directory: directory, groups: Self.groups, maxBodySize: 1024, requestTimeout: .seconds(20))
+            directory: directory,
+            groups: Self.groups,
+            maxBodySize: 1024,
+            requestTimeout: .seconds(20)
+        )
         let recorder = LogRecorder()
         do {
             for id in ["n1", "n2", "n3"] {
@@ -200,15 +212,27 @@ struct HTTPTests {
 
             // Compare-and-swap.
             result = try await httpRequest(
-                .POST, port: follower, "/v1/kv/greeting/cas", body: #"{"expected":"hello, world","new":"bye"}"#)
+                .POST,
+                port: follower,
+                "/v1/kv/greeting/cas",
+                body: #"{"expected":"hello, world","new":"bye"}"#
+            )
             #expect(result.status == 200)
             #expect(result.body.contains(#""swapped":true"#) && result.body.contains(#""current":"bye""#))
             result = try await httpRequest(
-                .POST, port: leader, "/v1/kv/greeting/cas", body: #"{"expected":"hello, world","new":"again"}"#)
+                .POST,
+                port: leader,
+                "/v1/kv/greeting/cas",
+                body: #"{"expected":"hello, world","new":"again"}"#
+            )
             #expect(result.status == 409)
             #expect(result.body.contains(#""swapped":false"#) && result.body.contains(#""current":"bye""#))
             result = try await httpRequest(
-                .POST, port: leader, "/v1/kv/fresh/cas", body: #"{"expected":null,"new":"1"}"#)
+                .POST,
+                port: leader,
+                "/v1/kv/fresh/cas",
+                body: #"{"expected":null,"new":"1"}"#
+            )
             #expect(result.status == 200)
             result = try await httpRequest(.POST, port: leader, "/v1/kv/greeting/cas", body: #"{"expected": 3"#)
             #expect(result.status == 400 && result.body.contains("error"))
@@ -223,7 +247,11 @@ struct HTTPTests {
             result = try await httpRequest(.PUT, port: leader, "/v1/kv/big", body: String(repeating: "x", count: 2048))
             #expect(result.status == 413)
             result = try await httpRequest(
-                .PUT, port: leader, "/v1/kv/small", body: String(repeating: "x", count: 1024))
+                .PUT,
+                port: leader,
+                "/v1/kv/small",
+                body: String(repeating: "x", count: 1024)
+            )
             #expect(result.status == 200)
             result = try await httpRequest(.PATCH, port: leader, "/v1/kv/small")
             #expect(result.status == 405)
@@ -240,21 +268,31 @@ struct HTTPTests {
 
             // Locks.
             result = try await httpRequest(
-                .POST, port: follower, "/v1/groups/locks/locks/printer/acquire",
-                body: #"{"owner":"alice","leaseMs":60000}"#)
+                .POST,
+                port: follower,
+                "/v1/groups/locks/locks/printer/acquire",
+                body: #"{"owner":"alice","leaseMs":60000}"#
+            )
             #expect(result.status == 200 && result.body.contains(#""owner":"alice""#))
             let granted = try #require(
-                try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
+                try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
+            )
             let token = try #require(granted["token"] as? Int)
             result = try await httpRequest(
-                .POST, port: leader, "/v1/groups/locks/locks/printer/acquire",
-                body: #"{"owner":"bob","leaseMs":60000}"#)
+                .POST,
+                port: leader,
+                "/v1/groups/locks/locks/printer/acquire",
+                body: #"{"owner":"bob","leaseMs":60000}"#
+            )
             #expect(result.status == 409 && result.body.contains(#""error":"held""#))
             result = try await httpRequest(.GET, port: follower, "/v1/groups/locks/locks/printer")
             #expect(result.status == 200 && result.body.contains("alice"))
             result = try await httpRequest(
-                .POST, port: leader, "/v1/groups/locks/locks/printer/release",
-                body: #"{"owner":"alice","token":\#(token)}"#)
+                .POST,
+                port: leader,
+                "/v1/groups/locks/locks/printer/release",
+                body: #"{"owner":"alice","token":\#(token)}"#
+            )
             #expect(result.status == 200)
             result = try await httpRequest(.GET, port: leader, "/v1/groups/locks/locks/printer")
             #expect(result.status == 404)
@@ -293,7 +331,11 @@ struct HTTPTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let cluster = try await HTTPCluster(
-            directory: directory, groups: Self.groups, maxBodySize: 1024, requestTimeout: .milliseconds(500))
+            directory: directory,
+            groups: Self.groups,
+            maxBodySize: 1024,
+            requestTimeout: .milliseconds(500)
+        )
         let recorder = LogRecorder()
         do {
             // One node of three: no leader can be elected, nothing can commit.
@@ -330,7 +372,8 @@ struct HTTPTests {
             let json = try await runRaftctl(["status", "--http-endpoints", endpoints, "--json", "--timeout", "30s"])
             #expect(json.status == 0)
             let output = try #require(
-                try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+                try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+            )
             #expect(output["healthy"] as? Bool == true)
             let nodes = try #require(output["nodes"] as? [[String: Any]])
             #expect(nodes.map { $0["node"] as? String } == ["n1", "n2", "n3"])
@@ -352,6 +395,51 @@ struct HTTPTests {
             }
             #expect(unhealthy.output.contains("unreachable"))
             #expect(unhealthy.output.contains("| \(survivor) "))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test(
+        "raftctl bench: every append of a --total run is applied exactly once, and the summary says how long they took"
+    )
+    func raftctlBench() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await HTTPCluster(directory: directory, groups: Self.groups, maxBodySize: 1 << 20)
+        let recorder = LogRecorder()
+        do {
+            for id in ["n1", "n2", "n3"] {
+                try await cluster.start(id, logger: recorder.logger(label: id))
+            }
+            _ = try await cluster.waitForLeaders()
+            let endpoints = cluster.configuration.nodes.map { "\($0.client.host):\($0.client.port)" }
+                .joined(separator: ",")
+            let total = 300
+            let result = try await runRaftctl([
+                "bench", "--endpoints", endpoints, "--op", "append", "--clients", "4", "--conns", "2", "--keys", "1",
+                "--value-size", "3", "--total", "\(total)", "--json", "--timeout", "30s",
+            ])
+            #expect(result.status == 0)
+            let summary = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            )
+            #expect(summary["requests"] as? Int == total)
+            #expect(summary["errors"] as? Int == 0)
+            let percentiles = ["mean_ms", "p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms"].compactMap {
+                summary[$0] as? Double
+            }
+            #expect(percentiles.count == 6 && percentiles.allSatisfy { $0 > 0 })
+            #expect(
+                percentiles[1] <= percentiles[2] && percentiles[2] <= percentiles[3] && percentiles[3] <= percentiles[5]
+            )
+            // Retried appends carry the same session ids: the key holds each of them once.
+            let port = try #require(cluster.httpPorts["n1"])
+            let read = try await httpRequest(.GET, port: port, "/v1/kv/bench-00000001")
+            #expect(read.status == 200)
+            #expect(read.body.utf8.count == total * 3, "\(read.body.utf8.count) bytes for \(total) appends of 3")
         } catch {
             await cluster.stopAll()
             throw error
