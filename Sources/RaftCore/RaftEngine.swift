@@ -871,7 +871,9 @@ public struct RaftEngine: Sendable {
             .reduce(0) { $0 + $1.data.count + 24 }
         uncommittedBytes = max(0, uncommittedBytes - committedBytes)
         commitIndex = candidate
-        broadcastPending = true
+        // No append of its own: the new commit index reaches followers with the next entries
+        // or the next heartbeat (every tick). Under load that halves the messages per batch;
+        // idle, a follower applies at most a heartbeat interval later.
         advanceReads()
         return true
     }

@@ -304,6 +304,14 @@ package final class GroupExecutor: Sendable {
                 }
             }
             transport.send(beforePersisting, group: groupID)
+            // Committed entries are already durable here (the engine hands out only entries
+            // through its stable index), so under load they are applied and answered before
+            // the sync of the new entries in the same output, not one sync later. A snapshot
+            // must be installed on disk before the state machine is restored from it.
+            let appliesBeforePersisting = output.snapshot == nil
+            if appliesBeforePersisting {
+                try apply(output, to: &replica, answer: answer)
+            }
             if output.snapshot != nil || !output.entries.isEmpty || output.hardState.map(changesTermOrVote) == true {
                 try await persist(output)
             } else if let hardState = output.hardState {
@@ -314,13 +322,23 @@ package final class GroupExecutor: Sendable {
             }
             transport.send(afterPersisting, group: groupID)
             replica.didPersist(output)
-            answer(try replica.apply(output))
-            if !output.committedEntries.isEmpty {
-                metrics.withLock { $0.appliedEntries += UInt64(output.committedEntries.count) }
+            if !appliesBeforePersisting {
+                try apply(output, to: &replica, answer: answer)
             }
             try await snapshotIfDue(&replica)
         }
         answer(replica.takeCompletions())
+    }
+
+    private func apply(
+        _ output: RaftOutput,
+        to replica: inout Replica,
+        answer: ([Replica.Completion]) -> Void
+    ) throws {
+        answer(try replica.apply(output))
+        if !output.committedEntries.isEmpty {
+            metrics.withLock { $0.appliedEntries += UInt64(output.committedEntries.count) }
+        }
     }
 
     /// Whether `hardState` differs from the last durable one in term or vote, which must be

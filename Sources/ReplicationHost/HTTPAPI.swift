@@ -151,7 +151,7 @@ package struct HTTPAPI: Sendable {
         let answer = await write(command.encoded(), group: group)
         return answer.map(KeyValueStore.Response.self) { response in
             switch response {
-            case .ok: .json(.ok, ["ok": true])
+            case .ok: .okTrue
             case .noKey: .error(.notFound, "ErrNoKey")
             case .compareAndSwap(let swapped, let current):
                 .json(swapped ? .ok : .conflict, CompareAndSwapAnswer(swapped: swapped, current: current))
@@ -557,6 +557,9 @@ extension HTTPAnswer {
             )
         }
     }
+
+    /// `{"ok":true}`, the answer to every successful write: prebuilt, since it is the hot path.
+    static let okTrue = HTTPAnswer(.ok, contentType: "application/json", body: Array(#"{"ok":true}"#.utf8) + [0x0A])
 
     /// `{"error": message}` with `status`.
     static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPAnswer {
