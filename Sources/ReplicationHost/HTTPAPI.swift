@@ -558,8 +558,8 @@ extension HTTPAnswer {
         }
     }
 
-    /// `{"ok":true}`, the answer to every successful write: prebuilt, since it is the hot path.
-    static let okTrue = HTTPAnswer(.ok, contentType: "application/json", body: Array(#"{"ok":true}"#.utf8) + [0x0A])
+    /// `{"ok":true}`, the answer to every successful write: encoded once, since it is the hot path.
+    static let okTrue = json(.ok, ["ok": true])
 
     /// `{"error": message}` with `status`.
     static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPAnswer {
