@@ -22,6 +22,10 @@ public struct RaftOutput: Sendable {
     public var failedReads: [UInt64] = []
     /// Set when role, term or known leader changed.
     public var softState: SoftState?
+    /// Whether this batch must be durable (synced) before the messages that depend on it are
+    /// sent: it carries a snapshot, new entries, or a new term or vote. A hard state that only
+    /// moves the commit index may be written without a sync of its own (etcd's `MustSync`).
+    public var mustSync = false
 
     public var isEmpty: Bool {
         hardState == nil && snapshot == nil && entries.isEmpty && messages.isEmpty

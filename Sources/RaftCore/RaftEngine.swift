@@ -336,8 +336,16 @@ public struct RaftEngine: Sendable {
         }
         let hardState = HardState(term: term, vote: vote, commit: commitIndex)
         if hardState != lastHardState {
+            // A new term or vote must be durable before any message that depends on it; a
+            // moved commit index alone need not be (a restarted node learns it again).
+            if hardState.term != lastHardState.term || hardState.vote != lastHardState.vote {
+                output.mustSync = true
+            }
             output.hardState = hardState
             lastHardState = hardState
+        }
+        if output.snapshot != nil || !output.entries.isEmpty {
+            output.mustSync = true
         }
         let softState = SoftState(role: role, term: term, leader: leader)
         if softState != lastSoftState {
