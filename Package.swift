@@ -39,14 +39,15 @@ let package = Package(
         // A lock service with leases on log time and fencing tokens: proves the API is generic.
         .target(name: "LockService", dependencies: ["StateMachineAPI"], path: "Plugins/LockService"),
         // The deterministic replica: engine + plugin + exactly-once sessions + snapshot policy +
-        // linearizable reads. Shared by the simulator and the networked host.
-        .target(name: "RaftReplica", dependencies: ["RaftCore", "StateMachineAPI"]),
+        // linearizable reads, and the one driver step the simulator, the host and every test
+        // harness run.
+        .target(name: "RaftReplica", dependencies: ["RaftCore", "RaftStorage", "StateMachineAPI"]),
         // Public test kit: deterministic cluster simulator on virtual time with invariant checks,
         // linearizability checker and models, plugin conformance suite.
         .target(
             name: "RaftTesting",
             dependencies: [
-                "RaftCore", "RaftReplica", "StateMachineAPI", "KeyValueStore", "LockService",
+                "RaftCore", "RaftReplica", "RaftStorage", "StateMachineAPI", "KeyValueStore", "LockService",
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
@@ -136,14 +137,14 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(
             name: "RaftReplicaTests",
-            dependencies: ["RaftReplica", "RaftCore", "StateMachineAPI", "KeyValueStore"]
+            dependencies: ["RaftReplica", "RaftCore", "RaftStorage", "StateMachineAPI", "KeyValueStore"]
         ),
         .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
         .testTarget(
             name: "RaftTestingTests",
-            dependencies: ["RaftCore", "RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI"]
+            dependencies: ["RaftCore", "RaftReplica", "RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI"]
         ),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),
@@ -167,6 +168,7 @@ let package = Package(
                 "KeyValueStore",
                 "RaftCore",
                 "RaftReplica",
+                "RaftStorage",
                 "RaftTransport",
                 "StateMachineAPI",
                 "raftctl",

@@ -7,19 +7,18 @@ public import StateMachineAPI
 /// Deterministic and free of I/O like the engine it wraps, so the simulator and the
 /// networked host drive the very same code. The driver loop:
 /// 1. feed inputs: ``tick()``, ``step(_:)``, ``submitCommand(_:requestID:now:)``,
-///    ``submitQuery(_:requestID:consistency:)``;
-/// 2. `let output = replica.takeOutput()`; persist it, send its messages (see ``RaftOutput``),
-///    call ``didPersist(_:)``;
-/// 3. `replica.apply(output)` applies what committed and returns the finished requests;
-/// 4. if ``needsSnapshot(raftStateSize:)``, ``captureSnapshot()``, serialize the capture
-///    (off the apply path if it is large) and ``compact(_:snapshotData:)``, then persist the
-///    returned snapshot and drop the covered log prefix.
+///    ``submitQuery(_:requestID:consistency:)``, and answer ``takeCompletions()``;
+/// 2. while ``hasOutput``: ``beginStep()``, persist, ``finishStep(_:)`` (``DriverStep`` says
+///    what is sent, written and applied when; ``drive(storage:send:)`` does it all inline);
+/// 3. if ``snapshotDue(raftStateSize:)``: ``captureSnapshot()``, serialize the capture (off
+///    the apply path if it is large) and ``compact(_:snapshotData:)``, then store the returned
+///    snapshot, which drops the covered log prefix (``takeSnapshot(into:)`` does it inline).
 public struct Replica: Sendable {
-    public private(set) var engine: RaftEngine
+    public internal(set) var engine: RaftEngine
     public private(set) var machine: AnyStateMachine
     public let limits: SessionLimits
-    /// Snapshot when the persisted Raft state exceeds this many bytes; nil: never.
-    public let maxRaftState: Int?
+    /// When this replica snapshots and compacts its log.
+    public let snapshotPolicy: SnapshotPolicy
     /// Everything through this index is applied to `machine`.
     public private(set) var appliedIndex: LogIndex
     private var sessions = SessionTable()
@@ -80,12 +79,12 @@ public struct Replica: Sendable {
         configuration: RaftConfiguration,
         machine: AnyStateMachine,
         persistentState: PersistentState = PersistentState(),
-        maxRaftState: Int?,
+        snapshotPolicy: SnapshotPolicy,
         limits: SessionLimits = SessionLimits()
     ) throws {
         engine = RaftEngine(configuration: configuration, persistentState: persistentState)
         self.machine = machine
-        self.maxRaftState = maxRaftState
+        self.snapshotPolicy = snapshotPolicy
         self.limits = limits
         appliedIndex = 0
         if let snapshot = persistentState.snapshot {
@@ -108,8 +107,8 @@ public struct Replica: Sendable {
         engine.step(message)
     }
 
-    /// Proposes a client command. The answer comes out of ``apply(_:)`` (or at once, as a
-    /// completion of the next ``apply(_:)``, when it is a duplicate or cannot be proposed).
+    /// Proposes a client command. The answer comes out of the driver step that applies it, or
+    /// out of ``takeCompletions()`` when it is a duplicate or cannot be proposed.
     ///
     /// - Parameter now: the driver's clock in milliseconds; stamped into the entry as log time.
     /// - Returns: what the engine made of the proposal; nil when the session table answered.
@@ -174,25 +173,17 @@ public struct Replica: Sendable {
     /// Whether ``takeOutput()`` has work.
     public var hasOutput: Bool { engine.hasOutput }
 
-    /// Requests finished outside ``apply(_:)`` (answered from the session table, refused on a
+    /// Requests finished outside a driver step (answered from the session table, refused on a
     /// follower, ...). The driver SHOULD collect them after submitting requests.
     public mutating func takeCompletions() -> [Completion] {
         defer { completions = [] }
         return completions
     }
 
-    /// The engine's next batch; see ``RaftOutput`` for the order of persisting and sending.
-    public mutating func takeOutput() -> RaftOutput {
-        engine.takeOutput()
-    }
-
-    public mutating func didPersist(_ output: RaftOutput) {
-        engine.didPersist(output)
-    }
-
     /// Applies what `output` committed (after restoring its snapshot, if any), serves reads
-    /// that became safe, and returns every request finished since the last call.
-    public mutating func apply(_ output: RaftOutput) throws -> [Completion] {
+    /// that became safe, and returns every request finished since the last call. Only the
+    /// driver step calls it, at the point of the batch where that is safe.
+    mutating func apply(_ output: RaftOutput) throws -> [Completion] {
         if let snapshot = output.snapshot {
             try restore(snapshot)
             failAllPending(ReplicaError(.leaderChanged, "replaced by a snapshot"))
@@ -278,11 +269,19 @@ public struct Replica: Sendable {
 
     // MARK: - Snapshots
 
-    /// Whether the persisted Raft state has outgrown `maxRaftState` and something new is
-    /// applied to capture.
-    public func needsSnapshot(raftStateSize: Int) -> Bool {
-        guard let maxRaftState, raftStateSize > maxRaftState else { return false }
-        return appliedIndex > engine.log.snapshotIndex
+    /// The snapshot policy, for every driver: whether ``snapshotPolicy`` asks for a snapshot
+    /// and something new is applied to capture.
+    ///
+    /// - Parameter raftStateSize: the storage's
+    ///   ``RaftStorage/PersistentStorage/persistedRaftStateSize``, the one measure of the
+    ///   persisted Raft state.
+    public func snapshotDue(raftStateSize: Int) -> Bool {
+        guard appliedIndex > engine.log.snapshotIndex else { return false }
+        return snapshotPolicy.isDue(
+            raftStateSize: raftStateSize,
+            appliedIndex: appliedIndex,
+            snapshotIndex: engine.log.snapshotIndex
+        )
     }
 
     /// The replicated state at ``appliedIndex``: a copy-on-write copy, cheap to take on the

@@ -1,5 +1,6 @@
 public import RaftCore
 public import RaftReplica
+import RaftStorage
 public import StateMachineAPI
 
 /// A whole cluster of ``Replica``s (Raft engine + plugin + sessions) on virtual time, with a
@@ -22,8 +23,9 @@ public final class RaftSimulation {
     public let tickInterval: VirtualTime
     /// Per-node factor on the tick interval (clock-speed skew in randomized runs).
     public var clockSkew: [NodeID: Double] = [:]
-    /// Per-node time a write takes to become durable (0: at once). Writes complete in order;
-    /// a crash loses those still in flight, and nothing that depends on them was sent.
+    /// Per-node time a sync takes (0: at once). As on the host, a node whose step waits for
+    /// its sync handles nothing else meanwhile; a crash loses every write not yet synced, and
+    /// nothing that depended on them was sent.
     public var diskLatency: [NodeID: VirtualTime] = [:]
 
     /// Requests and responses sent, and their approximate bytes.
@@ -77,8 +79,8 @@ public final class RaftSimulation {
         case flush(NodeID)
         /// Runs `action`; with a node, as that node's input (it waits while the node is stalled).
         case action(NodeID?, () -> Void)
-        /// A node's disk finished writing one output.
-        case persisted(NodeID, incarnation: Int, RaftOutput)
+        /// A node's sync of its step's writes finished.
+        case persisted(NodeID, incarnation: Int, DriverStep)
 
         var node: NodeID? {
             switch self {
@@ -89,77 +91,24 @@ public final class RaftSimulation {
         }
     }
 
-    /// What survives a crash: exactly what was persisted.
-    struct Disk {
-        var hardState = HardState()
-        var snapshot: Snapshot?
-        var entries: [Entry] = []
-
-        /// Bytes of Raft state (hard state and log, without the snapshot), as `maxraftstate`
-        /// measures it.
-        var raftStateSize: Int {
-            24 + entries.reduce(0) { $0 + $1.approximateByteSize }
-        }
-
-        mutating func append(_ newEntries: [Entry]) {
-            guard let first = newEntries.first else { return }
-            let snapshotIndex = snapshot?.metadata.index ?? 0
-            let keep = Int(first.index - snapshotIndex - 1)
-            precondition(keep >= 0 && keep <= entries.count, "persisted entries must be contiguous")
-            entries.removeSubrange(keep...)
-            entries.append(contentsOf: newEntries)
-        }
-
-        mutating func install(_ newSnapshot: Snapshot) {
-            let index = newSnapshot.metadata.index
-            let oldSnapshotIndex = snapshot?.metadata.index ?? 0
-            if let position = entries.firstIndex(where: { $0.index == index && $0.term == newSnapshot.metadata.term }) {
-                entries.removeFirst(position + 1)
-            } else if index > oldSnapshotIndex {
-                entries.removeAll()
-            }
-            snapshot = newSnapshot
-        }
-    }
-
-    /// When nodes snapshot.
-    public enum SnapshotPolicy: Sendable {
-        case never
-        /// Every this many applied entries (the lab's Raft tests).
-        case everyEntries(LogIndex)
-        /// When the persisted Raft state exceeds this many bytes (`maxraftstate`).
-        case maxRaftState(Int)
-    }
+    /// When nodes snapshot: the replica's own policy, run by the same driver as the host's.
+    public typealias SnapshotPolicy = RaftReplica.SnapshotPolicy
 
     final class Node {
         let id: NodeID
         var replica: Replica?
         var engine: RaftEngine? { replica?.engine }
-        var disk = Disk()
+        /// What survives a crash: what was synced (``MemoryStorage/crash()`` drops the rest).
+        let storage = MemoryStorage()
         var incarnation = 0
         var flushScheduled = false
         var lastApplied: LogIndex = 0
         /// Client requests this incarnation is working on: request id → reply route.
         var replies: [UInt64: (Result<[UInt8], ReplicaError>) -> Void] = [:]
         var snapshotsTaken = 0
-        // Group commit on the simulated disk: one sync in progress, and every write that
-        // arrives meanwhile shares the next one.
-        var currentSyncEnd: VirtualTime = 0
-        var nextSyncEnd: VirtualTime?
-        var lastCompletion: VirtualTime = 0
-
-        func syncCompletion(now: VirtualTime, latency: VirtualTime) -> VirtualTime {
-            if let next = nextSyncEnd, now >= currentSyncEnd {
-                currentSyncEnd = next
-                nextSyncEnd = nil
-            }
-            if now >= currentSyncEnd {
-                currentSyncEnd = now + latency
-                return currentSyncEnd
-            }
-            if nextSyncEnd == nil { nextSyncEnd = currentSyncEnd + latency }
-            return nextSyncEnd!
-        }
+        /// Set while a step waits for its sync: like the host's executor, the node handles
+        /// its events after the sync.
+        var syncingUntil: VirtualTime?
 
         init(id: NodeID) {
             self.id = id
@@ -266,6 +215,12 @@ public final class RaftSimulation {
     }
 
     private func handle(_ event: Event) {
+        if case .persisted = event {
+            // The sync itself is what the node is waiting for.
+        } else if let id = event.node, let until = nodes[id]?.syncingUntil, now < until {
+            events.schedule(at: until, event)
+            return
+        }
         if let id = event.node, let until = pausedUntil[id] {
             if now < until {
                 // A stalled node handles its events when it resumes, in their original order.
@@ -293,73 +248,83 @@ public final class RaftSimulation {
             if node.isUp { flush(node) }
         case .action(_, let action):
             action()
-        case .persisted(let id, let incarnation, let output):
+        case .persisted(let id, let incarnation, let step):
             guard let node = nodes[id], node.isUp, node.incarnation == incarnation else { return }
-            complete(output, on: node)
+            node.syncingUntil = nil
+            do {
+                try node.storage.sync()
+            } catch {
+                _ = fail("\(node.id) could not sync: \(error)")
+                return
+            }
+            finish(step, on: node)
             flush(node)
         }
     }
 
     // MARK: - Driving one node
 
-    /// Carries out everything the engine asked for, in the order RaftOutput prescribes.
+    /// Runs the driver step (``DriverStep``) until the node has no output or waits for a sync.
     private func flush(_ node: Node) {
         defer {
             if node.replica != nil {
                 route(node.replica!.takeCompletions(), from: node)
             }
         }
-        while node.replica?.hasOutput == true {
-            let output = node.replica!.takeOutput()
-            if let softState = output.softState, softState.role == .leader {
+        while node.syncingUntil == nil, node.replica?.hasOutput == true {
+            let step: DriverStep
+            do {
+                step = try node.replica!.beginStep()
+            } catch {
+                _ = fail("\(node.id) could not apply: \(error)")
+                return
+            }
+            if let softState = step.output.softState, softState.role == .leader {
                 checkLeader(node, term: softState.term)
             }
-            let latency = diskLatency[node.id] ?? 0
-            if latency == 0 {
-                complete(output, on: node)
-            } else {
-                // The leader replicates while its own disk writes (thesis §10.2.1).
-                var deferred = output
-                deferred.messages = []
-                for message in output.messages {
-                    if message.mayBeSentBeforePersisting { send(message) } else { deferred.messages.append(message) }
-                }
-                let writes = output.snapshot != nil || !output.entries.isEmpty || output.hardState != nil
-                let done = writes ? node.syncCompletion(now: now, latency: latency) : max(now, node.lastCompletion)
-                node.lastCompletion = max(node.lastCompletion, done)
-                events.schedule(at: done, .persisted(node.id, incarnation: node.incarnation, deferred))
+            for message in step.messagesBeforeSync { send(message) }
+            for entry in step.appliedBeforeSync { checkApplied(entry, on: node) }
+            route(step.completionsBeforeSync, from: node)
+            if !step.output.entries.isEmpty {
+                checkLogMatching(node, step.output.entries)
             }
+            do {
+                try step.write(to: node.storage)
+            } catch {
+                _ = fail("\(node.id) could not write: \(error)")
+                return
+            }
+            let latency = diskLatency[node.id] ?? 0
+            if step.mustSync && latency > 0 {
+                node.syncingUntil = now + latency
+                events.schedule(at: now + latency, .persisted(node.id, incarnation: node.incarnation, step))
+                return
+            }
+            do {
+                if step.mustSync { try node.storage.sync() }
+            } catch {
+                _ = fail("\(node.id) could not sync: \(error)")
+                return
+            }
+            finish(step, on: node)
         }
     }
 
-    /// Makes `output` durable on the node's disk, then does what depended on that.
-    private func complete(_ output: RaftOutput, on node: Node) {
-        if let snapshot = output.snapshot {
-            node.disk.install(snapshot)
-            node.lastApplied = snapshot.metadata.index
-        }
-        if !output.entries.isEmpty {
-            checkLogMatching(node, output.entries)
-            node.disk.append(output.entries)
-        }
-        if let hardState = output.hardState {
-            node.disk.hardState = hardState
-        }
-        node.replica!.didPersist(output)
-        for message in output.messages {
-            send(message)
-        }
-        for entry in output.committedEntries {
-            checkApplied(entry, on: node)
-        }
-        let completions: [Replica.Completion]
+    /// The second half of the driver step, once the node's writes are durable.
+    private func finish(_ step: DriverStep, on node: Node) {
+        let end: StepEnd
         do {
-            completions = try node.replica!.apply(output)
+            end = try node.replica!.finishStep(step)
         } catch {
             _ = fail("\(node.id) could not apply: \(error)")
             return
         }
-        route(completions, from: node)
+        if let snapshot = step.output.snapshot {
+            node.lastApplied = snapshot.metadata.index
+        }
+        for message in end.messages { send(message) }
+        for entry in end.applied { checkApplied(entry, on: node) }
+        route(end.completions, from: node)
         snapshotIfDue(node)
     }
 
@@ -415,18 +380,11 @@ public final class RaftSimulation {
     }
 
     private func snapshotIfDue(_ node: Node) {
-        guard let replica = node.replica else { return }
-        let due: Bool
-        switch snapshotPolicy {
-        case .never: due = false
-        case .everyEntries(let interval): due = replica.appliedIndex >= replica.engine.log.snapshotIndex + interval
-        case .maxRaftState: due = replica.needsSnapshot(raftStateSize: node.disk.raftStateSize)
-        }
-        guard due else { return }
+        guard let replica = node.replica,
+            replica.snapshotDue(raftStateSize: node.storage.persistedRaftStateSize)
+        else { return }
         do {
-            let capture = replica.captureSnapshot()
-            let snapshot = try node.replica!.compact(capture, snapshotData: try capture.serialize())
-            node.disk.install(snapshot)
+            try node.replica!.takeSnapshot(into: node.storage)
             node.snapshotsTaken += 1
         } catch {
             _ = fail("\(node.id) could not snapshot at \(replica.appliedIndex): \(error)")
@@ -537,9 +495,8 @@ public final class RaftSimulation {
         node.replica = nil
         node.replies = [:]
         node.incarnation += 1
-        node.currentSyncEnd = 0
-        node.nextSyncEnd = nil
-        node.lastCompletion = 0
+        node.syncingUntil = nil
+        node.storage.crash()
     }
 
     /// Restarts a crashed node from its persisted state (a running node is crashed first).
@@ -550,27 +507,27 @@ public final class RaftSimulation {
 
     private func start(_ id: NodeID) {
         guard let node = nodes[id] else { return }
-        let persisted = PersistentState(
-            hardState: node.disk.hardState,
-            snapshot: node.disk.snapshot,
-            entries: node.disk.entries
-        )
+        let persisted: PersistentState
+        do {
+            persisted = try node.storage.load()
+        } catch {
+            _ = fail("\(id) could not load its storage: \(error)")
+            return
+        }
         var configuration = configurationTemplate(id)
         configuration.randomSeed = configuration.randomSeed &+ UInt64(node.incarnation) &* 7919
-        let maxRaftState: Int?
-        if case .maxRaftState(let bytes) = snapshotPolicy { maxRaftState = bytes } else { maxRaftState = nil }
         do {
             node.replica = try Replica(
                 configuration: configuration,
                 machine: makeMachine(),
                 persistentState: persisted,
-                maxRaftState: maxRaftState
+                snapshotPolicy: snapshotPolicy
             )
         } catch {
             _ = fail("\(id) could not restart from its persisted state: \(error)")
             return
         }
-        node.lastApplied = node.disk.snapshot?.metadata.index ?? 0
+        node.lastApplied = persisted.snapshot?.metadata.index ?? 0
         let phase = random.next() % tickInterval
         events.schedule(at: now + phase + 1, .tick(id, incarnation: node.incarnation))
         scheduleFlush(node)
@@ -600,11 +557,11 @@ public final class RaftSimulation {
     }
 
     /// Bytes of persisted Raft state (hard state + log, no snapshot) of a node.
-    public func raftStateSize(_ id: NodeID) -> Int { nodes[id]?.disk.raftStateSize ?? 0 }
+    public func raftStateSize(_ id: NodeID) -> Int { nodes[id]?.storage.persistedRaftStateSize ?? 0 }
 
     public func snapshotCount(_ id: NodeID) -> Int { nodes[id]?.snapshotsTaken ?? 0 }
 
-    public func persistedSnapshot(_ id: NodeID) -> Snapshot? { nodes[id]?.disk.snapshot }
+    public func persistedSnapshot(_ id: NodeID) -> Snapshot? { nodes[id]?.storage.syncedState.snapshot }
 
     /// The command node `id` applied at `index`, if it runs a ``CommandRecorder``.
     public func applied(_ id: NodeID, at index: LogIndex) -> [UInt8]? {

@@ -106,9 +106,6 @@ package final class GroupExecutor: Sendable {
     private let doorbellContinuation: AsyncStream<Void>.Continuation
     private let replica: Mutex<Replica?>
     private let currentStatus: Mutex<GroupStatus>
-    /// Term and vote as last made durable: a hard state that changes only the commit index
-    /// needs no sync of its own.
-    private let durableTermAndVote: Mutex<(term: Term, vote: NodeID?)>
     private let metrics = Mutex(GroupMetrics())
 
     /// - Parameters:
@@ -136,7 +133,6 @@ package final class GroupExecutor: Sendable {
         (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.replica = Mutex(replica)
         self.currentStatus = Mutex(Self.status(of: replica, name: name, storage: storage, metrics: GroupMetrics()))
-        self.durableTermAndVote = Mutex((replica.engine.term, replica.engine.vote))
     }
 
     /// The group's state at the end of the last batch.
@@ -276,15 +272,16 @@ package final class GroupExecutor: Sendable {
         }
     }
 
-    /// Handles the replica's output in ``RaftOutput``'s order until it has none.
+    /// Runs the driver step (``DriverStep``) until the replica has no output: the only place
+    /// the host persists, sends and applies.
     private func flush(
         _ replica: inout Replica,
         lastSoftState: inout Leadership,
         answer: ([Replica.Completion]) -> Void
     ) async throws {
         while replica.hasOutput {
-            let output = replica.takeOutput()
-            if output.softState != nil, Leadership(replica.engine) != lastSoftState {
+            let step = try replica.beginStep()
+            if step.output.softState != nil, Leadership(replica.engine) != lastSoftState {
                 let current = Leadership(replica.engine)
                 if current.role == .candidate && lastSoftState.role != .candidate {
                     metrics.withLock { $0.elections += 1 }
@@ -292,90 +289,40 @@ package final class GroupExecutor: Sendable {
                 logTransition(from: lastSoftState, to: current)
                 lastSoftState = current
             }
-            // A leader replicates while its own disk writes (thesis §10.2.1); everything else
-            // (votes, acknowledgements) waits until what it promises is durable.
-            var afterPersisting: [Message] = []
-            var beforePersisting: [Message] = []
-            for message in output.messages {
-                if message.mayBeSentBeforePersisting {
-                    beforePersisting.append(message)
-                } else {
-                    afterPersisting.append(message)
-                }
+            transport.send(step.messagesBeforeSync, group: groupID)
+            answer(step.completionsBeforeSync)
+            if step.mustSync {
+                try await persist(step)
+            } else if step.hasWrites {
+                // Only the commit index moved: the buffered write rides with the next sync.
+                try step.write(to: storage)
             }
-            transport.send(beforePersisting, group: groupID)
-            // Committed entries are already durable here (the engine hands out only entries
-            // through its stable index), so under load they are applied and answered before
-            // the sync of the new entries in the same output, not one sync later. A snapshot
-            // must be installed on disk before the state machine is restored from it.
-            let appliesBeforePersisting = output.snapshot == nil
-            if appliesBeforePersisting {
-                try apply(output, to: &replica, answer: answer)
-            }
-            if output.snapshot != nil || !output.entries.isEmpty || output.hardState.map(changesTermOrVote) == true {
-                try await persist(output)
-            } else if let hardState = output.hardState {
-                // Only the commit index moved. Losing it is safe (a restarted node learns it
-                // again), so it rides along with the next sync instead of costing one on the
-                // commit path: the buffered write is made durable by whichever sync comes next.
-                try storage.saveHardState(hardState)
-            }
-            transport.send(afterPersisting, group: groupID)
-            replica.didPersist(output)
-            if !appliesBeforePersisting {
-                try apply(output, to: &replica, answer: answer)
+            let end = try replica.finishStep(step)
+            transport.send(end.messages, group: groupID)
+            answer(end.completions)
+            let applied = step.appliedBeforeSync.count + end.applied.count
+            if applied > 0 {
+                metrics.withLock { $0.appliedEntries += UInt64(applied) }
             }
             try await snapshotIfDue(&replica)
         }
         answer(replica.takeCompletions())
     }
 
-    private func apply(
-        _ output: RaftOutput,
-        to replica: inout Replica,
-        answer: ([Replica.Completion]) -> Void
-    ) throws {
-        answer(try replica.apply(output))
-        if !output.committedEntries.isEmpty {
-            metrics.withLock { $0.appliedEntries += UInt64(output.committedEntries.count) }
-        }
-    }
-
-    /// Whether `hardState` differs from the last durable one in term or vote, which must be
-    /// durable before anything that depends on them is sent.
-    private func changesTermOrVote(_ hardState: HardState) -> Bool {
-        let durable = durableTermAndVote.withLock { $0 }
-        return hardState.term != durable.term || hardState.vote != durable.vote
-    }
-
-    private func persist(_ output: RaftOutput) async throws {
+    private func persist(_ step: DriverStep) async throws {
         let storage = storage
         let started = ContinuousClock.now
-        try await NIOThreadPool.singleton.runIfActive {
-            if let snapshot = output.snapshot {
-                try storage.installSnapshot(snapshot)
-            }
-            if !output.entries.isEmpty {
-                try storage.append(output.entries)
-            }
-            if let hardState = output.hardState {
-                try storage.saveHardState(hardState)
-            }
-            try storage.sync()
-        }
+        try await NIOThreadPool.singleton.runIfActive { try step.persist(to: storage) }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         metrics.withLock { $0.recordSync(seconds: seconds) }
-        if let hardState = output.hardState {
-            durableTermAndVote.withLock { $0 = (hardState.term, hardState.vote) }
-        }
     }
 
     /// The `maxraftstate` policy: capture on the executor (a copy-on-write copy), then encode
     /// and write the snapshot off it. Nothing else runs on the replica meanwhile, so the log
     /// still holds the captured index when the storage compacts to it.
     private func snapshotIfDue(_ replica: inout Replica) async throws {
-        guard replica.needsSnapshot(raftStateSize: storage.persistedRaftStateSize) else { return }
+        guard replica.snapshotDue(raftStateSize: storage.persistedRaftStateSize) else { return }
         let capture = replica.captureSnapshot()
         let data = try await NIOThreadPool.singleton.runIfActive { try capture.serialize() }
         let snapshot = try replica.compact(capture, snapshotData: data)

@@ -331,7 +331,7 @@ public final class RaftNode: Service {
                 configuration: raftConfiguration(),
                 machine: machine,
                 persistentState: state,
-                maxRaftState: group.maxRaftState
+                snapshotPolicy: SnapshotPolicy(maxRaftState: group.maxRaftState)
             )
         } catch {
             storage.close()

@@ -4,6 +4,7 @@ import NIOPosix
 import RaftClient
 import RaftCore
 import RaftReplica
+import RaftStorage
 import RaftTransport
 import StateMachineAPI
 import Synchronization
@@ -160,16 +161,12 @@ private final class FakeNodeHandler: ChannelInboundHandler {
 final class KeyValueBackend: Sendable {
     private struct State: Sendable {
         var replica: Replica
+        let storage = MemoryStorage()
         var nextRequestID: UInt64 = 1
         var finished: [UInt64: Result<[UInt8], ReplicaError>] = [:]
 
         mutating func drive() throws {
-            while replica.hasOutput {
-                let output = replica.takeOutput()
-                replica.didPersist(output)
-                for completion in try replica.apply(output) { finished[completion.requestID] = completion.result }
-            }
-            for completion in replica.takeCompletions() { finished[completion.requestID] = completion.result }
+            for completion in try replica.drive(storage: storage) { finished[completion.requestID] = completion.result }
         }
     }
 
@@ -180,7 +177,7 @@ final class KeyValueBackend: Sendable {
             replica: try Replica(
                 configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
                 machine: AnyStateMachine(KeyValueStore()),
-                maxRaftState: nil
+                snapshotPolicy: .never
             )
         )
         // Enough ticks for the single node to elect itself.

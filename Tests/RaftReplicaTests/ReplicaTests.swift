@@ -1,20 +1,28 @@
 import KeyValueStore
 import RaftCore
 import RaftReplica
+import RaftStorage
 import StateMachineAPI
 import Testing
 
-/// A single-node replica: every proposal commits as soon as it is persisted.
+/// A single-node replica on memory storage: every proposal commits as soon as it is persisted.
 private struct SingleNode {
     var replica: Replica
+    let storage: MemoryStorage
     var finished: [UInt64: Result<[UInt8], ReplicaError>] = [:]
 
-    init(maxRaftState: Int? = nil, limits: SessionLimits = SessionLimits()) throws {
-        let configuration = RaftConfiguration(id: NodeID(1), voters: [NodeID(1)])
+    /// Starts from what `storage` holds (a restart, when it is not empty).
+    init(
+        snapshotPolicy: SnapshotPolicy = .never,
+        limits: SessionLimits = SessionLimits(),
+        storage: MemoryStorage = MemoryStorage()
+    ) throws {
+        self.storage = storage
         replica = try Replica(
-            configuration: configuration,
+            configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
             machine: AnyStateMachine(KeyValueStore()),
-            maxRaftState: maxRaftState,
+            persistentState: try storage.load(),
+            snapshotPolicy: snapshotPolicy,
             limits: limits
         )
         for _ in 0..<30 { replica.tick() }
@@ -22,12 +30,7 @@ private struct SingleNode {
     }
 
     mutating func drive() throws {
-        while replica.hasOutput {
-            let output = replica.takeOutput()
-            replica.didPersist(output)
-            for completion in try replica.apply(output) { finished[completion.requestID] = completion.result }
-        }
-        for completion in replica.takeCompletions() { finished[completion.requestID] = completion.result }
+        for completion in try replica.drive(storage: storage) { finished[completion.requestID] = completion.result }
     }
 
     mutating func send(
@@ -100,20 +103,14 @@ struct ReplicaTests {
 
     @Test("snapshots capture the session table: a retry after restore is still answered once")
     func snapshotKeepsSessions() throws {
-        var node = try SingleNode(maxRaftState: 1)
+        var node = try SingleNode(snapshotPolicy: .maxRaftState(1))
         _ = try node.send(.append(key: "k", value: "x"), client: 1, sequence: 1, id: 1)
-        #expect(node.replica.needsSnapshot(raftStateSize: 100))
-        let capture = node.replica.captureSnapshot()
-        let snapshot = try node.replica.compact(capture, snapshotData: try capture.serialize())
-        var restored = try SingleNode()
-        restored.replica = try Replica(
-            configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
-            machine: AnyStateMachine(KeyValueStore()),
-            persistentState: PersistentState(snapshot: snapshot),
-            maxRaftState: nil
-        )
-        for _ in 0..<30 { restored.replica.tick() }
-        try restored.drive()
+        // The driver took the snapshot: the log is compacted through the applied command.
+        let snapshotIndex = try #require(node.storage.syncedState.snapshot).metadata.index
+        #expect(snapshotIndex == node.replica.appliedIndex)
+        #expect(!node.replica.snapshotDue(raftStateSize: node.storage.persistedRaftStateSize))
+        node.storage.crash()
+        var restored = try SingleNode(storage: node.storage)
         #expect(try restored.send(.append(key: "k", value: "x"), client: 1, sequence: 1, id: 2) == .ok)
         #expect(try restored.get("k", id: 3) == .value("x"))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import LockService
 import RaftCore
+import RaftReplica
 import RaftTesting
 import StateMachineAPI
 import Testing

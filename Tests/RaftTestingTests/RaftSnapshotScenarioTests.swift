@@ -1,4 +1,5 @@
 import RaftCore
+import RaftReplica
 import RaftTesting
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import RaftCore
+import RaftReplica
 import RaftTesting
 import Testing
 
@@ -56,7 +57,12 @@ struct RandomizedSimulationTests {
         var chooser = SeededGenerator(seed: seed ^ 0xFACE)
         let servers = [3, 5][Int(chooser.next() % 2)]
         let snapshots: RaftSimulation.SnapshotPolicy =
-            chooser.next() % 2 == 0 ? .everyEntries(LogIndex(5 + chooser.next() % 20)) : .never
+            switch chooser.next() % 3 {
+            case 0: .everyEntries(LogIndex(5 + chooser.next() % 20))
+            // The host's policy: the persisted Raft state outgrows a few entries' worth.
+            case 1: .maxRaftState(Int(150 + chooser.next() % 1_500))
+            default: .never
+            }
         let preVote = chooser.next() % 4 != 0
         let checkQuorum = chooser.next() % 4 != 0
         // Sometimes tiny appends (one or two entries each), so acknowledgements land between
