@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "raftctl", targets: ["raftctl"]),
         .library(name: "ReplicationHost", targets: ["ReplicationHost"]),
         .executable(name: "rafthost", targets: ["rafthost"]),
+        .executable(name: "raftsim", targets: ["raftsim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
@@ -132,6 +133,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
+        ),
+
+        // The randomized fault simulation for many seeds on every core; `make test` runs a
+        // release build of it (10,000 seeds).
+        .executableTarget(
+            name: "raftsim",
+            dependencies: ["RaftTesting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),

@@ -744,9 +744,14 @@ public struct RaftEngine: Sendable {
                 break
             }
             progress[follower] = peer
-            if maybeCommit() == false {
-                // Keep the pipeline full: more entries may be waiting for this follower.
-                if peer.next <= log.lastIndex { sendAppend(to: follower, sendEmpty: false) }
+            maybeCommit()
+            // Keep the pipeline full: send what is waiting for this follower, up to the
+            // in-flight window (one message each when messages are small), whether or not the
+            // commit index moved.
+            while let current = progress[follower], current.state == .replicate, current.next <= log.lastIndex,
+                !current.isPaused(maxInflight: configuration.maxInflightMessages)
+            {
+                sendAppend(to: follower, sendEmpty: false)
             }
             return
         }

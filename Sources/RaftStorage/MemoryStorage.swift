@@ -4,23 +4,62 @@ import Synchronization
 /// `PersistentStorage` in memory, for the simulator and tests.
 ///
 /// It keeps two copies of the state: what has been written and what has been synced. `crash()`
-/// throws away the difference, as a power loss would. A final class around a `Mutex` (rather than
-/// an actor) so that it conforms to the synchronous protocol and can be shared with the simulator.
+/// throws away the difference, as a power loss would. Writes since the last sync are kept as a
+/// list of operations that `sync()` replays on the synced copy, so neither copy is ever copied
+/// whole on the way (the simulator syncs after nearly every write). A final class around a
+/// `Mutex` (rather than an actor) so that it conforms to the synchronous protocol and can be
+/// shared with the simulator.
 public final class MemoryStorage: PersistentStorage {
     private struct Model: Sendable {
         var hardState = HardState()
         var snapshot: Snapshot?
         var log = LogWindow<Entry>()
+        /// Encoded bytes of the hard state and the live entries, kept as the log changes.
+        var raftStateSize = Format.hardStateRecordSize
 
         var persistentState: PersistentState {
             PersistentState(hardState: hardState, snapshot: snapshot, entries: Array(log.elements))
         }
+
+        mutating func perform(_ operation: Operation) {
+            switch operation {
+            case .append(let entries):
+                guard let first = entries.first else { return }
+                if first.index <= log.lastIndex {
+                    raftStateSize -= log.elements[Int(first.index - log.baseIndex - 1)...]
+                        .reduce(0) { $0 + Format.entryRecordSize($1) }
+                }
+                for entry in entries {
+                    log.put(entry, at: entry.index)
+                    raftStateSize += Format.entryRecordSize(entry)
+                }
+            case .hardState(let newHardState):
+                hardState = newHardState
+            case .snapshot(let newSnapshot):
+                snapshot = newSnapshot
+                log.rebase(index: newSnapshot.metadata.index, term: newSnapshot.metadata.term)
+                raftStateSize = log.elements.reduce(Format.hardStateRecordSize) { $0 + Format.entryRecordSize($1) }
+            }
+        }
+    }
+
+    private enum Operation: Sendable {
+        case append([Entry])
+        case hardState(HardState)
+        case snapshot(Snapshot)
     }
 
     private struct State: Sendable {
         var written = Model()
         var synced = Model()
+        /// What `written` has and `synced` has not, in order.
+        var unsynced: [Operation] = []
         var statistics = StorageStatistics()
+
+        mutating func perform(_ operation: Operation) {
+            written.perform(operation)
+            unsynced.append(operation)
+        }
     }
 
     private let state = Mutex(State())
@@ -35,17 +74,15 @@ public final class MemoryStorage: PersistentStorage {
     public func append(_ entries: [Entry]) throws(StorageError) {
         try state.withLock { (state) throws(StorageError) in
             try state.written.log.validate(entries)
-            for entry in entries {
-                state.written.log.put(entry, at: entry.index)
-                state.statistics.bytesWritten += Format.entryRecordSize(entry)
-            }
+            state.perform(.append(entries))
+            state.statistics.bytesWritten += entries.reduce(0) { $0 + Format.entryRecordSize($1) }
             state.statistics.writes += 1
         }
     }
 
     public func saveHardState(_ hardState: HardState) throws(StorageError) {
         state.withLock { state in
-            state.written.hardState = hardState
+            state.perform(.hardState(hardState))
             state.statistics.writes += 1
             state.statistics.bytesWritten += Format.hardStateRecordSize
         }
@@ -54,8 +91,7 @@ public final class MemoryStorage: PersistentStorage {
     public func installSnapshot(_ snapshot: Snapshot) throws(StorageError) {
         try state.withLock { (state) throws(StorageError) in
             try Self.checkNewer(snapshot, than: state.written)
-            state.written.snapshot = snapshot
-            state.written.log.rebase(index: snapshot.metadata.index, term: snapshot.metadata.term)
+            state.perform(.snapshot(snapshot))
             Self.sync(&state)
         }
     }
@@ -70,8 +106,7 @@ public final class MemoryStorage: PersistentStorage {
                     "compaction at index \(index) term \(snapshot.metadata.term), which the log does not hold"
                 )
             }
-            state.written.snapshot = snapshot
-            state.written.log.rebase(index: index, term: snapshot.metadata.term)
+            state.perform(.snapshot(snapshot))
             Self.sync(&state)
         }
     }
@@ -83,9 +118,7 @@ public final class MemoryStorage: PersistentStorage {
     /// Hard state plus live entries, sized as `DiskStorage` encodes them (without the garbage a log
     /// file keeps until its next rewrite).
     public var persistedRaftStateSize: Int {
-        state.withLock { state in
-            state.written.log.elements.reduce(Format.hardStateRecordSize) { $0 + Format.entryRecordSize($1) }
-        }
+        state.withLock { $0.written.raftStateSize }
     }
 
     public var snapshotSize: Int {
@@ -98,7 +131,10 @@ public final class MemoryStorage: PersistentStorage {
 
     /// Simulates a power loss: everything written since the last sync is forgotten.
     public func crash() {
-        state.withLock { $0.written = $0.synced }
+        state.withLock { state in
+            state.written = state.synced
+            state.unsynced = []
+        }
     }
 
     /// What would survive a crash now.
@@ -107,7 +143,10 @@ public final class MemoryStorage: PersistentStorage {
     }
 
     private static func sync(_ state: inout State) {
-        state.synced = state.written
+        for operation in state.unsynced {
+            state.synced.perform(operation)
+        }
+        state.unsynced = []
         state.statistics.syncs += 1
     }
 

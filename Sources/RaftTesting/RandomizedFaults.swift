@@ -1,0 +1,130 @@
+import RaftCore
+import RaftReplica
+
+/// The randomized fault simulation: every seed builds a cluster and a random schedule of all
+/// the faults the simulator knows (loss, delay, long reordering, partitions, disconnections,
+/// crashes with restarts, stalled nodes, slow disks, clock-speed skew, every snapshot policy)
+/// while a client proposes and reads. The simulator checks the safety invariants after every
+/// step; at the end the network heals and the cluster must make progress again.
+///
+/// The test suite runs it for a time budget in a debug build, and `raftsim` (a release build,
+/// run by `make test`) for at least 10,000 seeds.
+public enum RandomizedFaults {
+    /// What one seed did.
+    public struct Outcome: Sendable {
+        /// Linearizable reads that were confirmed and served.
+        public var reads: Int
+        /// Of those, reads served from a leader's lease.
+        public var leaseReads: UInt64
+    }
+
+    /// Runs one seed: builds its cluster and fault schedule, runs it with every invariant
+    /// checked, then heals and requires progress.
+    ///
+    /// - Returns: the linearizable reads it confirmed, and how many leaders served from leases.
+    /// - Throws: ``SimulationFailure`` naming the seed and how to replay it.
+    @discardableResult
+    public static func run(seed: UInt64) throws(SimulationFailure) -> Outcome {
+        var chooser = SeededGenerator(seed: seed ^ 0xFACE)
+        let servers = [3, 5][Int(chooser.next() % 2)]
+        let snapshots: RaftSimulation.SnapshotPolicy =
+            switch chooser.next() % 3 {
+            case 0: .everyEntries(LogIndex(5 + chooser.next() % 20))
+            // The host's policy: the persisted Raft state outgrows a few entries' worth.
+            case 1: .maxRaftState(Int(150 + chooser.next() % 1_500))
+            default: .never
+            }
+        let preVote = chooser.next() % 4 != 0
+        let checkQuorum = chooser.next() % 4 != 0
+        // Sometimes tiny appends (one or two entries each), so acknowledgements land between
+        // the entries of different terms.
+        let maxMessageBytes = chooser.next() % 2 == 0 ? 40 : 1 << 20
+        // Lease reads hold only while clocks agree to within the drift they assume (10 %).
+        let leaseReads = checkQuorum && chooser.next() % 2 == 0
+        let sim = RaftSimulation(
+            servers: servers,
+            seed: seed,
+            testName: "RandomizedFaults",
+            snapshots: snapshots,
+            configure: {
+                $0.preVote = preVote
+                $0.checkQuorum = checkQuorum
+                $0.snapshotChunkBytes = 128
+                $0.maxInflightMessages = 4
+                $0.maxMessageBytes = maxMessageBytes
+                if leaseReads {
+                    $0.leaseTicks = RaftConfiguration.leaseTicks(
+                        electionTimeoutTicks: $0.electionTimeoutTicks,
+                        maxClockDrift: 0.1,
+                        driverLagTicks: 0
+                    )
+                }
+            }
+        )
+        let ids = sim.nodeIDs
+        func randomNode() -> NodeID { ids[Int(sim.randomNumber(below: UInt64(ids.count)))] }
+        for id in ids where sim.randomNumber(below: 4) == 0 {
+            sim.clockSkew[id] =
+                leaseReads
+                ? 0.96 + Double(sim.randomNumber(below: 8)) / 100 : 0.7 + Double(sim.randomNumber(below: 60)) / 100
+        }
+        for id in ids where sim.randomNumber(below: 2) == 0 {
+            sim.diskLatency[id] = 100 + sim.randomNumber(below: 8_000)
+        }
+
+        // A client that keeps proposing to whoever accepts, and asks for reads.
+        var nextValue = 0
+        var reads = 0
+        func clientStep() {
+            nextValue += 1
+            for id in ids where sim.start(id, .command(nextValue)) != nil {
+                break
+            }
+            if sim.randomNumber(below: 3) == 0 {
+                sim.requestRead(randomNode()) { served in if served { reads += 1 } }
+            }
+            sim.schedule(after: .milliseconds(5 + sim.randomNumber(below: 40)), clientStep)
+        }
+        sim.schedule(after: 0, clientStep)
+
+        // A background "rebooter": nodes crash and come straight back, often mid-election.
+        let rebootEvery = VirtualTime.milliseconds(20 + sim.randomNumber(below: 300))
+        var rebooting = true
+        func reboot() {
+            guard rebooting else { return }
+            sim.restart(randomNode())
+            sim.schedule(after: rebootEvery, reboot)
+        }
+        if sim.randomNumber(below: 3) == 0 { sim.schedule(after: rebootEvery, reboot) }
+
+        for _ in 0..<25 {
+            switch sim.randomNumber(below: 9) {
+            case 0: sim.network.unreliable.toggle()
+            case 1: sim.network.longReordering.toggle()
+            case 2: sim.disconnect(randomNode())
+            case 3: sim.connect(randomNode())
+            case 4:
+                let shuffled = ids.shuffled(using: &chooser)
+                let cut = 1 + Int(sim.randomNumber(below: UInt64(ids.count - 1)))
+                sim.partition([Array(shuffled[..<cut]), Array(shuffled[cut...])])
+            case 5: sim.healPartition()
+            case 6: sim.crash(randomNode())
+            case 7: sim.restart(randomNode())
+            default: sim.pause(randomNode(), for: .milliseconds(50 + sim.randomNumber(below: 1_500)))
+            }
+            try sim.run(for: .milliseconds(50 + sim.randomNumber(below: 400)))
+        }
+
+        // Heal everything: the cluster must elect a leader and commit again.
+        rebooting = false
+        sim.network = NetworkModel()
+        sim.healPartition()
+        for id in ids {
+            if !sim.isUp(id) { sim.restart(id) }
+            sim.connect(id)
+        }
+        try sim.one(.command(-1), expectedServers: servers, retry: true)
+        try sim.checkLogsMatch()
+        return Outcome(reads: reads, leaseReads: sim.leaseReadsServed)
+    }
+}
