@@ -85,10 +85,8 @@ package final class ClientPool: Sendable {
                 return bytes
             case .error(let error) where error.code.isRetryable:
                 break
-            case .error(let error) where error.code == .sessionExpired:
-                throw RaftClientError(.sessionExpired, error.message, cause: error)
             case .error(let error):
-                throw RaftClientError(.invalidRequest, error.message, cause: error)
+                throw RaftClientError(final: error)
             case .unknownGroup(let message):
                 throw RaftClientError(.unknownGroup, message)
             }

@@ -317,10 +317,8 @@ package struct HTTPAPI: Sendable {
         if consistency == .stale {
             switch await local(.query(query, consistency: .stale), group.name) {
             case .ok(let bytes): return .answered(bytes)
-            case .error(let error) where error.code.isRetryable:
-                return .failed(.error(.serviceUnavailable, "unavailable: \(error)"))
-            case .error(let error): return .failed(.error(.badRequest, "\(error)"))
-            case .unknownGroup(let message): return .failed(.error(.notFound, message))
+            case .error(let error): return .failed(Self.answer(for: error))
+            case .unknownGroup(let message): return .failed(Self.answer(for: RaftClientError(.unknownGroup, message)))
             }
         }
         guard let pool = pools[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
@@ -331,17 +329,17 @@ package struct HTTPAPI: Sendable {
         }
     }
 
+    /// The answer to a request that failed with `error`: the status is the one the error's code
+    /// has in `ReplicaError.Code`'s table (through `RaftClientError.Code` for a client error).
     private static func answer(for error: any Error) -> HTTPAnswer {
-        guard let error = error as? RaftClientError else {
-            return .error(.serviceUnavailable, "unavailable: \(error)")
-        }
-        switch error.code {
-        case .invalidRequest: return .error(.badRequest, error.message)
-        case .unknownGroup: return .error(.notFound, error.message)
-        case .invalidResponse: return .error(.badGateway, error.message)
-        // unavailable, sessionExpired (the outcome is unknown), closed.
-        default: return .error(.serviceUnavailable, "unavailable: \(error.message)")
-        }
+        let (status, message) =
+            switch error {
+            case let error as RaftClientError: (error.code.httpStatus, error.message)
+            case let error as ReplicaError: (error.code.httpStatus, "\(error)")
+            default: (RaftClientError.Code.unavailable.httpStatus, "\(error)")
+            }
+        let httpStatus = HTTPResponseStatus(statusCode: status)
+        return .error(httpStatus, httpStatus == .serviceUnavailable ? "unavailable: \(message)" : message)
     }
 
     // MARK: - Status and metrics
