@@ -16,7 +16,7 @@ import Foundation
 
 /// The routes of the HTTP/JSON API of one node.
 ///
-/// Commands and linearizable reads go through a ``ClientPool`` of the group, that is through
+/// Commands and linearizable reads go through a ``LeaderRouter`` of the group, that is through
 /// `RaftClient` over the native client ports: whichever node a request reaches, the client
 /// finds the leader, follows its hints and retries with the same client id and sequence
 /// number, so a command is applied at most once and a request to a follower is served.
@@ -50,18 +50,18 @@ package struct HTTPAPI: Sendable {
     private let configuration: ClusterConfiguration
     private let status: @Sendable () -> [GroupStatus]
     private let local: LocalSubmit
-    private let pools: [String: ClientPool]
+    private let routers: [String: LeaderRouter]
 
     package init(
         nodeID: String,
         configuration: ClusterConfiguration,
-        pools: [String: ClientPool],
+        routers: [String: LeaderRouter],
         status: @escaping @Sendable () -> [GroupStatus],
         local: @escaping LocalSubmit
     ) {
         self.nodeID = nodeID
         self.configuration = configuration
-        self.pools = pools
+        self.routers = routers
         self.status = status
         self.local = local
     }
@@ -301,9 +301,9 @@ package struct HTTPAPI: Sendable {
     private var deadline: ContinuousClock.Instant { .now + configuration.requestTimeout }
 
     private func write(_ command: [UInt8], group: ClusterConfiguration.Group) async -> Outcome {
-        guard let pool = pools[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
+        guard let router = routers[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
         do {
-            return .answered(try await pool.submit(command, deadline: deadline))
+            return .answered(try await router.submit(command, deadline: deadline))
         } catch {
             return .failed(Self.answer(for: error))
         }
@@ -321,9 +321,9 @@ package struct HTTPAPI: Sendable {
             case .unknownGroup(let message): return .failed(Self.answer(for: RaftClientError(.unknownGroup, message)))
             }
         }
-        guard let pool = pools[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
+        guard let router = routers[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
         do {
-            return .answered(try await pool.query(query, deadline: deadline))
+            return .answered(try await router.query(query, deadline: deadline))
         } catch {
             return .failed(Self.answer(for: error))
         }

@@ -63,7 +63,7 @@ public final class RaftNode: Service {
         var storages: [DiskStorage]
         var clientServer: ClientServer
         var httpServer: HTTPServer
-        var pools: [ClientPool]
+        var routers: [LeaderRouter]
         var endpoints: Endpoints
     }
 
@@ -204,7 +204,7 @@ public final class RaftNode: Service {
             logger.critical("cannot start: \(error)")
             throw error
         }
-        let (httpServer, pools) = makeHTTPServer(clientPort: clientPort, executors: executors)
+        let (httpServer, routers) = makeHTTPServer(clientPort: clientPort, executors: executors)
         let httpPort: Int
         do {
             httpPort = try await httpServer.bind()
@@ -225,7 +225,7 @@ public final class RaftNode: Service {
             storages: storages,
             clientServer: clientServer,
             httpServer: httpServer,
-            pools: pools,
+            routers: routers,
             endpoints: endpoints
         )
         let raced = lifecycle.withLock { lifecycle -> Bool in
@@ -250,9 +250,9 @@ public final class RaftNode: Service {
         return endpoints
     }
 
-    /// The HTTP API and the client pools it sends requests through, one per group. The pools
+    /// The HTTP API and the leader routers it sends requests through, one per group. The routers
     /// reach every node at its configured client address, this node at the port it bound.
-    private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [ClientPool]) {
+    private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [LeaderRouter]) {
         let endpoints = configuration.nodes.map { member in
             RaftClient.Endpoint(
                 node: NodeID(member.numericID),
@@ -260,8 +260,8 @@ public final class RaftNode: Service {
                 port: member.id == node.id ? clientPort : member.client.port
             )
         }
-        let pools = executors.map { executor in
-            ClientPool(
+        let routers = executors.map { executor in
+            LeaderRouter(
                 forwarder: RaftClient(
                     endpoints: endpoints,
                     group: executor.name,
@@ -281,7 +281,7 @@ public final class RaftNode: Service {
         let api = HTTPAPI(
             nodeID: node.id,
             configuration: configuration,
-            pools: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), pools)),
+            routers: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), routers)),
             status: { [weak self] in self?.status() ?? [] },
             local: { [weak self] request, group in
                 guard let self else { return .error(ReplicaError(.leaderChanged, "the node is not running; retry")) }
@@ -296,7 +296,7 @@ public final class RaftNode: Service {
             logger: logger,
             handler: { await api.handle($0) }
         )
-        return (server, pools)
+        return (server, routers)
     }
 
     private func openGroup(_ group: ClusterConfiguration.Group, id: GroupID) throws -> (GroupExecutor, DiskStorage) {
@@ -446,8 +446,8 @@ public final class RaftNode: Service {
                     self.shutdown()
                     running.httpServer.closeConnections()
                     running.clientServer.closeConnections()
-                    for pool in running.pools {
-                        await pool.close()
+                    for router in running.routers {
+                        await router.close()
                     }
                 }
             } onCancel: {
