@@ -344,40 +344,6 @@ package struct HTTPAPI: Sendable {
 
     // MARK: - Status and metrics
 
-    private struct StatusAnswer: Encodable {
-        struct Group: Encodable {
-            var name: String
-            var stateMachine: String
-            var role: String
-            var term: UInt64
-            var leader: String?
-            var commitIndex: UInt64
-            var appliedIndex: UInt64
-            var lastIndex: UInt64
-            var snapshotIndex: UInt64
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(name, forKey: .name)
-                try container.encode(stateMachine, forKey: .stateMachine)
-                try container.encode(role, forKey: .role)
-                try container.encode(term, forKey: .term)
-                try container.encode(leader, forKey: .leader)
-                try container.encode(commitIndex, forKey: .commitIndex)
-                try container.encode(appliedIndex, forKey: .appliedIndex)
-                try container.encode(lastIndex, forKey: .lastIndex)
-                try container.encode(snapshotIndex, forKey: .snapshotIndex)
-            }
-
-            enum CodingKeys: String, CodingKey {
-                case name, stateMachine, role, term, leader, commitIndex, appliedIndex, lastIndex, snapshotIndex
-            }
-        }
-
-        var node: String
-        var groups: [Group]
-    }
-
     private func nodeName(_ id: NodeID?) -> String? {
         guard let id else { return nil }
         return configuration.nodes.first { $0.numericID == id.rawValue }?.id ?? "\(id.rawValue)"
@@ -385,7 +351,7 @@ package struct HTTPAPI: Sendable {
 
     private func statusAnswer() -> HTTPAnswer {
         let groups = status().map { group in
-            StatusAnswer.Group(
+            NodeStatus.Group(
                 name: group.name,
                 stateMachine: configuration.groups.first { $0.name == group.name }?.stateMachine ?? "",
                 role: group.role.rawValue,
@@ -397,7 +363,7 @@ package struct HTTPAPI: Sendable {
                 snapshotIndex: group.snapshotIndex
             )
         }
-        return .json(.ok, StatusAnswer(node: nodeID, groups: groups))
+        return .json(.ok, NodeStatus(node: nodeID, groups: groups))
     }
 
     /// The Prometheus text exposition (format 0.0.4), written by hand from ``GroupStatus``.
