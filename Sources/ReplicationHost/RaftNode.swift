@@ -198,7 +198,7 @@ public final class RaftNode: Service {
         )
         let clientPort: Int
         do {
-            clientPort = try await clientServer.bind()
+            clientPort = try await clientServer.listener.bind()
         } catch {
             storages.forEach { $0.close() }
             logger.critical("cannot start: \(error)")
@@ -207,11 +207,11 @@ public final class RaftNode: Service {
         let (httpServer, routers) = makeHTTPServer(clientPort: clientPort, executors: executors)
         let httpPort: Int
         do {
-            httpPort = try await httpServer.bind()
+            httpPort = try await httpServer.listener.bind()
             try await startTransport()
         } catch {
-            clientServer.stopAccepting()
-            httpServer.stopAccepting()
+            clientServer.listener.stopAccepting()
+            httpServer.listener.stopAccepting()
             storages.forEach { $0.close() }
             logger.critical("cannot start: \(error)")
             throw error
@@ -234,8 +234,8 @@ public final class RaftNode: Service {
             return false
         }
         if raced {
-            clientServer.stopAccepting()
-            httpServer.stopAccepting()
+            clientServer.listener.stopAccepting()
+            httpServer.listener.stopAccepting()
             await shutdownTransport()
             storages.forEach { $0.close() }
             throw HostError(.lifecycle, "the node was started twice at once or shut down while starting")
@@ -419,8 +419,8 @@ public final class RaftNode: Service {
                     }
                     group.addTask {
                         for await _ in self.stopSignal {}
-                        running.httpServer.stopAccepting()
-                        running.clientServer.stopAccepting()
+                        running.httpServer.listener.stopAccepting()
+                        running.clientServer.listener.stopAccepting()
                         running.executors.forEach { $0.stop() }
                     }
                     do {
@@ -444,8 +444,8 @@ public final class RaftNode: Service {
                         failure = error
                     }
                     self.shutdown()
-                    running.httpServer.closeConnections()
-                    running.clientServer.closeConnections()
+                    running.httpServer.listener.closeConnections()
+                    running.clientServer.listener.closeConnections()
                     for router in running.routers {
                         await router.close()
                     }
