@@ -79,6 +79,8 @@ public final class RaftNode: Service {
     private let lifecycle = Mutex(Lifecycle.idle)
     private let stopSignal: AsyncStream<Void>
     private let stopContinuation: AsyncStream<Void>.Continuation
+    /// Whether ``crash()`` stopped the node.
+    private let crashed = Atomic(false)
 
     /// A node that talks to its peers over TCP (`peer` addresses of the configuration).
     ///
@@ -419,8 +421,12 @@ public final class RaftNode: Service {
                     }
                     group.addTask {
                         for await _ in self.stopSignal {}
-                        running.httpServer.listener.stopAccepting()
-                        running.clientServer.listener.stopAccepting()
+                        if self.crashed.load(ordering: .acquiring) {
+                            await self.dropEverything(running)
+                        } else {
+                            running.httpServer.listener.stopAccepting()
+                            running.clientServer.listener.stopAccepting()
+                        }
                         running.executors.forEach { $0.stop() }
                     }
                     do {
@@ -440,8 +446,13 @@ public final class RaftNode: Service {
                             }
                         }
                     } catch {
-                        self.logger.critical("stopping the node: \(error)")
-                        failure = error
+                        if self.crashed.load(ordering: .acquiring) {
+                            // A write after the crash closed the storage: one a killed process never made.
+                            self.logger.debug("a group stopped with the crash: \(error)")
+                        } else {
+                            self.logger.critical("stopping the node: \(error)")
+                            failure = error
+                        }
                     }
                     self.shutdown()
                     running.httpServer.listener.closeConnections()
@@ -459,13 +470,43 @@ public final class RaftNode: Service {
         await shutdownTransport()
         running.storages.forEach { $0.close() }
         lifecycle.withLock { $0 = .stopped }
-        logger.info("node stopped")
+        logger.info(crashed.load(ordering: .acquiring) ? "node crashed" : "node stopped")
         if let failure { throw failure }
     }
 
     /// Starts a graceful stop of ``run()``; returns at once.
     public func shutdown() {
         stopContinuation.finish()
+    }
+
+    /// Stops ``run()`` as if the process were killed (SIGKILL); returns at once. A graceful
+    /// stop already under way goes on gracefully.
+    ///
+    /// What a killed process leaves is what the node leaves: the listeners and every client,
+    /// HTTP and peer connection close at once, so requests in flight get no answer (a command
+    /// already handed to the group may still commit, as after a real crash); no request is
+    /// forwarded to the leader any more; each group's storage closes, dropping the writes not yet
+    /// synced and releasing the directory lock, so a new node can start from the data directory
+    /// at once. Only a storage operation already running (one write or sync, which the kernel
+    /// would finish too) completes; a group's next write fails and the group stops.
+    package func crash() {
+        crashed.store(true, ordering: .releasing)
+        stopContinuation.finish()
+    }
+
+    /// The crash of ``crash()``: everything is dropped before the executors are told to stop.
+    private func dropEverything(_ running: Running) async {
+        running.httpServer.listener.stopAccepting()
+        running.clientServer.listener.stopAccepting()
+        running.httpServer.listener.closeConnections()
+        running.clientServer.listener.closeConnections()
+        for router in running.routers {
+            await router.close()
+        }
+        await shutdownTransport()
+        for storage in running.storages {
+            storage.close()
+        }
     }
 
     // MARK: - Requests and status
