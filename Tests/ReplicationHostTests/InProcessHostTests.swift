@@ -244,21 +244,31 @@ struct InProcessHostTests {
         await cluster.stopAll()
     }
 
-    @Test("a write that cannot commit is answered with a retryable error after the request timeout, never with success")
-    func requestTimeout() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        // Without check-quorum an isolated leader keeps leading, so only the timeout can answer.
+    /// Three started nodes with one key/value group and no check-quorum, so that a leader cut off
+    /// from its followers keeps leading and a write to it waits for `requestTimeout`.
+    private static func startStubbornCluster(
+        _ directory: TemporaryDirectory,
+        requestTimeout: Duration
+    ) async throws -> (InProcessCluster, LogRecorder) {
         let cluster = InProcessCluster(
             directory: directory,
             groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
             raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100), checkQuorum: false),
-            requestTimeout: .milliseconds(300)
+            requestTimeout: requestTimeout
         )
         let recorder = LogRecorder()
         for id in ["n1", "n2", "n3"] {
             try await cluster.start(id, logger: recorder.logger(label: id))
         }
+        return (cluster, recorder)
+    }
+
+    @Test("a write that cannot commit is answered with a retryable error after the request timeout, never with success")
+    func requestTimeout() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // Only the timeout can answer.
+        let (cluster, recorder) = try await Self.startStubbornCluster(directory, requestTimeout: .milliseconds(300))
         do {
             try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
             let leader = try await eventually(within: .seconds(10), "a stable leader") { cluster.leader(of: "kv") }
@@ -282,17 +292,8 @@ struct InProcessHostTests {
     func crash() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        // An isolated leader without check-quorum keeps a write waiting until the crash.
-        let cluster = InProcessCluster(
-            directory: directory,
-            groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
-            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100), checkQuorum: false),
-            requestTimeout: .seconds(30)
-        )
-        let recorder = LogRecorder()
-        for id in ["n1", "n2", "n3"] {
-            try await cluster.start(id, logger: recorder.logger(label: id))
-        }
+        // The write waits until the crash.
+        let (cluster, recorder) = try await Self.startStubbornCluster(directory, requestTimeout: .seconds(30))
         do {
             try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
             let kept = try await cluster.submitToLeader(KV.put("kept", "1", client: 3, sequence: 1), group: "kv")
