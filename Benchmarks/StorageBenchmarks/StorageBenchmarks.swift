@@ -2,12 +2,10 @@ import Benchmark
 import Glibc
 import RaftCore
 import RaftStorage
-import Synchronization
 
 /// `DiskStorage` appends with fsync `always`, next to the raw `pwrite` + `fdatasync` rate of
-/// the same file system in the same run (the floor any durable log pays), the CPU cost of an
-/// append without a sync, and group commit: 64 tasks appending one entry each through one
-/// `GroupCommitter`, so one sync covers many of them.
+/// the same file system in the same run (the floor any durable log pays), and the CPU cost of an
+/// append without a sync.
 ///
 /// Files go under `STORAGE_BENCH_DIR` (default /tmp): point it at the disk you care about.
 let benchmarks: @Sendable () -> Void = {
@@ -44,36 +42,6 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("append 64 x 128 B, no sync (CPU cost)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         try appendLoop(benchmark, batch: 64, entry: entry, fsync: .never, sync: false)
     }
-
-    // One iteration: 64 tasks each append one entry and wait until it is durable.
-    Benchmark("group commit: 64 tasks x 1 x 128 B") { benchmark in
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let storage = try DiskStorage(directory: directory.path, options: DiskStorage.Options(fsync: .always))
-        defer { storage.close() }
-        let committer = GroupCommitter(storage: storage)
-        let next = NextIndex()
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            try await withThrowingDiscardingTaskGroup { group in
-                for _ in 0..<64 {
-                    group.addTask {
-                        // Indices are taken under the lock that orders submissions, so they arrive in order.
-                        let ticket = next.value.withLock { index in
-                            defer { index += 1 }
-                            return committer.submit([Entry(term: 1, index: index, data: entry)])
-                        }
-                        try await committer.waitUntilDurable(ticket)
-                    }
-                }
-            }
-        }
-        benchmark.stopMeasurement()
-    }
-}
-
-private final class NextIndex: Sendable {
-    let value = Mutex<LogIndex>(1)
 }
 
 private func appendLoop(

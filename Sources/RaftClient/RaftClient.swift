@@ -254,22 +254,18 @@ public actor RaftClient {
         case .unknownGroup(let message):
             return .final(RaftClientError(.unknownGroup, "\(endpoints[node]) does not run group \(group): \(message)"))
         case .error(let error):
-            switch error.code {
-            case .notLeader:
+            switch error.code.retry {
+            case .anotherNode:
                 if let hint = error.leaderHint, let hinted = endpoints.firstIndex(where: { $0.node == hint }),
                     hinted != node
                 {
                     return .redirect(to: hinted)
                 }
                 return .moveOn("\(error)")
-            case .sessionExpired:
-                return .final(RaftClientError(.sessionExpired, error.message, cause: error))
-            case .invalidRequest:
-                return .final(RaftClientError(.invalidRequest, error.message, cause: error))
-            default:
-                // leaderChanged or overloaded: the node is up and may well lead, so ask it
-                // again after a pause.
+            case .sameNodeAfterPause:
                 return .retryLater("\(error)")
+            case nil:
+                return .final(RaftClientError(final: error))
             }
         }
     }

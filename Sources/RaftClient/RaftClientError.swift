@@ -1,3 +1,5 @@
+package import RaftReplica
+
 /// Why a ``RaftClient`` call failed.
 ///
 /// Retryable conditions (no leader yet, a lost reply, a node that is down) never surface: the
@@ -37,6 +39,25 @@ public struct RaftClientError: Error, Sendable, CustomStringConvertible {
         /// The client was closed.
         public static let closed = Code(.closed)
 
+        /// The code a call ends with after a group's final answer (see
+        /// `ReplicaError.Code.retry`): `sessionExpired` stays `sessionExpired`, anything else
+        /// is an `invalidRequest`.
+        package init(final code: ReplicaError.Code) {
+            self = code == .sessionExpired ? .sessionExpired : .invalidRequest
+        }
+
+        /// The HTTP status of an answer that ends with this error (the host's HTTP API); the
+        /// codes of a group's final answers keep the status `ReplicaError.Code` gives them.
+        package var httpStatus: Int {
+            switch value {
+            case .sessionExpired: ReplicaError.Code.sessionExpired.httpStatus
+            case .invalidRequest: ReplicaError.Code.invalidRequest.httpStatus
+            case .unknownGroup: 404
+            case .invalidResponse: 502
+            case .unavailable, .closed: 503
+            }
+        }
+
         public var description: String {
             switch value {
             case .unavailable: "unavailable"
@@ -74,6 +95,12 @@ public struct RaftClientError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
         self.file = file
         self.line = line
+    }
+
+    /// The error a call ends with after a group's final answer `error` (one whose code is not
+    /// retryable).
+    package init(final error: ReplicaError, file: String = #fileID, line: Int = #line) {
+        self.init(Code(final: error.code), error.message, cause: error, file: file, line: line)
     }
 
     public var description: String {

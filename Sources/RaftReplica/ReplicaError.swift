@@ -1,7 +1,8 @@
 public import RaftCore
 
 /// Why a replica could not serve a request. Clients retry on `notLeader`, `leaderChanged`
-/// and `overloaded` (after following `leaderHint`); the others are final.
+/// and `overloaded` (after following `leaderHint`); the others are final. ``Code`` holds the
+/// one table of what each code means to a client (whether and where to retry, the HTTP status).
 public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Value: UInt8, Sendable, Hashable {
@@ -37,10 +38,40 @@ public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
             self.value = value
         }
 
-        /// Whether a client should try again (possibly on another node).
-        public var isRetryable: Bool {
-            self == .notLeader || self == .leaderChanged || self == .overloaded
+        /// Where a client sends its next attempt after an answer with a retryable code.
+        package enum Retry: Sendable, Hashable {
+            /// To another node: the leader `leaderHint` names, else the next one.
+            case anotherNode
+            /// To the same node after a pause: it is up and may well lead.
+            case sameNodeAfterPause
         }
+
+        /// What a client does with each code; every client (`RaftClient`, the host's leader
+        /// router and its HTTP API) follows this one table.
+        ///
+        /// - `retry`: where to try again, `nil` for a final code;
+        /// - `httpStatus`: the status of an HTTP answer that ends with this code (a retryable
+        ///   code ends a request only when it cannot be retried, as with a stale read or at the
+        ///   deadline: 503).
+        private var handling: (retry: Retry?, httpStatus: Int) {
+            switch value {
+            case .notLeader: (.anotherNode, 503)
+            case .leaderChanged: (.sameNodeAfterPause, 503)
+            case .overloaded: (.sameNodeAfterPause, 503)
+            // The command may or may not have been applied: unavailable, not a bad request.
+            case .sessionExpired: (nil, 503)
+            case .invalidRequest: (nil, 400)
+            }
+        }
+
+        /// Whether a client should try again (possibly on another node).
+        public var isRetryable: Bool { handling.retry != nil }
+
+        /// Where a client tries again; `nil` when the code is final.
+        package var retry: Retry? { handling.retry }
+
+        /// The HTTP status of an answer that ends with this code.
+        package var httpStatus: Int { handling.httpStatus }
 
         public var description: String {
             switch value {

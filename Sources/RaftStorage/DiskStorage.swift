@@ -19,7 +19,8 @@ import Synchronization
 /// `maxraftstate` policy keeps small, and makes `persistedRaftStateSize` drop after every snapshot.
 ///
 /// A final class around a `Mutex`: the protocol is synchronous (the host calls it from one serial
-/// executor, the group commit front from its flush queue), and the lock makes sharing it safe.
+/// executor, and from NIO's blocking thread pool on that executor's behalf), and the lock makes
+/// sharing it safe.
 /// After a failed write or sync every operation throws `.failed`: the kernel may have dropped the
 /// unwritten pages, so retrying could report success for data that is gone.
 public final class DiskStorage: PersistentStorage {

@@ -1,10 +1,8 @@
 package import Logging
 package import NIOCore
-import NIOPosix
 import RaftReplica
 import RaftTransport
 import StateMachineAPI
-import Synchronization
 
 /// The native client port of a node: `clientRequest` frames in, `clientResponse` frames out.
 ///
@@ -13,21 +11,13 @@ import Synchronization
 /// answered with `unknownGroup`. A malformed, truncated or oversized frame, or a frame that is
 /// not a client request, closes that connection with a logged reason; the others carry on.
 package final class ClientServer: Sendable {
-    private typealias Listener = NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>
+    private typealias Connection = NIOAsyncChannel<Frame, ByteBuffer>
 
-    private struct State {
-        var listener: Listener?
-        var connections: [ObjectIdentifier: any Channel] = [:]
-        var closed = false
-    }
-
-    private let host: String
-    private let port: Int
+    /// The listening socket: bind it before ``run()``; stop it through it.
+    let listener: TCPListener<Frame, ByteBuffer>
     private let executors: [String: GroupExecutor]
     private let codec: FrameCodec
-    private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
-    private let state = Mutex(State())
 
     package init(
         host: String,
@@ -37,88 +27,28 @@ package final class ClientServer: Sendable {
         eventLoopGroup: any EventLoopGroup,
         logger: Logger
     ) {
-        self.host = host
-        self.port = port
+        let codec = FrameCodec(maxFrameSize: maxFrameSize)
+        self.listener = TCPListener(host: host, port: port, eventLoopGroup: eventLoopGroup) { channel in
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
+            return try Connection(wrappingChannelSynchronously: channel)
+        }
         self.executors = executors
-        self.codec = FrameCodec(maxFrameSize: maxFrameSize)
-        self.eventLoopGroup = eventLoopGroup
+        self.codec = codec
         self.logger = logger
     }
 
-    /// Binds the listening socket and returns its port (useful with port 0).
-    package func bind() async throws -> Int {
-        let codec = codec
-        let listener: Listener = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
-                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        let closeAtOnce = state.withLock { state in
-            state.listener = listener
-            return state.closed
-        }
-        if closeAtOnce {
-            listener.channel.close(promise: nil)
-        }
-        return listener.channel.localAddress?.port ?? port
-    }
-
-    /// Accepts and serves connections until ``stopAccepting()`` and ``closeConnections()``
-    /// have both been called.
+    /// Accepts and serves connections until the listener's `stopAccepting()` and
+    /// `closeConnections()` have both been called.
     package func run() async throws {
-        guard let listener = state.withLock({ $0.listener }) else {
-            preconditionFailure("ClientServer.run() before bind()")
-        }
-        try await withThrowingDiscardingTaskGroup { group in
-            try await listener.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask { await self.serve(connection) }
-                }
-            }
-        }
-    }
-
-    /// Closes the listening socket; connections already open keep being served.
-    package func stopAccepting() {
-        let listener = state.withLock { state in
-            state.closed = true
-            return state.listener
-        }
-        listener?.channel.close(promise: nil)
-    }
-
-    /// Closes every open connection (after the executors answered what was in flight).
-    package func closeConnections() {
-        let connections = state.withLock { state in
-            state.closed = true
-            defer { state.connections = [:] }
-            return Array(state.connections.values)
-        }
-        for connection in connections {
-            connection.close(promise: nil)
-        }
+        try await listener.run { await self.serve($0) }
     }
 
     private struct ProtocolViolation: Error, CustomStringConvertible {
         var description: String
     }
 
-    private func serve(_ connection: NIOAsyncChannel<Frame, ByteBuffer>) async {
+    private func serve(_ connection: Connection) async {
         let channel = connection.channel
-        let key = ObjectIdentifier(channel)
-        let accepted = state.withLock { state in
-            if !state.closed { state.connections[key] = channel }
-            return !state.closed
-        }
-        guard accepted else {
-            try? await connection.executeThenClose { _, _ in }
-            return
-        }
-        defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }
         var logger = logger
         logger[metadataKey: "client.remote"] = "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"
         do {

@@ -16,7 +16,7 @@ import Foundation
 
 /// The routes of the HTTP/JSON API of one node.
 ///
-/// Commands and linearizable reads go through a ``ClientPool`` of the group, that is through
+/// Commands and linearizable reads go through a ``LeaderRouter`` of the group, that is through
 /// `RaftClient` over the native client ports: whichever node a request reaches, the client
 /// finds the leader, follows its hints and retries with the same client id and sequence
 /// number, so a command is applied at most once and a request to a follower is served.
@@ -50,18 +50,18 @@ package struct HTTPAPI: Sendable {
     private let configuration: ClusterConfiguration
     private let status: @Sendable () -> [GroupStatus]
     private let local: LocalSubmit
-    private let pools: [String: ClientPool]
+    private let routers: [String: LeaderRouter]
 
     package init(
         nodeID: String,
         configuration: ClusterConfiguration,
-        pools: [String: ClientPool],
+        routers: [String: LeaderRouter],
         status: @escaping @Sendable () -> [GroupStatus],
         local: @escaping LocalSubmit
     ) {
         self.nodeID = nodeID
         self.configuration = configuration
-        self.pools = pools
+        self.routers = routers
         self.status = status
         self.local = local
     }
@@ -301,9 +301,9 @@ package struct HTTPAPI: Sendable {
     private var deadline: ContinuousClock.Instant { .now + configuration.requestTimeout }
 
     private func write(_ command: [UInt8], group: ClusterConfiguration.Group) async -> Outcome {
-        guard let pool = pools[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
+        guard let router = routers[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
         do {
-            return .answered(try await pool.submit(command, deadline: deadline))
+            return .answered(try await router.submit(command, deadline: deadline))
         } catch {
             return .failed(Self.answer(for: error))
         }
@@ -317,68 +317,32 @@ package struct HTTPAPI: Sendable {
         if consistency == .stale {
             switch await local(.query(query, consistency: .stale), group.name) {
             case .ok(let bytes): return .answered(bytes)
-            case .error(let error) where error.code.isRetryable:
-                return .failed(.error(.serviceUnavailable, "unavailable: \(error)"))
-            case .error(let error): return .failed(.error(.badRequest, "\(error)"))
-            case .unknownGroup(let message): return .failed(.error(.notFound, message))
+            case .error(let error): return .failed(Self.answer(for: error))
+            case .unknownGroup(let message): return .failed(Self.answer(for: RaftClientError(.unknownGroup, message)))
             }
         }
-        guard let pool = pools[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
+        guard let router = routers[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
         do {
-            return .answered(try await pool.query(query, deadline: deadline))
+            return .answered(try await router.query(query, deadline: deadline))
         } catch {
             return .failed(Self.answer(for: error))
         }
     }
 
+    /// The answer to a request that failed with `error`: the status is the one the error's code
+    /// has in `ReplicaError.Code`'s table (through `RaftClientError.Code` for a client error).
     private static func answer(for error: any Error) -> HTTPAnswer {
-        guard let error = error as? RaftClientError else {
-            return .error(.serviceUnavailable, "unavailable: \(error)")
-        }
-        switch error.code {
-        case .invalidRequest: return .error(.badRequest, error.message)
-        case .unknownGroup: return .error(.notFound, error.message)
-        case .invalidResponse: return .error(.badGateway, error.message)
-        // unavailable, sessionExpired (the outcome is unknown), closed.
-        default: return .error(.serviceUnavailable, "unavailable: \(error.message)")
-        }
+        let (status, message) =
+            switch error {
+            case let error as RaftClientError: (error.code.httpStatus, error.message)
+            case let error as ReplicaError: (error.code.httpStatus, "\(error)")
+            default: (RaftClientError.Code.unavailable.httpStatus, "\(error)")
+            }
+        let httpStatus = HTTPResponseStatus(statusCode: status)
+        return .error(httpStatus, httpStatus == .serviceUnavailable ? "unavailable: \(message)" : message)
     }
 
     // MARK: - Status and metrics
-
-    private struct StatusAnswer: Encodable {
-        struct Group: Encodable {
-            var name: String
-            var stateMachine: String
-            var role: String
-            var term: UInt64
-            var leader: String?
-            var commitIndex: UInt64
-            var appliedIndex: UInt64
-            var lastIndex: UInt64
-            var snapshotIndex: UInt64
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(name, forKey: .name)
-                try container.encode(stateMachine, forKey: .stateMachine)
-                try container.encode(role, forKey: .role)
-                try container.encode(term, forKey: .term)
-                try container.encode(leader, forKey: .leader)
-                try container.encode(commitIndex, forKey: .commitIndex)
-                try container.encode(appliedIndex, forKey: .appliedIndex)
-                try container.encode(lastIndex, forKey: .lastIndex)
-                try container.encode(snapshotIndex, forKey: .snapshotIndex)
-            }
-
-            enum CodingKeys: String, CodingKey {
-                case name, stateMachine, role, term, leader, commitIndex, appliedIndex, lastIndex, snapshotIndex
-            }
-        }
-
-        var node: String
-        var groups: [Group]
-    }
 
     private func nodeName(_ id: NodeID?) -> String? {
         guard let id else { return nil }
@@ -387,7 +351,7 @@ package struct HTTPAPI: Sendable {
 
     private func statusAnswer() -> HTTPAnswer {
         let groups = status().map { group in
-            StatusAnswer.Group(
+            NodeStatus.Group(
                 name: group.name,
                 stateMachine: configuration.groups.first { $0.name == group.name }?.stateMachine ?? "",
                 role: group.role.rawValue,
@@ -399,7 +363,7 @@ package struct HTTPAPI: Sendable {
                 snapshotIndex: group.snapshotIndex
             )
         }
-        return .json(.ok, StatusAnswer(node: nodeID, groups: groups))
+        return .json(.ok, NodeStatus(node: nodeID, groups: groups))
     }
 
     /// The Prometheus text exposition (format 0.0.4), written by hand from ``GroupStatus``.

@@ -1,8 +1,6 @@
 package import Logging
 package import NIOCore
 package import NIOHTTP1
-import NIOPosix
-import Synchronization
 
 /// A request as the HTTP API sees it: the head and the whole body.
 package struct HTTPRequest: Sendable {
@@ -37,22 +35,13 @@ package struct HTTPAnswer: Sendable {
 /// protocol error handler.
 package final class HTTPServer: Sendable {
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-    private typealias Listener = NIOAsyncChannel<Connection, Never>
     package typealias Handler = @Sendable (HTTPRequest) async -> HTTPAnswer
 
-    private struct State {
-        var listener: Listener?
-        var connections: [ObjectIdentifier: any Channel] = [:]
-        var closed = false
-    }
-
-    private let host: String
-    private let port: Int
+    /// The listening socket: bind it before ``run()``; stop it through it.
+    let listener: TCPListener<HTTPServerRequestPart, HTTPServerResponsePart>
     private let maxBodySize: Int
     private let handler: Handler
-    private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
-    private let state = Mutex(State())
 
     package init(
         host: String,
@@ -62,90 +51,30 @@ package final class HTTPServer: Sendable {
         logger: Logger,
         handler: @escaping Handler
     ) {
-        self.host = host
-        self.port = port
+        self.listener = TCPListener(host: host, port: port, eventLoopGroup: eventLoopGroup) { channel in
+            // `serve` answers one request before it reads the next, so NIO's pipelining
+            // buffer adds nothing; our response headers are fixed names with values we
+            // build (never a client's bytes), so validating them again costs without use.
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                withPipeliningAssistance: false,
+                withErrorHandling: true,
+                withOutboundHeaderValidation: false
+            )
+            return try Connection(wrappingChannelSynchronously: channel)
+        }
         self.maxBodySize = maxBodySize
-        self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.handler = handler
     }
 
-    /// Binds the listening socket and returns its port (useful with port 0).
-    package func bind() async throws -> Int {
-        let listener: Listener = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // `serve` answers one request before it reads the next, so NIO's pipelining
-                    // buffer adds nothing; our response headers are fixed names with values we
-                    // build (never a client's bytes), so validating them again costs without use.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false,
-                        withErrorHandling: true,
-                        withOutboundHeaderValidation: false
-                    )
-                    return try Connection(wrappingChannelSynchronously: channel)
-                }
-            }
-        let closeAtOnce = state.withLock { state in
-            state.listener = listener
-            return state.closed
-        }
-        if closeAtOnce {
-            listener.channel.close(promise: nil)
-        }
-        return listener.channel.localAddress?.port ?? port
-    }
-
-    /// Accepts and serves connections until ``stopAccepting()`` and ``closeConnections()``
-    /// have both been called.
+    /// Accepts and serves connections until the listener's `stopAccepting()` and
+    /// `closeConnections()` have both been called.
     package func run() async throws {
-        guard let listener = state.withLock({ $0.listener }) else {
-            preconditionFailure("HTTPServer.run() before bind()")
-        }
-        try await withThrowingDiscardingTaskGroup { group in
-            try await listener.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask { await self.serve(connection) }
-                }
-            }
-        }
-    }
-
-    /// Closes the listening socket; connections already open keep being served.
-    package func stopAccepting() {
-        let listener = state.withLock { state in
-            state.closed = true
-            return state.listener
-        }
-        listener?.channel.close(promise: nil)
-    }
-
-    /// Closes every open connection.
-    package func closeConnections() {
-        let connections = state.withLock { state in
-            state.closed = true
-            defer { state.connections = [:] }
-            return Array(state.connections.values)
-        }
-        for connection in connections {
-            connection.close(promise: nil)
-        }
+        try await listener.run { await self.serve($0) }
     }
 
     private func serve(_ connection: Connection) async {
         let channel = connection.channel
-        let key = ObjectIdentifier(channel)
-        let accepted = state.withLock { state in
-            if !state.closed { state.connections[key] = channel }
-            return !state.closed
-        }
-        guard accepted else {
-            try? await connection.executeThenClose { _, _ in }
-            return
-        }
-        defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await serve(inbound: inbound, outbound: outbound, allocator: channel.allocator)

@@ -57,10 +57,13 @@ public final class KeyValueServer: Sendable {
         return KeyValueServer(node: node, endpoints: endpoints, serving: serving)
     }
 
-    /// Stops the server (gracefully: the sync in progress completes, files are closed) and
-    /// returns once it has stopped. What it persisted stays in its data directory.
+    /// Kills the server as a crash would and returns once it is gone: connections close at
+    /// once and requests in flight get no answer, writes not yet synced are lost, and the data
+    /// directory is released, so a server started on it resumes from what was synced. Only a
+    /// write or sync already running completes, as the kernel would complete it for a killed
+    /// process. See `RaftNode.crash()`.
     public func kill() async {
-        node.shutdown()
+        node.crash()
         _ = await serving.result
     }
 }

@@ -63,7 +63,7 @@ public final class RaftNode: Service {
         var storages: [DiskStorage]
         var clientServer: ClientServer
         var httpServer: HTTPServer
-        var pools: [ClientPool]
+        var routers: [LeaderRouter]
         var endpoints: Endpoints
     }
 
@@ -79,6 +79,8 @@ public final class RaftNode: Service {
     private let lifecycle = Mutex(Lifecycle.idle)
     private let stopSignal: AsyncStream<Void>
     private let stopContinuation: AsyncStream<Void>.Continuation
+    /// Whether ``crash()`` stopped the node.
+    private let crashed = Atomic(false)
 
     /// A node that talks to its peers over TCP (`peer` addresses of the configuration).
     ///
@@ -198,20 +200,20 @@ public final class RaftNode: Service {
         )
         let clientPort: Int
         do {
-            clientPort = try await clientServer.bind()
+            clientPort = try await clientServer.listener.bind()
         } catch {
             storages.forEach { $0.close() }
             logger.critical("cannot start: \(error)")
             throw error
         }
-        let (httpServer, pools) = makeHTTPServer(clientPort: clientPort, executors: executors)
+        let (httpServer, routers) = makeHTTPServer(clientPort: clientPort, executors: executors)
         let httpPort: Int
         do {
-            httpPort = try await httpServer.bind()
+            httpPort = try await httpServer.listener.bind()
             try await startTransport()
         } catch {
-            clientServer.stopAccepting()
-            httpServer.stopAccepting()
+            clientServer.listener.stopAccepting()
+            httpServer.listener.stopAccepting()
             storages.forEach { $0.close() }
             logger.critical("cannot start: \(error)")
             throw error
@@ -225,7 +227,7 @@ public final class RaftNode: Service {
             storages: storages,
             clientServer: clientServer,
             httpServer: httpServer,
-            pools: pools,
+            routers: routers,
             endpoints: endpoints
         )
         let raced = lifecycle.withLock { lifecycle -> Bool in
@@ -234,8 +236,8 @@ public final class RaftNode: Service {
             return false
         }
         if raced {
-            clientServer.stopAccepting()
-            httpServer.stopAccepting()
+            clientServer.listener.stopAccepting()
+            httpServer.listener.stopAccepting()
             await shutdownTransport()
             storages.forEach { $0.close() }
             throw HostError(.lifecycle, "the node was started twice at once or shut down while starting")
@@ -250,9 +252,9 @@ public final class RaftNode: Service {
         return endpoints
     }
 
-    /// The HTTP API and the client pools it sends requests through, one per group. The pools
+    /// The HTTP API and the leader routers it sends requests through, one per group. The routers
     /// reach every node at its configured client address, this node at the port it bound.
-    private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [ClientPool]) {
+    private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [LeaderRouter]) {
         let endpoints = configuration.nodes.map { member in
             RaftClient.Endpoint(
                 node: NodeID(member.numericID),
@@ -260,8 +262,8 @@ public final class RaftNode: Service {
                 port: member.id == node.id ? clientPort : member.client.port
             )
         }
-        let pools = executors.map { executor in
-            ClientPool(
+        let routers = executors.map { executor in
+            LeaderRouter(
                 forwarder: RaftClient(
                     endpoints: endpoints,
                     group: executor.name,
@@ -281,7 +283,7 @@ public final class RaftNode: Service {
         let api = HTTPAPI(
             nodeID: node.id,
             configuration: configuration,
-            pools: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), pools)),
+            routers: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), routers)),
             status: { [weak self] in self?.status() ?? [] },
             local: { [weak self] request, group in
                 guard let self else { return .error(ReplicaError(.leaderChanged, "the node is not running; retry")) }
@@ -296,7 +298,7 @@ public final class RaftNode: Service {
             logger: logger,
             handler: { await api.handle($0) }
         )
-        return (server, pools)
+        return (server, routers)
     }
 
     private func openGroup(_ group: ClusterConfiguration.Group, id: GroupID) throws -> (GroupExecutor, DiskStorage) {
@@ -419,8 +421,12 @@ public final class RaftNode: Service {
                     }
                     group.addTask {
                         for await _ in self.stopSignal {}
-                        running.httpServer.stopAccepting()
-                        running.clientServer.stopAccepting()
+                        if self.crashed.load(ordering: .acquiring) {
+                            await self.dropEverything(running)
+                        } else {
+                            running.httpServer.listener.stopAccepting()
+                            running.clientServer.listener.stopAccepting()
+                        }
                         running.executors.forEach { $0.stop() }
                     }
                     do {
@@ -440,14 +446,19 @@ public final class RaftNode: Service {
                             }
                         }
                     } catch {
-                        self.logger.critical("stopping the node: \(error)")
-                        failure = error
+                        if self.crashed.load(ordering: .acquiring) {
+                            // A write after the crash closed the storage: one a killed process never made.
+                            self.logger.debug("a group stopped with the crash: \(error)")
+                        } else {
+                            self.logger.critical("stopping the node: \(error)")
+                            failure = error
+                        }
                     }
                     self.shutdown()
-                    running.httpServer.closeConnections()
-                    running.clientServer.closeConnections()
-                    for pool in running.pools {
-                        await pool.close()
+                    running.httpServer.listener.closeConnections()
+                    running.clientServer.listener.closeConnections()
+                    for router in running.routers {
+                        await router.close()
                     }
                 }
             } onCancel: {
@@ -459,13 +470,43 @@ public final class RaftNode: Service {
         await shutdownTransport()
         running.storages.forEach { $0.close() }
         lifecycle.withLock { $0 = .stopped }
-        logger.info("node stopped")
+        logger.info(crashed.load(ordering: .acquiring) ? "node crashed" : "node stopped")
         if let failure { throw failure }
     }
 
     /// Starts a graceful stop of ``run()``; returns at once.
     public func shutdown() {
         stopContinuation.finish()
+    }
+
+    /// Stops ``run()`` as if the process were killed (SIGKILL); returns at once. A graceful
+    /// stop already under way goes on gracefully.
+    ///
+    /// What a killed process leaves is what the node leaves: the listeners and every client,
+    /// HTTP and peer connection close at once, so requests in flight get no answer (a command
+    /// already handed to the group may still commit, as after a real crash); no request is
+    /// forwarded to the leader any more; each group's storage closes, dropping the writes not yet
+    /// synced and releasing the directory lock, so a new node can start from the data directory
+    /// at once. Only a storage operation already running (one write or sync, which the kernel
+    /// would finish too) completes; a group's next write fails and the group stops.
+    package func crash() {
+        crashed.store(true, ordering: .releasing)
+        stopContinuation.finish()
+    }
+
+    /// The crash of ``crash()``: everything is dropped before the executors are told to stop.
+    private func dropEverything(_ running: Running) async {
+        running.httpServer.listener.stopAccepting()
+        running.clientServer.listener.stopAccepting()
+        running.httpServer.listener.closeConnections()
+        running.clientServer.listener.closeConnections()
+        for router in running.routers {
+            await router.close()
+        }
+        await shutdownTransport()
+        for storage in running.storages {
+            storage.close()
+        }
     }
 
     // MARK: - Requests and status

@@ -30,24 +30,7 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    /// What `/v1/status` answers.
-    struct NodeStatus: Codable {
-        struct Group: Codable {
-            var name: String
-            var role: String
-            var term: UInt64
-            var leader: String?
-            var commitIndex: UInt64
-            var appliedIndex: UInt64
-            var lastIndex: UInt64
-            var snapshotIndex: UInt64
-        }
-
-        var node: String
-        var groups: [Group]
-    }
-
-    /// One node's row set: its answer, or why it gave none.
+    /// One node's row set: its `/v1/status` answer, or why it gave none.
     struct Report: Codable {
         var node: String
         var address: String

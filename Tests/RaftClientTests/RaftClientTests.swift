@@ -231,6 +231,20 @@ struct RaftClientTests {
         try await node.stop()
     }
 
+    @Test("a final answer becomes the client error of its kind; every client error has its HTTP status")
+    func finalAnswerErrors() {
+        let expired = RaftClientError(final: ReplicaError(.sessionExpired, "gone"))
+        #expect(expired.code == .sessionExpired && expired.message == "gone")
+        #expect(RaftClientError(final: ReplicaError(.invalidRequest, "bad")).code == .invalidRequest)
+        let statuses: [(RaftClientError.Code, Int)] = [
+            (.unavailable, 503), (.closed, 503), (.sessionExpired, 503), (.invalidRequest, 400),
+            (.unknownGroup, 404), (.invalidResponse, 502),
+        ]
+        for (code, status) in statuses {
+            #expect(code.httpStatus == status, "\(code)")
+        }
+    }
+
     @Test("leaderChanged and notLeader without a hint are retried until the node answers")
     func retryableAnswersAreRetried() async throws {
         let backend = try KeyValueBackend()

@@ -1,4 +1,5 @@
 import ClusterConfig
+import Foundation
 import RaftClient
 import Testing
 
@@ -29,6 +30,47 @@ struct RaftCtlTests {
         #expect(RaftCtlStatus(for: RaftClientError(.sessionExpired, "")) == .unavailable)
         #expect(RaftCtlStatus(for: RaftClientError(.unknownGroup, "")) == .usage)
         #expect(RaftCtlStatus(for: RaftClientError(.invalidResponse, "")) == .usage)
+    }
+
+    @Test("the /v1/status schema: the host's encoding, member for member, is what raftctl status decodes")
+    func statusSchema() throws {
+        let status = NodeStatus(
+            node: "n1",
+            groups: [
+                NodeStatus.Group(
+                    name: "kv",
+                    stateMachine: "KeyValueStore",
+                    role: "leader",
+                    term: 3,
+                    leader: "n1",
+                    commitIndex: 9,
+                    appliedIndex: 8,
+                    lastIndex: 10,
+                    snapshotIndex: 4
+                ),
+                NodeStatus.Group(
+                    name: "locks",
+                    stateMachine: "LockService",
+                    role: "follower",
+                    term: 2,
+                    leader: nil,
+                    commitIndex: 0,
+                    appliedIndex: 0,
+                    lastIndex: 0,
+                    snapshotIndex: 0
+                ),
+            ]
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(status), as: UTF8.self)
+        #expect(
+            json == #"{"groups":[{"appliedIndex":8,"commitIndex":9,"lastIndex":10,"leader":"n1","name":"kv","#
+                + #""role":"leader","snapshotIndex":4,"stateMachine":"KeyValueStore","term":3},"#
+                + #"{"appliedIndex":0,"commitIndex":0,"lastIndex":0,"leader":null,"name":"locks","role":"follower","#
+                + #""snapshotIndex":0,"stateMachine":"LockService","term":2}],"node":"n1"}"#
+        )
+        #expect(try JSONDecoder().decode(NodeStatus.self, from: Data(json.utf8)) == status)
     }
 
     @Test("durations and endpoint lists parse as documented")

@@ -40,6 +40,22 @@ struct ClientProtocolTests {
         }
     }
 
+    @Test(
+        "each error code says whether and where a client retries, and its HTTP status",
+        arguments: [
+            (ReplicaError.Code.notLeader, ReplicaError.Code.Retry.anotherNode, 503),
+            (.leaderChanged, .sameNodeAfterPause, 503),
+            (.overloaded, .sameNodeAfterPause, 503),
+            (.sessionExpired, nil, 503),
+            (.invalidRequest, nil, 400),
+        ] as [(ReplicaError.Code, ReplicaError.Code.Retry?, Int)]
+    )
+    func errorCodeHandling(code: ReplicaError.Code, retry: ReplicaError.Code.Retry?, httpStatus: Int) {
+        #expect(code.retry == retry)
+        #expect(code.isRetryable == (retry != nil))
+        #expect(code.httpStatus == httpStatus)
+    }
+
     @Test("unknown versions and kinds are refused")
     func unknownTagsAreErrors() {
         #expect(throws: BinaryDecodingError.self) { try ClientRequest(decoding: [2, 1]) }

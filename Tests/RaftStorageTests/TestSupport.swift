@@ -11,14 +11,6 @@ func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
     return try body(base)
 }
 
-/// `withTemporaryDirectory` for async bodies.
-func withAsyncTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let base = FileManager.default.temporaryDirectory.path + "/raftstorage-test-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: false)
-    defer { try? FileManager.default.removeItem(atPath: base) }
-    return try await body(base)
-}
-
 /// Entries `indices` of `term`, with data that differs per index and term.
 func makeEntries(_ indices: ClosedRange<LogIndex>, term: Term, size: Int = 8) -> [Entry] {
     indices.map { index in

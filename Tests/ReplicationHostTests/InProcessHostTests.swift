@@ -67,6 +67,12 @@ final class InProcessCluster {
         try await tasks.removeValue(forKey: id)?.value
     }
 
+    /// Kills node `id` as SIGKILL would and waits until it is gone.
+    func crash(_ id: String) async throws {
+        nodes.removeValue(forKey: id)?.crash()
+        try await tasks.removeValue(forKey: id)?.value
+    }
+
     func stopAll() async {
         for id in Array(nodes.keys) {
             try? await stop(id)
@@ -238,21 +244,31 @@ struct InProcessHostTests {
         await cluster.stopAll()
     }
 
-    @Test("a write that cannot commit is answered with a retryable error after the request timeout, never with success")
-    func requestTimeout() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        // Without check-quorum an isolated leader keeps leading, so only the timeout can answer.
+    /// Three started nodes with one key/value group and no check-quorum, so that a leader cut off
+    /// from its followers keeps leading and a write to it waits for `requestTimeout`.
+    private static func startStubbornCluster(
+        _ directory: TemporaryDirectory,
+        requestTimeout: Duration
+    ) async throws -> (InProcessCluster, LogRecorder) {
         let cluster = InProcessCluster(
             directory: directory,
             groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
             raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100), checkQuorum: false),
-            requestTimeout: .milliseconds(300)
+            requestTimeout: requestTimeout
         )
         let recorder = LogRecorder()
         for id in ["n1", "n2", "n3"] {
             try await cluster.start(id, logger: recorder.logger(label: id))
         }
+        return (cluster, recorder)
+    }
+
+    @Test("a write that cannot commit is answered with a retryable error after the request timeout, never with success")
+    func requestTimeout() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // Only the timeout can answer.
+        let (cluster, recorder) = try await Self.startStubbornCluster(directory, requestTimeout: .milliseconds(300))
         do {
             try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
             let leader = try await eventually(within: .seconds(10), "a stable leader") { cluster.leader(of: "kv") }
@@ -265,6 +281,47 @@ struct InProcessHostTests {
             }
             #expect(error.code == .leaderChanged, "retryable with the same client id and sequence")
             #expect(ContinuousClock.now - started >= .milliseconds(300))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("a crashed node answers nothing in flight, keeps what it synced and frees its directory at once")
+    func crash() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // The write waits until the crash.
+        let (cluster, recorder) = try await Self.startStubbornCluster(directory, requestTimeout: .seconds(30))
+        do {
+            try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
+            let kept = try await cluster.submitToLeader(KV.put("kept", "1", client: 3, sequence: 1), group: "kv")
+            #expect(KV.response(kept) == .ok)
+            let leader = try await eventually(within: .seconds(10), "a stable leader") { cluster.leader(of: "kv") }
+            let leaderPort = try await leader.start().client.port
+            cluster.hub.isolate(NodeID(leader.node.numericID))
+            let proposals = leader.status()[0].metrics.proposals
+            let inFlight = Task {
+                try await ClientPortProbe.send(
+                    KV.put("lost", "maybe", client: 3, sequence: 2),
+                    group: "kv",
+                    host: "127.0.0.1",
+                    port: leaderPort,
+                    timeout: .seconds(20)
+                )
+            }
+            _ = try await eventually(within: .seconds(10), "the write waits on the leader") {
+                leader.status()[0].metrics.proposals > proposals ? true : nil
+            }
+            try await cluster.crash(leader.node.id)
+            // A graceful stop would answer the waiting write with leaderChanged; a crash answers nothing.
+            await #expect(throws: (any Error).self) { _ = try await inFlight.value }
+
+            // The directory is free at once, and what was acknowledged is still there.
+            cluster.hub.heal()
+            try await cluster.start(leader.node.id, logger: recorder.logger(label: leader.node.id))
+            #expect(KV.response(try await cluster.submitToLeader(KV.get("kept"), group: "kv")) == .value("1"))
         } catch {
             await cluster.stopAll()
             throw error

@@ -2,8 +2,8 @@ package import RaftClient
 package import RaftReplica
 import Synchronization
 
-/// How the HTTP API reaches one group: this node's executor when it leads, else the leader
-/// through a `RaftClient` over the native client ports.
+/// Routes the HTTP API's requests of one group to its leader: this node's executor when it
+/// leads, else the leader through a `RaftClient` over the native client ports.
 ///
 /// Commands carry a session's client id and sequence number. Each command borrows a session
 /// (a new one when none is idle) for its whole life, so a session never has two commands in
@@ -15,7 +15,7 @@ import Synchronization
 /// a retryable answer (leadership lost meanwhile, or the request timed out there) sends the
 /// same request on through the client, which finds the leader, follows its hints and retries
 /// until the deadline.
-package final class ClientPool: Sendable {
+package final class LeaderRouter: Sendable {
     package typealias LocalSubmit = @Sendable (ClientRequest) async -> ClientResponse
 
     private struct Session {
@@ -85,10 +85,8 @@ package final class ClientPool: Sendable {
                 return bytes
             case .error(let error) where error.code.isRetryable:
                 break
-            case .error(let error) where error.code == .sessionExpired:
-                throw RaftClientError(.sessionExpired, error.message, cause: error)
             case .error(let error):
-                throw RaftClientError(.invalidRequest, error.message, cause: error)
+                throw RaftClientError(final: error)
             case .unknownGroup(let message):
                 throw RaftClientError(.unknownGroup, message)
             }
