@@ -142,7 +142,8 @@ let package = Package(
             dependencies: ["RaftTesting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
+        // `testdata/` holds the engine's transcript tests, read from the source tree.
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], exclude: ["testdata"]),
         .testTarget(
             name: "RaftReplicaTests",
             dependencies: ["RaftReplica", "RaftCore", "RaftStorage", "StateMachineAPI", "KeyValueStore"]

@@ -53,5 +53,5 @@ public struct RaftConfiguration: Sendable, Hashable {
     }
 
     /// Number of voters that form a majority.
-    public var quorum: Int { voters.count / 2 + 1 }
+    public var quorum: Int { Quorum.size(of: voters.count) }
 }

@@ -1,15 +1,29 @@
 /// One batch of work the engine hands its driver (``RaftEngine/takeOutput()``).
 ///
-/// The driver MUST handle a batch in this order:
-/// 1. persist `snapshot` (then restore the state machine from it), `entries` (the first one
-///    replaces any stored entry at its index and everything after it) and `hardState`, and
-///    make them durable;
-/// 2. send `messages` (a leader MAY send `.append`, `.heartbeat` and `.installSnapshot`
-///    messages before step 1 completes: they depend only on its term, which it persisted when
-///    it campaigned; see ``Message/mayBeSentBeforePersisting``);
-/// 3. call ``RaftEngine/didPersist(_:)`` once step 1 is durable;
-/// 4. apply `committedEntries` in order, then serve each of `readStates` once the state
-///    machine has applied through its index; fail the reads in `failedReads`.
+/// The contract a driver MUST keep for every batch (the one driver step that keeps it lives in
+/// `RaftReplica`: `Replica.beginStep()` takes a batch and says what to persist, send and apply,
+/// `Replica.finishStep(_:)` completes it once the batch is durable):
+///
+/// - **Snapshot first.** If `snapshot` is set, install it durably before anything else in the
+///   batch: persist it (it replaces the stored log) and restore the state machine from it.
+/// - **Persist** `entries` (the first one replaces any stored entry at its index and
+///   everything after it) and `hardState`. When `mustSync` is set the write must be synced
+///   before the batch counts as durable; a batch that only moves the commit index may be
+///   written without a sync of its own.
+/// - **Apply** `committedEntries` in order, exactly once. They may be applied before the sync
+///   of this batch's entries: the engine hands out entries only through
+///   `min(commitIndex, stableIndex)`, so every committed entry is already durable on this node
+///   (written by an earlier batch whose ``RaftEngine/didPersist(_:)`` the engine has seen).
+///   Then serve each of `readStates` once the state machine has applied through its index, and
+///   fail the reads in `failedReads`.
+/// - **Send** the `messages` for which ``Message/mayBeSentBeforePersisting`` is true (a
+///   leader's appends, heartbeats and snapshot chunks) at once, before the sync; send all
+///   others only once the batch is durable: votes and responses vouch for the term, vote and
+///   entries the batch persists.
+/// - **Acknowledge** with ``RaftEngine/didPersist(_:)`` once the batch is durable, in the order
+///   the batches were taken.
+///
+/// `softState` reports a change of role, term or known leader; nothing needs to be done with it.
 public struct RaftOutput: Sendable {
     public var hardState: HardState?
     /// A snapshot received from the leader that replaces the state machine and the log.

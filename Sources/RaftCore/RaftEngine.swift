@@ -1,3 +1,9 @@
+// The engine is split by concern: this file holds its state, its inputs and its output;
+// RaftEngine+Election.swift (roles, campaigns, votes, check-quorum), RaftEngine+Replication.swift
+// (appends, log repair, follower progress, commit), RaftEngine+Snapshot.swift (compaction,
+// snapshot transfer and install) and RaftEngine+Reads.swift (ReadIndex and leases) hold the
+// rules; Quorum.swift does the majority counting for all of them.
+
 /// The Raft consensus engine for one member of one group: a deterministic value type that
 /// does no I/O.
 ///
@@ -27,59 +33,52 @@ public struct RaftEngine: Sendable {
     public let configuration: RaftConfiguration
     public var id: NodeID { configuration.id }
 
-    public private(set) var role: Role = .follower
-    public private(set) var term: Term = 0
-    public private(set) var vote: NodeID?
+    public internal(set) var role: Role = .follower
+    public internal(set) var term: Term = 0
+    public internal(set) var vote: NodeID?
     /// The leader of `term` as far as this node knows.
-    public private(set) var leader: NodeID?
-    public private(set) var log: RaftLog
-    public private(set) var commitIndex: LogIndex = 0
+    public internal(set) var leader: NodeID?
+    public internal(set) var log: RaftLog
+    public internal(set) var commitIndex: LogIndex = 0
     /// Everything through this index has been handed to the driver to apply.
-    public private(set) var appliedIndex: LogIndex = 0
+    public internal(set) var appliedIndex: LogIndex = 0
     /// Everything through this index is durable on this node (see ``didPersist(_:)``).
-    public private(set) var stableIndex: LogIndex = 0
+    public internal(set) var stableIndex: LogIndex = 0
     /// The latest snapshot this node holds: sent to followers that fall behind the log.
-    public private(set) var snapshot: Snapshot?
+    public internal(set) var snapshot: Snapshot?
     /// Reads this engine released from its lease, without a confirmation round (since start).
     public private(set) var leaseReadCount: UInt64 = 0
 
-    private var electionElapsed = 0
-    private var heartbeatElapsed = 0
-    private var randomizedElectionTimeout = 0
-    private var random: SeededGenerator
-    private var votes: [NodeID: Bool] = [:]
-    private var progress: [NodeID: Progress] = [:]
+    var electionElapsed = 0
+    var heartbeatElapsed = 0
+    var randomizedElectionTimeout = 0
+    var random: SeededGenerator
+    var votes: [NodeID: Bool] = [:]
+    var progress: [NodeID: Progress] = [:]
     /// Bytes proposed in this term and not yet committed (leader flow control).
-    private var uncommittedBytes = 0
+    var uncommittedBytes = 0
 
     /// A snapshot arriving from the leader in chunks.
-    private var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8])?
+    var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8])?
 
     // ReadIndex state (leader only).
-    private var nextReadRound: UInt64 = 0
-    private var pendingReads: [PendingRead] = []
+    var nextReadRound: UInt64 = 0
+    var pendingReads: [PendingRead] = []
 
     // Lease state. `ticks` counts every tick since this engine started.
-    private var ticks = 0
+    var ticks = 0
     /// Heartbeat rounds not yet confirmed by a quorum, with the tick each was sent at.
-    private var unconfirmedRounds: [(round: UInt64, sentAt: Int)] = []
+    var unconfirmedRounds: [(round: UInt64, sentAt: Int)] = []
     /// Lease reads are served while `ticks < leaseEnd` (leader only).
-    private var leaseEnd = 0
+    var leaseEnd = 0
 
     // Work accumulated for the next output.
-    private var output = RaftOutput()
-    private var unstableFrom: LogIndex?
+    var output = RaftOutput()
+    var unstableFrom: LogIndex?
     private var lastHardState: HardState
     private var lastSoftState: SoftState
     /// Followers need an append (new entries or a new commit index).
-    private var broadcastPending = false
-
-    private struct PendingRead: Sendable {
-        var id: UInt64
-        /// The commit index when the read arrived; 0 until the leader committed in its term.
-        var index: LogIndex?
-        var round: UInt64 = 0
-    }
+    var broadcastPending = false
 
     /// Starts (or restarts) a node from what it had persisted.
     ///
@@ -168,7 +167,7 @@ public struct RaftEngine: Sendable {
     /// Proposes several commands as consecutive entries; on success `index` is the first.
     public mutating func propose(batch commands: some Collection<[UInt8]>) -> ProposalResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
-        let bytes = commands.reduce(0) { $0 + $1.count + 24 }
+        let bytes = commands.reduce(0) { $0 + Entry.approximateByteSize(ofData: $1) }
         if configuration.maxUncommittedBytes > 0 && uncommittedBytes > 0
             && uncommittedBytes + bytes > configuration.maxUncommittedBytes
         {
@@ -200,11 +199,6 @@ public struct RaftEngine: Sendable {
         }
         pendingReads.append(PendingRead(id: id, index: nil))
         return .pending
-    }
-
-    /// Whether this leader may serve reads from its lease now (see ``RaftConfiguration/leaseTicks``).
-    public var hasLease: Bool {
-        role == .leader && ticks < leaseEnd
     }
 
     /// Tells the engine that its ticks stopped tracking real time (the process or its tick
@@ -279,7 +273,16 @@ public struct RaftEngine: Sendable {
         }
     }
 
-    /// Records that the driver made `output`'s snapshot, entries and hard state durable.
+    /// Records that the driver made `persisted`, a batch an earlier ``takeOutput()`` returned,
+    /// durable. Batches are made durable in the order they were taken.
+    ///
+    /// Only the batch's last entry matters to the engine: ``stableIndex`` moves to it (through
+    /// ``didPersistEntries(through:term:)``, so nothing happens if the log changed at that index
+    /// since), which lets committed entries through it be applied and lets a leader count its
+    /// own copy towards the commit index. A batch without entries changes nothing: a snapshot
+    /// counts as stable from the moment the engine installs it (the driver makes it durable
+    /// before it handles the rest of its batch), and the hard state needs no acknowledgement
+    /// (the driver sends the messages that depend on it only once it is durable).
     public mutating func didPersist(_ persisted: RaftOutput) {
         if let last = persisted.entries.last {
             didPersistEntries(through: last.index, term: last.term)
@@ -294,28 +297,6 @@ public struct RaftEngine: Sendable {
         if role == .leader {
             maybeCommit()
         }
-    }
-
-    /// Compacts the log through `index` into a snapshot of the state machine taken right after
-    /// it applied `index`. The driver MUST persist the returned snapshot before it removes
-    /// the covered log prefix from storage.
-    public mutating func compact(through index: LogIndex, snapshotData: [UInt8]) throws(RaftError) -> Snapshot {
-        guard index > log.snapshotIndex else {
-            throw RaftError(
-                .compactionBehindSnapshot,
-                "index \(index) is already compacted (snapshot at \(log.snapshotIndex))"
-            )
-        }
-        guard index <= appliedIndex, let entryTerm = log.term(at: index) else {
-            throw RaftError(.compactionBeyondApplied, "index \(index) is beyond the applied index \(appliedIndex)")
-        }
-        let newSnapshot = Snapshot(
-            metadata: SnapshotMetadata(index: index, term: entryTerm, voters: configuration.voters),
-            data: snapshotData
-        )
-        log.compact(through: index)
-        snapshot = newSnapshot
-        return newSnapshot
     }
 
     /// Collects the work produced since the last call. See ``RaftOutput`` for what the driver
@@ -375,611 +356,14 @@ public struct RaftEngine: Sendable {
         progress.mapValues(\.match)
     }
 
-    // MARK: - Roles
-
-    private mutating func becomeFollower(term newTerm: Term, leader newLeader: NodeID?) {
-        if newTerm > term {
-            term = newTerm
-            vote = nil
-        }
-        role = .follower
-        leader = newLeader
-        resetRoleState()
-    }
-
-    private mutating func resetRoleState() {
-        electionElapsed = 0
-        heartbeatElapsed = 0
-        resetElectionTimer()
-        votes = [:]
-        progress = [:]
-        uncommittedBytes = 0
-        broadcastPending = false
-        output.failedReads.append(contentsOf: pendingReads.map(\.id))
-        pendingReads = []
-        unconfirmedRounds = []
-        leaseEnd = 0
-    }
-
-    private mutating func campaign() {
-        if configuration.preVote {
-            becomePreCandidate()
-        } else {
-            becomeCandidate()
-        }
-    }
-
-    private mutating func becomePreCandidate() {
-        role = .preCandidate
-        leader = nil
-        resetRoleState()
-        votes[id] = true
-        if tallyVotes() == .won {
-            becomeCandidate()
-            return
-        }
-        requestVotes(preVote: true)
-    }
-
-    private mutating func becomeCandidate() {
-        role = .candidate
-        term += 1
-        vote = id
-        leader = nil
-        resetRoleState()
-        votes[id] = true
-        if tallyVotes() == .won {
-            becomeLeader()
-            return
-        }
-        requestVotes(preVote: false)
-    }
-
-    private mutating func requestVotes(preVote: Bool) {
-        let request = VoteRequest(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm)
-        for peer in configuration.voters where peer != id {
-            if preVote {
-                // Asks for the term it would campaign in without adopting it.
-                output.messages.append(Message(from: id, to: peer, term: term + 1, payload: .preVote(request)))
-            } else {
-                send(to: peer, .vote(request))
-            }
-        }
-    }
-
-    private mutating func becomeLeader() {
-        role = .leader
-        leader = id
-        resetRoleState()
-        for peer in configuration.voters where peer != id {
-            progress[peer] = Progress(next: log.lastIndex + 1)
-        }
-        // Committing an entry of its own term is how a new leader learns what is committed
-        // (§5.4.2) and what makes ReadIndex safe (§6.4).
-        appendToLog(Entry(term: term, index: log.lastIndex + 1, kind: .noop))
-        broadcastPending = true
-    }
-
-    private enum VoteTally { case won, lost, pending }
-
-    private func tallyVotes() -> VoteTally {
-        let granted = votes.values.filter { $0 }.count
-        if granted >= configuration.quorum { return .won }
-        if votes.count - granted >= configuration.quorum { return .lost }
-        return .pending
-    }
-
-    private mutating func resetElectionTimer() {
-        let base = configuration.electionTimeoutTicks
-        randomizedElectionTimeout = base + Int(random.next() % UInt64(base))
-    }
-
-    private func quorumRecentlyActive() -> Bool {
-        var active = 1
-        for peer in configuration.voters where peer != id {
-            if progress[peer]?.recentActive == true { active += 1 }
-        }
-        return active >= configuration.quorum
-    }
-
-    // MARK: - Votes
-
-    private mutating func handleVoteRequest(_ message: Message, _ request: VoteRequest) {
-        let isPreVote: Bool
-        if case .preVote = message.payload { isPreVote = true } else { isPreVote = false }
-        let canVote =
-            vote == message.from
-            || (vote == nil && leader == nil)
-            || (isPreVote && message.term > term)
-        if canVote && log.isUpToDate(lastIndex: request.lastLogIndex, lastTerm: request.lastLogTerm) {
-            if isPreVote {
-                output.messages.append(
-                    Message(
-                        from: id,
-                        to: message.from,
-                        term: message.term,
-                        payload: .preVoteResponse(VoteResponse(granted: true))
-                    )
-                )
-            } else {
-                electionElapsed = 0
-                vote = message.from
-                send(to: message.from, .voteResponse(VoteResponse(granted: true)))
-            }
-        } else {
-            send(
-                to: message.from,
-                isPreVote ? .preVoteResponse(VoteResponse(granted: false)) : .voteResponse(VoteResponse(granted: false))
-            )
-        }
-    }
-
-    // MARK: - Follower
-
-    private mutating func stepFollower(_ message: Message) {
-        switch message.payload {
-        case .append(let request):
-            electionElapsed = 0
-            leader = message.from
-            handleAppend(from: message.from, request)
-        case .heartbeat(let heartbeat):
-            electionElapsed = 0
-            leader = message.from
-            // The leader caps the commit index at what it knows this follower holds.
-            if heartbeat.commit > commitIndex {
-                commitIndex = min(heartbeat.commit, log.lastIndex)
-            }
-            send(to: message.from, .heartbeatResponse(HeartbeatResponse(readRound: heartbeat.readRound)))
-        case .installSnapshot(let chunk):
-            electionElapsed = 0
-            leader = message.from
-            handleSnapshotChunk(from: message.from, chunk)
-        default:
-            break
-        }
-    }
-
-    private mutating func handleAppend(from leaderID: NodeID, _ request: AppendRequest) {
-        var prevIndex = request.prevLogIndex
-        var prevTerm = request.prevLogTerm
-        var entries = request.entries[...]
-        // Entries through our commit index are committed, so they are the leader's too
-        // (leader completeness): skip them, never compare or truncate them.
-        if prevIndex < commitIndex {
-            let skip = Int(min(commitIndex - prevIndex, LogIndex(entries.count)))
-            entries = entries.dropFirst(skip)
-            prevIndex += LogIndex(skip)
-            if prevIndex < commitIndex {
-                send(to: leaderID, .appendResponse(AppendResponse(success: true, matchIndex: commitIndex)))
-                return
-            }
-            // Our entry at our commit index is the leader's, so the check below passes.
-            prevTerm = log.term(at: prevIndex) ?? prevTerm
-        }
-        guard let localTerm = log.term(at: prevIndex) else {
-            send(
-                to: leaderID,
-                .appendResponse(
-                    AppendResponse(success: false, matchIndex: request.prevLogIndex, conflictIndex: log.lastIndex + 1)
-                )
-            )
-            return
-        }
-        guard localTerm == prevTerm else {
-            let conflictIndex = max(log.firstIndex(ofTermContaining: prevIndex), commitIndex + 1)
-            send(
-                to: leaderID,
-                .appendResponse(
-                    AppendResponse(
-                        success: false,
-                        matchIndex: request.prevLogIndex,
-                        conflictIndex: conflictIndex,
-                        conflictTerm: localTerm
-                    )
-                )
-            )
-            return
-        }
-        for entry in entries {
-            if let existing = log.term(at: entry.index) {
-                if existing == entry.term { continue }
-                precondition(entry.index > commitIndex, "a committed entry would be overwritten at \(entry.index)")
-                log.truncate(from: entry.index)
-                stableIndex = min(stableIndex, entry.index - 1)
-                unstableFrom = min(unstableFrom ?? entry.index, entry.index)
-            }
-            appendToLog(entry)
-        }
-        let lastNew = prevIndex + LogIndex(entries.count)
-        if request.leaderCommit > commitIndex {
-            commitIndex = max(commitIndex, min(request.leaderCommit, lastNew))
-        }
-        send(to: leaderID, .appendResponse(AppendResponse(success: true, matchIndex: lastNew)))
-    }
-
-    private mutating func handleSnapshotChunk(from leaderID: NodeID, _ chunk: SnapshotChunk) {
-        let metadata = chunk.metadata
-        if metadata.index <= commitIndex {
-            incomingSnapshot = nil
-            sendSnapshotResponse(to: leaderID, metadata, nextOffset: chunk.totalSize, done: true)
-            return
-        }
-        if incomingSnapshot?.metadata != metadata {
-            guard chunk.offset == 0 else {
-                sendSnapshotResponse(to: leaderID, metadata, nextOffset: 0, done: false)
-                return
-            }
-            incomingSnapshot = (metadata, [])
-        }
-        guard var incoming = incomingSnapshot, chunk.offset == UInt64(incoming.data.count) else {
-            let expected = UInt64(incomingSnapshot?.data.count ?? 0)
-            sendSnapshotResponse(to: leaderID, metadata, nextOffset: expected, done: false)
-            return
-        }
-        incomingSnapshot = nil  // keeps `incoming.data` uniquely referenced while appending
-        incoming.data.append(contentsOf: chunk.data)
-        guard chunk.isLast else {
-            incomingSnapshot = incoming
-            sendSnapshotResponse(to: leaderID, metadata, nextOffset: UInt64(incoming.data.count), done: false)
-            return
-        }
-        if log.term(at: metadata.index) == metadata.term {
-            // We already hold the snapshot's last entry: keep the log, just learn the commit.
-            commitIndex = metadata.index
-        } else {
-            let installed = Snapshot(metadata: metadata, data: incoming.data)
-            log.reset(toSnapshotIndex: metadata.index, term: metadata.term)
-            commitIndex = metadata.index
-            appliedIndex = metadata.index
-            stableIndex = metadata.index
-            unstableFrom = nil
-            snapshot = installed
-            output.snapshot = installed
-        }
-        sendSnapshotResponse(to: leaderID, metadata, nextOffset: chunk.totalSize, done: true)
-    }
-
-    private mutating func sendSnapshotResponse(
-        to leaderID: NodeID,
-        _ metadata: SnapshotMetadata,
-        nextOffset: UInt64,
-        done: Bool
-    ) {
-        send(
-            to: leaderID,
-            .installSnapshotResponse(
-                SnapshotChunkResponse(
-                    snapshotIndex: metadata.index,
-                    snapshotTerm: metadata.term,
-                    nextOffset: nextOffset,
-                    done: done
-                )
-            )
-        )
-    }
-
-    // MARK: - Candidate
-
-    private mutating func stepCandidate(_ message: Message) {
-        switch message.payload {
-        case .append, .heartbeat, .installSnapshot:
-            // A leader exists in our term (or the term we would campaign in).
-            becomeFollower(term: message.term, leader: message.from)
-            stepFollower(message)
-        case .preVoteResponse(let response) where role == .preCandidate && message.term == term + 1:
-            votes[message.from] = response.granted
-            switch tallyVotes() {
-            case .won: becomeCandidate()
-            case .lost: becomeFollower(term: term, leader: nil)
-            case .pending: break
-            }
-        case .preVoteResponse(let response) where role == .preCandidate && !response.granted:
-            votes[message.from] = false
-            if tallyVotes() == .lost { becomeFollower(term: term, leader: nil) }
-        case .voteResponse(let response) where role == .candidate:
-            votes[message.from] = response.granted
-            switch tallyVotes() {
-            case .won: becomeLeader()
-            case .lost: becomeFollower(term: term, leader: nil)
-            case .pending: break
-            }
-        default:
-            break
-        }
-    }
-
-    // MARK: - Leader
-
-    private mutating func stepLeader(_ message: Message) {
-        guard var peer = progress[message.from] else { return }
-        peer.recentActive = true
-        switch message.payload {
-        case .appendResponse(let response):
-            peer.heartbeatsSinceProgress = 0
-            progress[message.from] = peer
-            handleAppendResponse(from: message.from, response)
-        case .installSnapshotResponse(let response):
-            peer.heartbeatsSinceProgress = 0
-            progress[message.from] = peer
-            handleSnapshotResponse(from: message.from, response)
-        case .heartbeatResponse(let response):
-            peer.heartbeatsSinceProgress += 1
-            peer.readRoundAck = max(peer.readRoundAck, response.readRound)
-            // Two heartbeat rounds with nothing in flight answered: assume it was lost.
-            let stalled = peer.heartbeatsSinceProgress >= 2 && peer.match < log.lastIndex
-            if stalled { peer.heartbeatsSinceProgress = 0 }
-            switch peer.state {
-            case .probe:
-                peer.probeSent = false
-                progress[message.from] = peer
-                if peer.match < log.lastIndex { sendAppend(to: message.from, sendEmpty: false) }
-            case .replicate:
-                if stalled { peer.becomeProbe() }
-                progress[message.from] = peer
-                if peer.match < log.lastIndex { sendAppend(to: message.from, sendEmpty: false) }
-            case .snapshot:
-                progress[message.from] = peer
-                if stalled { sendSnapshotChunk(to: message.from) }
-            }
-            advanceReads()
-        default:
-            progress[message.from] = peer
-        }
-    }
-
-    private mutating func handleAppendResponse(from follower: NodeID, _ response: AppendResponse) {
-        guard var peer = progress[follower] else { return }
-        if response.success {
-            if response.matchIndex > peer.match {
-                peer.match = response.matchIndex
-                peer.next = max(peer.next, peer.match + 1)
-            }
-            peer.inflight.removeAll { $0 <= response.matchIndex }
-            switch peer.state {
-            case .probe:
-                peer.becomeReplicate()
-            case .snapshot(let transfer) where peer.match >= transfer.index:
-                peer.becomeProbe()
-            default:
-                break
-            }
-            progress[follower] = peer
-            maybeCommit()
-            // Keep the pipeline full: send what is waiting for this follower, up to the
-            // in-flight window (one message each when messages are small), whether or not the
-            // commit index moved.
-            while let current = progress[follower], current.state == .replicate, current.next <= log.lastIndex,
-                !current.isPaused(maxInflight: configuration.maxInflightMessages)
-            {
-                sendAppend(to: follower, sendEmpty: false)
-            }
-            return
-        }
-        // A rejection. Ignore it when it answers an append we no longer care about.
-        switch peer.state {
-        case .replicate:
-            guard response.matchIndex > peer.match else { return }
-        case .probe:
-            guard response.matchIndex == peer.next - 1 else { return }
-        case .snapshot:
-            return
-        }
-        var next = response.conflictIndex
-        if let conflictTerm = response.conflictTerm, let ours = log.lastIndex(ofTerm: conflictTerm) {
-            // We have that term: the follower's entries of it may match ours up to our last one.
-            next = ours + 1
-        }
-        peer.becomeProbe()
-        peer.next = max(min(next, response.matchIndex), peer.match + 1)
-        progress[follower] = peer
-        sendAppend(to: follower, sendEmpty: false)
-    }
-
-    private mutating func handleSnapshotResponse(from follower: NodeID, _ response: SnapshotChunkResponse) {
-        guard var peer = progress[follower], case .snapshot(var transfer) = peer.state,
-            response.snapshotIndex == transfer.index, response.snapshotTerm == transfer.term
-        else { return }
-        if response.done {
-            peer.match = max(peer.match, response.snapshotIndex)
-            peer.becomeProbe()
-            progress[follower] = peer
-            sendAppend(to: follower, sendEmpty: false)
-            return
-        }
-        transfer.offset = response.nextOffset
-        peer.state = .snapshot(transfer)
-        progress[follower] = peer
-        sendSnapshotChunk(to: follower)
-    }
-
-    /// Sends the follower what it is missing. With `sendEmpty`, an empty append still goes
-    /// out (it carries a new commit index).
-    private mutating func sendAppend(to follower: NodeID, sendEmpty: Bool) {
-        guard var peer = progress[follower], !peer.isPaused(maxInflight: configuration.maxInflightMessages) else {
-            return
-        }
-        let prevIndex = peer.next - 1
-        guard let prevTerm = log.term(at: prevIndex) else {
-            startSnapshotTransfer(to: follower)
-            return
-        }
-        let entries = log.entries(from: peer.next, through: log.lastIndex, maxBytes: configuration.maxMessageBytes)
-        if entries.isEmpty && !sendEmpty && peer.state == .replicate { return }
-        send(
-            to: follower,
-            .append(
-                AppendRequest(
-                    prevLogIndex: prevIndex,
-                    prevLogTerm: prevTerm,
-                    entries: Array(entries),
-                    leaderCommit: commitIndex
-                )
-            )
-        )
-        switch peer.state {
-        case .replicate:
-            if let last = entries.last {
-                peer.next = last.index + 1
-                peer.inflight.append(last.index)
-            }
-        case .probe:
-            peer.probeSent = true
-        case .snapshot:
-            break
-        }
-        progress[follower] = peer
-    }
-
-    private mutating func startSnapshotTransfer(to follower: NodeID) {
-        guard let snapshot, var peer = progress[follower] else { return }
-        peer.state = .snapshot(Progress.SnapshotTransfer(snapshot: snapshot, offset: 0))
-        peer.inflight.removeAll()
-        progress[follower] = peer
-        sendSnapshotChunk(to: follower)
-    }
-
-    private mutating func sendSnapshotChunk(to follower: NodeID) {
-        guard let peer = progress[follower], case .snapshot(let transfer) = peer.state else { return }
-        let data = transfer.snapshot.data
-        let start = min(Int(transfer.offset), data.count)
-        let end = min(start + configuration.snapshotChunkBytes, data.count)
-        send(
-            to: follower,
-            .installSnapshot(
-                SnapshotChunk(
-                    metadata: transfer.snapshot.metadata,
-                    offset: UInt64(start),
-                    totalSize: UInt64(data.count),
-                    data: Array(data[start..<end])
-                )
-            )
-        )
-    }
-
-    private mutating func broadcastHeartbeat() {
-        if configuration.leaseTicks > 0 && unconfirmedRounds.last?.round != nextReadRound {
-            unconfirmedRounds.append((nextReadRound, ticks))
-        }
-        for peer in configuration.voters where peer != id {
-            guard let state = progress[peer] else { continue }
-            send(
-                to: peer,
-                .heartbeat(Heartbeat(commit: min(state.match, commitIndex), readRound: nextReadRound))
-            )
-        }
-    }
-
-    /// Advances the commit index to the highest index a quorum holds, if that entry is of the
-    /// current term (Figure 8: never by counting replicas of an older term's entry).
-    @discardableResult
-    private mutating func maybeCommit() -> Bool {
-        var matches = [stableIndex]
-        for peer in configuration.voters where peer != id {
-            matches.append(progress[peer]?.match ?? 0)
-        }
-        matches.sort(by: >)
-        let candidate = matches[configuration.quorum - 1]
-        guard candidate > commitIndex, log.term(at: candidate) == term else { return false }
-        let committedBytes = log.entries(from: commitIndex + 1, through: candidate)
-            .reduce(0) { $0 + $1.data.count + 24 }
-        uncommittedBytes = max(0, uncommittedBytes - committedBytes)
-        commitIndex = candidate
-        // No append of its own: the new commit index reaches followers with the next entries
-        // or the next heartbeat (every tick). Under load that halves the messages per batch;
-        // idle, a follower applies at most a heartbeat interval later.
-        advanceReads()
-        return true
-    }
-
-    // MARK: - ReadIndex
-
-    private var hasUnassignedReads: Bool {
-        pendingReads.contains { $0.round == 0 } && log.term(at: commitIndex) == term
-    }
-
-    /// Gives every read that arrived since the last output one new confirmation round, and
-    /// sends that round to the followers: reads arriving together share one heartbeat round.
-    private mutating func assignReadRounds() {
-        guard log.term(at: commitIndex) == term, pendingReads.contains(where: { $0.round == 0 }) else { return }
-        nextReadRound += 1
-        for i in pendingReads.indices where pendingReads[i].round == 0 {
-            pendingReads[i].index = commitIndex
-            pendingReads[i].round = nextReadRound
-        }
-        if configuration.voters.count == 1 {
-            advanceReads()
-            return
-        }
-        heartbeatElapsed = 0
-        broadcastHeartbeat()
-    }
-
-    /// Releases reads whose round a quorum has confirmed.
-    private mutating func advanceReads() {
-        guard role == .leader, !pendingReads.isEmpty || !unconfirmedRounds.isEmpty else { return }
-        var acks = [nextReadRound]
-        for peer in configuration.voters where peer != id {
-            acks.append(progress[peer]?.readRoundAck ?? 0)
-        }
-        acks.sort(by: >)
-        let confirmed = acks[configuration.quorum - 1]
-        extendLease(confirmedRound: confirmed)
-        var remaining: [PendingRead] = []
-        for read in pendingReads {
-            if read.round != 0 && read.round <= confirmed, let index = read.index {
-                output.readStates.append(ReadState(id: read.id, index: index))
-            } else {
-                remaining.append(read)
-            }
-        }
-        pendingReads = remaining
-    }
-
-    /// A quorum acknowledged every round through `confirmedRound`: none of its members will
-    /// vote for anyone else until an election timeout after it received that heartbeat.
-    private mutating func extendLease(confirmedRound: UInt64) {
-        var newestSentAt: Int?
-        while let first = unconfirmedRounds.first, first.round <= confirmedRound {
-            newestSentAt = first.sentAt
-            unconfirmedRounds.removeFirst()
-        }
-        if let sentAt = newestSentAt {
-            leaseEnd = max(leaseEnd, sentAt + configuration.leaseTicks)
-        }
-    }
-
     // MARK: - Helpers
 
-    private mutating func appendToLog(_ entry: Entry) {
+    mutating func appendToLog(_ entry: Entry) {
         log.append(entry)
         unstableFrom = min(unstableFrom ?? entry.index, entry.index)
     }
 
-    private mutating func send(to peer: NodeID, _ payload: Message.Payload) {
+    mutating func send(to peer: NodeID, _ payload: Message.Payload) {
         output.messages.append(Message(from: id, to: peer, term: term, payload: payload))
     }
-}
-
-/// An error from a call the driver made at the wrong time.
-public struct RaftError: Error, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        fileprivate enum Value: Hashable, Sendable {
-            case compactionBehindSnapshot
-            case compactionBeyondApplied
-        }
-        fileprivate var value: Value
-        public static let compactionBehindSnapshot = Code(value: .compactionBehindSnapshot)
-        public static let compactionBeyondApplied = Code(value: .compactionBeyondApplied)
-        public var description: String { "\(value)" }
-    }
-
-    public var code: Code
-    public var message: String
-
-    init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
 }

@@ -10,7 +10,8 @@ public struct RaftLog: Sendable {
     init(snapshotIndex: LogIndex = 0, snapshotTerm: Term = 0, entries: [Entry] = []) {
         precondition(
             entries.isEmpty || entries[0].index == snapshotIndex + 1,
-            "log entries must start right after the snapshot")
+            "log entries must start right after the snapshot"
+        )
         self.snapshotIndex = snapshotIndex
         self.snapshotTerm = snapshotTerm
         self.entries = entries

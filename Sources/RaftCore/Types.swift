@@ -43,7 +43,11 @@ public struct Entry: Sendable, Hashable {
 
     /// Bytes this entry adds to messages and to the persisted log, header included. Used for
     /// message size limits and accounting; the storage and wire formats define the exact size.
-    public var approximateByteSize: Int { data.count + 24 }
+    public var approximateByteSize: Int { Self.approximateByteSize(ofData: data) }
+
+    /// ``approximateByteSize`` of an entry carrying `data`, for sizing commands before they
+    /// become entries.
+    static func approximateByteSize(ofData data: [UInt8]) -> Int { data.count + 24 }
 }
 
 /// The state a node MUST persist before it answers a message that depends on it.

@@ -1,0 +1,134 @@
+// Snapshots: compaction of the log into a snapshot, the leader's chunked transfer of its
+// snapshot to a follower behind the compacted log, and the follower's install (Raft §7,
+// thesis §5.1).
+extension RaftEngine {
+    /// Compacts the log through `index` into a snapshot of the state machine taken right after
+    /// it applied `index`. The driver MUST persist the returned snapshot before it removes
+    /// the covered log prefix from storage.
+    public mutating func compact(through index: LogIndex, snapshotData: [UInt8]) throws(RaftError) -> Snapshot {
+        guard index > log.snapshotIndex else {
+            throw RaftError(
+                .compactionBehindSnapshot,
+                "index \(index) is already compacted (snapshot at \(log.snapshotIndex))"
+            )
+        }
+        guard index <= appliedIndex, let entryTerm = log.term(at: index) else {
+            throw RaftError(.compactionBeyondApplied, "index \(index) is beyond the applied index \(appliedIndex)")
+        }
+        let newSnapshot = Snapshot(
+            metadata: SnapshotMetadata(index: index, term: entryTerm, voters: configuration.voters),
+            data: snapshotData
+        )
+        log.compact(through: index)
+        snapshot = newSnapshot
+        return newSnapshot
+    }
+
+    // MARK: - Follower
+
+    mutating func handleSnapshotChunk(from leaderID: NodeID, _ chunk: SnapshotChunk) {
+        let metadata = chunk.metadata
+        if metadata.index <= commitIndex {
+            incomingSnapshot = nil
+            sendSnapshotResponse(to: leaderID, metadata, nextOffset: chunk.totalSize, done: true)
+            return
+        }
+        if incomingSnapshot?.metadata != metadata {
+            guard chunk.offset == 0 else {
+                sendSnapshotResponse(to: leaderID, metadata, nextOffset: 0, done: false)
+                return
+            }
+            incomingSnapshot = (metadata, [])
+        }
+        guard var incoming = incomingSnapshot, chunk.offset == UInt64(incoming.data.count) else {
+            let expected = UInt64(incomingSnapshot?.data.count ?? 0)
+            sendSnapshotResponse(to: leaderID, metadata, nextOffset: expected, done: false)
+            return
+        }
+        incomingSnapshot = nil  // keeps `incoming.data` uniquely referenced while appending
+        incoming.data.append(contentsOf: chunk.data)
+        guard chunk.isLast else {
+            incomingSnapshot = incoming
+            sendSnapshotResponse(to: leaderID, metadata, nextOffset: UInt64(incoming.data.count), done: false)
+            return
+        }
+        if log.term(at: metadata.index) == metadata.term {
+            // We already hold the snapshot's last entry: keep the log, just learn the commit.
+            commitIndex = metadata.index
+        } else {
+            let installed = Snapshot(metadata: metadata, data: incoming.data)
+            log.reset(toSnapshotIndex: metadata.index, term: metadata.term)
+            commitIndex = metadata.index
+            appliedIndex = metadata.index
+            stableIndex = metadata.index
+            unstableFrom = nil
+            snapshot = installed
+            output.snapshot = installed
+        }
+        sendSnapshotResponse(to: leaderID, metadata, nextOffset: chunk.totalSize, done: true)
+    }
+
+    private mutating func sendSnapshotResponse(
+        to leaderID: NodeID,
+        _ metadata: SnapshotMetadata,
+        nextOffset: UInt64,
+        done: Bool
+    ) {
+        send(
+            to: leaderID,
+            .installSnapshotResponse(
+                SnapshotChunkResponse(
+                    snapshotIndex: metadata.index,
+                    snapshotTerm: metadata.term,
+                    nextOffset: nextOffset,
+                    done: done
+                )
+            )
+        )
+    }
+
+    // MARK: - Leader
+
+    mutating func handleSnapshotResponse(from follower: NodeID, _ response: SnapshotChunkResponse) {
+        guard var peer = progress[follower], case .snapshot(var transfer) = peer.state,
+            response.snapshotIndex == transfer.index, response.snapshotTerm == transfer.term
+        else { return }
+        if response.done {
+            peer.match = max(peer.match, response.snapshotIndex)
+            peer.becomeProbe()
+            progress[follower] = peer
+            sendAppend(to: follower, sendEmpty: false)
+            return
+        }
+        transfer.offset = response.nextOffset
+        peer.state = .snapshot(transfer)
+        progress[follower] = peer
+        sendSnapshotChunk(to: follower)
+    }
+
+    mutating func startSnapshotTransfer(to follower: NodeID) {
+        guard let snapshot, var peer = progress[follower] else { return }
+        peer.state = .snapshot(Progress.SnapshotTransfer(snapshot: snapshot, offset: 0))
+        peer.inflight.removeAll()
+        progress[follower] = peer
+        sendSnapshotChunk(to: follower)
+    }
+
+    mutating func sendSnapshotChunk(to follower: NodeID) {
+        guard let peer = progress[follower], case .snapshot(let transfer) = peer.state else { return }
+        let data = transfer.snapshot.data
+        let start = min(Int(transfer.offset), data.count)
+        let end = min(start + configuration.snapshotChunkBytes, data.count)
+        send(
+            to: follower,
+            .installSnapshot(
+                SnapshotChunk(
+                    metadata: transfer.snapshot.metadata,
+                    offset: UInt64(start),
+                    totalSize: UInt64(data.count),
+                    data: Array(data[start..<end])
+                )
+            )
+        )
+    }
+}
