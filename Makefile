@@ -20,8 +20,14 @@ build: deps
 release: deps
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
+# The randomized fault simulation runs twice: SIM_SEEDS seeds in a release build on every
+# core (raftsim), then for a time budget inside the debug test suite (RAFT_SIM_BUDGET seconds).
+SIM_SEEDS ?= 10000
+
 test: deps
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift build -c release --product raftsim $(SWIFT_BUILD_FLAGS)
+	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/raftsim" --seeds $(SIM_SEEDS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
 # Starts the three nodes of cluster.yaml (data under ./data, so a second run resumes from it)
