@@ -137,6 +137,14 @@ public final class MemoryStorage: PersistentStorage {
         }
     }
 
+    /// Whether a crash now would keep the entry `(index, term)`: it is synced, or covered by the
+    /// synced snapshot.
+    public func hasSynced(index: LogIndex, term: Term) -> Bool {
+        state.withLock { state in
+            index <= (state.synced.snapshot?.metadata.index ?? 0) || state.synced.log.term(at: index) == term
+        }
+    }
+
     /// What would survive a crash now.
     public var syncedState: PersistentState {
         state.withLock { $0.synced.persistentState }

@@ -366,6 +366,14 @@ public final class RaftSimulation {
             return
         }
         node.lastApplied = entry.index
+        // Committed means durable on a majority: applying (and answering) earlier is a promise
+        // a crash of the right nodes can break.
+        let durableCopies = nodes.values.filter { $0.storage.hasSynced(index: entry.index, term: entry.term) }.count
+        if durableCopies <= nodes.count / 2 {
+            _ = fail(
+                "\(node.id) applied index \(entry.index) while it was durable on only \(durableCopies) of \(nodes.count) nodes"
+            )
+        }
         if let previous = committed[entry.index] {
             if previous.term != entry.term || previous.data != entry.data {
                 _ = fail(
