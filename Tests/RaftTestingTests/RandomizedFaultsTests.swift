@@ -8,7 +8,7 @@ import Testing
 /// seeds in a release build with `raftsim`), or exactly `RAFT_SIM_SEEDS` seeds;
 /// `RAFT_SIM_SEED` replays one seed.
 @Suite("Randomized simulation")
-struct RandomizedSimulationTests {
+struct RandomizedFaultsTests {
     @Test("RandomizedFaults")
     func randomizedSimulation() async throws {
         let seeds = try await offCooperativePool { try Self.runBudget() }
