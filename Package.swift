@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "KeyValueClient", targets: ["KeyValueClient"]),
         .executable(name: "raftctl", targets: ["raftctl"]),
         .library(name: "ReplicationHost", targets: ["ReplicationHost"]),
+        .library(name: "RaftHostCLI", targets: ["RaftHostCLI"]),
         .executable(name: "rafthost", targets: ["rafthost"]),
         .executable(name: "raftsim", targets: ["raftsim"]),
     ],
@@ -121,19 +122,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The server executable: `rafthost serve` runs one node, `rafthost up` a local cluster.
-        .executableTarget(
-            name: "rafthost",
+        // The server's command line as a library: `serve` runs one node, `up` a local cluster,
+        // with the plugins a host passes to `RaftHostCommand.main(plugins:)`. Knows no plugin.
+        .target(
+            name: "RaftHostCLI",
             dependencies: [
-                "ReplicationHost", "ClusterConfig", "RaftCore", "RaftReplica", "RaftTransport",
+                "ReplicationHost", "ClusterConfig", "StateMachineAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The stock server: RaftHostCLI serving KeyValueStore and LockService.
+        .executableTarget(name: "rafthost", dependencies: ["RaftHostCLI", "KeyValueStore", "LockService"]),
 
         // The randomized fault simulation for many seeds on every core; `make test` runs a
         // release build of it (10,000 seeds).

@@ -5,7 +5,7 @@ import ReplicationHost
 import ServiceLifecycle
 import UnixSignals
 
-/// `rafthost serve`: runs one node until SIGTERM or SIGINT.
+/// `rafthost serve`: runs one node, serving the plugins of the host, until SIGTERM or SIGINT.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run one node of the cluster.")
 
@@ -18,7 +18,12 @@ struct Serve: AsyncParsableCommand {
         let configuration = try ClusterConfiguration.load(path: options.config)
         options.bootstrapLogging()
         let logger = Logger(label: "rafthost")
-        let raftNode = try RaftNode(configuration: configuration, node: node, logger: logger)
+        let raftNode = try RaftNode(
+            configuration: configuration,
+            node: node,
+            registry: RootCommand.registry,
+            logger: logger
+        )
         let services = ServiceGroup(
             services: [raftNode],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -5,9 +5,9 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// `rafthost up`: runs every node of the configuration as a child `rafthost serve` process,
-/// waits until every group has a leader, prints the endpoints, and stops the nodes on SIGINT
-/// or SIGTERM.
+/// `rafthost up`: runs every node of the configuration as a child `serve` process of this same
+/// executable (a custom host runs copies of itself, with its plugins), waits until every group
+/// has a leader, prints the endpoints, and stops the nodes on SIGINT or SIGTERM.
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start every node of the cluster on this machine and wait for a leader in every group."
@@ -27,7 +27,7 @@ struct Up: AsyncParsableCommand {
             configuration: configuration,
             configPath: configPath,
             executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
-            logLevel: options.logLevel,
+            logLevel: options.logLevel.level,
             startupTimeout: .seconds(startupTimeout),
             logger: logger
         )
