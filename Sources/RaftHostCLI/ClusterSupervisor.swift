@@ -5,7 +5,7 @@ import ReplicationHost
 import ServiceLifecycle
 import Synchronization
 
-/// The service behind `rafthost up`: owns one `rafthost serve` child process per node.
+/// The service behind `rafthost up`: owns one `serve` child process of `executable` per node.
 final class ClusterSupervisor: Service {
     private let configuration: ClusterConfiguration
     private let configPath: String
@@ -57,7 +57,7 @@ final class ClusterSupervisor: Service {
 
     // MARK: - Children
 
-    /// A running `rafthost serve`.
+    /// A running `serve`.
     private struct Child {
         var node: String
         var process: Process
@@ -166,9 +166,16 @@ final class ClusterSupervisor: Service {
         }
         lines.append("data: \(configuration.dataDirectory)")
         if configuration.groups.contains(where: { $0.stateMachine == "KeyValueStore" }) {
-            // raftctl is built next to rafthost.
+            // raftctl is built next to the stock rafthost; a custom host's directory may lack it.
             let raftctl = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("raftctl")
-            lines.append("try:  \(raftctl.path) kv put hello world --config \(configPath)")
+            if FileManager.default.isExecutableFile(atPath: raftctl.path) {
+                lines.append("try:  \(raftctl.path) kv put hello world --config \(configPath)")
+            } else {
+                logger.info(
+                    "no raftctl next to the executable: no example command",
+                    metadata: ["path": "\(raftctl.path)"]
+                )
+            }
         }
         lines.append("press Ctrl-C to stop the cluster")
         for line in lines { print(line) }
