@@ -193,9 +193,10 @@ let package = Package(
         .testTarget(
             name: "ReplicationHostTests",
             dependencies: [
-                "ReplicationHost", "rafthost", "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport",
+                "ReplicationHost", "rafthost", "RaftHostCLI", "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport",
                 "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient",
                 "RaftTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
