@@ -1,5 +1,8 @@
 import ArgumentParser
 import ClusterConfig
+import KeyValueStore
+import LockService
+import StateMachineAPI
 import Logging
 import ReplicationHost
 import ServiceLifecycle
@@ -18,7 +21,12 @@ struct Serve: AsyncParsableCommand {
         let configuration = try ClusterConfiguration.load(path: options.config)
         options.bootstrapLogging()
         let logger = Logger(label: "rafthost")
-        let raftNode = try RaftNode(configuration: configuration, node: node, logger: logger)
+        let raftNode = try RaftNode(
+            configuration: configuration,
+            node: node,
+            registry: try StateMachineRegistry([KeyValueStore.self, LockService.self]),
+            logger: logger
+        )
         let services = ServiceGroup(
             services: [raftNode],
             gracefulShutdownSignals: [.sigterm, .sigint],
