@@ -158,6 +158,10 @@ let package = Package(
             dependencies: ["RaftReplica", "RaftCore", "RaftStorage", "StateMachineAPI", "KeyValueStore"]
         ),
         .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI", "RaftTesting"]),
+        .testTarget(
+            name: "StateMachineHTTPTests",
+            dependencies: ["StateMachineHTTP", "StateMachineAPI", "KeyValueStore", "LockService"]
+        ),
         .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
         .testTarget(
