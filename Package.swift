@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "RaftReplica", targets: ["RaftReplica"]),
         .library(name: "StateMachineAPI", targets: ["StateMachineAPI"]),
+        .library(name: "StateMachineHTTP", targets: ["StateMachineHTTP"]),
         .library(name: "KeyValueStore", targets: ["KeyValueStore"]),
         .library(name: "LockService", targets: ["LockService"]),
         .library(name: "RaftTesting", targets: ["RaftTesting"]),
@@ -36,10 +37,17 @@ let package = Package(
         // What a plugin author imports: the StateMachine protocol, its codecs and the type-erased
         // box and registry the host serves plugins through. No dependencies.
         .target(name: "StateMachineAPI"),
+        // How a plugin describes HTTP routes of its own, without NIO; the JSON forms of Codable
+        // plugins' commands, queries and responses.
+        .target(name: "StateMachineHTTP", dependencies: ["StateMachineAPI"]),
         // The reference plugin: the classic Raft key/value service.
-        .target(name: "KeyValueStore", dependencies: ["StateMachineAPI"], path: "Plugins/KeyValueStore"),
+        .target(
+            name: "KeyValueStore",
+            dependencies: ["StateMachineAPI", "StateMachineHTTP"],
+            path: "Plugins/KeyValueStore"
+        ),
         // A lock service with leases on log time and fencing tokens: proves the API is generic.
-        .target(name: "LockService", dependencies: ["StateMachineAPI"], path: "Plugins/LockService"),
+        .target(name: "LockService", dependencies: ["StateMachineAPI", "StateMachineHTTP"], path: "Plugins/LockService"),
         // The deterministic replica: engine + plugin + exactly-once sessions + snapshot policy +
         // linearizable reads, and the one driver step the simulator, the host and every test
         // harness run.
@@ -114,7 +122,7 @@ let package = Package(
             name: "ReplicationHost",
             dependencies: [
                 "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport", "ClusterConfig", "StateMachineAPI",
-                "KeyValueStore", "LockService", "RaftClient",
+                "StateMachineHTTP", "RaftClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -151,6 +159,10 @@ let package = Package(
             dependencies: ["RaftReplica", "RaftCore", "RaftStorage", "StateMachineAPI", "KeyValueStore"]
         ),
         .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI", "RaftTesting"]),
+        .testTarget(
+            name: "StateMachineHTTPTests",
+            dependencies: ["StateMachineHTTP", "StateMachineAPI", "KeyValueStore", "LockService"]
+        ),
         .testTarget(name: "KeyValueStoreTests", dependencies: ["KeyValueStore", "StateMachineAPI", "RaftTesting"]),
         .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
         .testTarget(

@@ -106,7 +106,7 @@ public struct KeyValueStore: StateMachine, Hashable {
 
 extension KeyValueStore {
     /// A change to the store.
-    public enum Command: BinaryCodable, Hashable {
+    public enum Command: BinaryCodable, Hashable, Codable {
         /// Sets `key` to `value`.
         case put(key: String, value: String)
         /// Appends `value` to the value of `key`; a missing key acts as a put.
@@ -162,7 +162,7 @@ extension KeyValueStore {
     }
 
     /// A read of the store.
-    public enum Query: BinaryCodable, Hashable {
+    public enum Query: BinaryCodable, Hashable, Codable {
         /// The value of `key`: ``Response/value(_:)`` or ``Response/noKey``.
         case get(key: String)
 
@@ -190,7 +190,7 @@ extension KeyValueStore {
     }
 
     /// The answer to a command or a query.
-    public enum Response: BinaryCodable, Hashable {
+    public enum Response: BinaryCodable, Hashable, Codable {
         /// Put, Append, or Delete of an existing key: done.
         case ok
         /// `ErrNoKey`: Get or Delete of a missing key. A Get reads it as the value `""`.

@@ -1,12 +1,10 @@
 package import ClusterConfig
-import KeyValueStore
-import LockService
 import NIOCore
 import NIOHTTP1
 import RaftClient
 import RaftCore
 package import RaftReplica
-import StateMachineAPI
+package import StateMachineHTTP
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -24,25 +22,20 @@ import Foundation
 /// `requestTimeout` to complete; a command that cannot commit in time is answered with 503 and
 /// its outcome is unknown, never with a false success.
 ///
-/// Key/value (`KeyValueStore` groups; `/v1/kv/...` is the first group, which must be one):
-/// - `GET /v1/kv/{key}[?consistency=stale]`: 200 and the raw value, 404 `{"error":"ErrNoKey"}`;
-/// - `PUT /v1/kv/{key}` (body = value): 200 `{"ok":true}`;
-/// - `POST /v1/kv/{key}/append` (body = value): 200 `{"ok":true}`;
-/// - `DELETE /v1/kv/{key}`: 200 `{"ok":true}` or 404 `{"error":"ErrNoKey"}`;
-/// - `POST /v1/kv/{key}/cas` with `{"expected": "old" | null, "new": "v"}`: 200
-///   `{"swapped":true,"current":"v"}` or 409 `{"swapped":false,"current":"..." | null}`;
-/// - the same under `/v1/groups/{group}/kv/{key}` for any key/value group.
+/// Every group, whatever its plugin:
+/// - `POST /v1/groups/{group}/command` and `POST /v1/groups/{group}/query[?consistency=stale]`:
+///   the body is the plugin's binary encoding (`Content-Type: application/octet-stream`,
+///   answered in kind) or, where its `Command`, `Query` and `Response` are `Codable`, their JSON
+///   (`application/json`; 415 for a plugin that is not `Codable`). A command with the headers
+///   `Raft-Client-ID` and `Raft-Sequence` is exactly-once across retries of the same pair, to
+///   any node; without them the node gives it a session of its own for the request's lifetime.
+/// - the plugin's own routes (`StateMachineHTTP`'s `HTTPRoutable`) under `/v1/groups/{group}/`,
+///   and the first group's also under `/v1/` (so `/v1/kv/{key}` reaches the first group).
 ///
-/// Locks (`LockService` groups), under `/v1/groups/{group}/locks/{lock}`:
-/// - `GET`: 200 `{"owner":..,"token":..,"expiresAt":..}` or 404 `{"error":"no holder"}`;
-/// - `POST .../acquire` with `{"owner":"a","leaseMs":10000}`: 200 with the holder, 409
-///   `{"error":"held","holder":{...}}` when someone else holds it;
-/// - `POST .../renew` with `{"owner":"a","token":7,"leaseMs":10000}` and `POST .../release`
-///   with `{"owner":"a","token":7}`: 200, or 409 `{"error":"not holder","holder":...}`.
-///
-/// `GET /v1/status` (JSON) and `GET /metrics` (Prometheus text). Keys and locks are one path
+/// `GET /v1/status` (JSON) and `GET /metrics` (Prometheus text). Path parameters are one path
 /// segment, percent-decoded (encode `/` as `%2F`). Errors are JSON `{"error": "..."}`: 400 bad
-/// input, 404 unknown path or group, 405 wrong method, 413 body too large, 503 unavailable.
+/// input, 404 unknown path or group, 405 wrong method, 413 body too large, 415 unsupported
+/// content type, 503 unavailable.
 package struct HTTPAPI: Sendable {
     package typealias LocalSubmit = @Sendable (ClientRequest, String) async -> ClientResponse
 
@@ -51,17 +44,21 @@ package struct HTTPAPI: Sendable {
     private let status: @Sendable () -> [GroupStatus]
     private let local: LocalSubmit
     private let routers: [String: LeaderRouter]
+    /// Each group's plugin routes and JSON forms, by group name.
+    private let interfaces: [String: PluginHTTPInterface]
 
     package init(
         nodeID: String,
         configuration: ClusterConfiguration,
         routers: [String: LeaderRouter],
+        interfaces: [String: PluginHTTPInterface],
         status: @escaping @Sendable () -> [GroupStatus],
         local: @escaping LocalSubmit
     ) {
         self.nodeID = nodeID
         self.configuration = configuration
         self.routers = routers
+        self.interfaces = interfaces
         self.status = status
         self.local = local
     }
@@ -79,189 +76,184 @@ package struct HTTPAPI: Sendable {
         case ["metrics"]:
             guard request.method == .GET else { return .methodNotAllowed(request.method) }
             return metricsAnswer()
-        case _ where segments.count >= 3 && segments[0] == "v1" && segments[1] == "kv":
-            guard let group = configuration.groups.first else { return .error(.notFound, "no groups") }
-            return await keyValue(request, group: group, rest: Array(segments[2...]), query: query)
-        case _ where segments.count >= 5 && segments[0] == "v1" && segments[1] == "groups":
+        case _ where segments.count >= 4 && segments[0] == "v1" && segments[1] == "groups":
             guard let group = configuration.groups.first(where: { $0.name == segments[2] }) else {
                 return .error(.notFound, "this cluster has no group named \"\(segments[2])\"")
             }
-            switch segments[3] {
-            case "kv": return await keyValue(request, group: group, rest: Array(segments[4...]), query: query)
-            case "locks": return await locks(request, group: group, rest: Array(segments[4...]), query: query)
-            default: return .error(.notFound, "no such path: \(path)")
+            switch segments[3...] {
+            case ["command"]: return await generic(.command, request, group: group, query: query)
+            case ["query"]: return await generic(.query, request, group: group, query: query)
+            default: return await pluginRoute(request, group: group, path: Array(segments[3...]), query: query)
             }
+        case _ where segments.count >= 2 && segments[0] == "v1" && segments[1] != "groups":
+            // The first group's plugin routes are also served under /v1/ (`/v1/kv/{key}`).
+            guard let group = configuration.groups.first else { return .error(.notFound, "no groups") }
+            return await pluginRoute(request, group: group, path: Array(segments[1...]), query: query)
         default:
             return .error(.notFound, "no such path: \(path)")
         }
     }
 
-    // MARK: - Key/value
+    // MARK: - Plugin routes
 
-    private struct CompareAndSwapBody: Decodable {
-        var expected: String?
-        var new: String
-    }
-
-    private func keyValue(
+    /// A route the group's plugin declared (``StateMachineHTTP/HTTPRoutable``).
+    private func pluginRoute(
         _ request: HTTPRequest,
         group: ClusterConfiguration.Group,
-        rest: [String],
+        path: [String],
         query: [String: String]
     ) async -> HTTPAnswer {
-        guard group.stateMachine == KeyValueStore.name else {
-            return .error(.notFound, "group \"\(group.name)\" runs \(group.stateMachine), not \(KeyValueStore.name)")
+        guard let interface = interfaces[group.name] else {
+            return .error(.notFound, "this cluster has no group named \"\(group.name)\"")
         }
-        let key = rest[0]
-        guard !key.isEmpty else { return .error(.badRequest, "the key is empty") }
-        let command: KeyValueStore.Command
-        switch (rest.count, rest.dropFirst().first, request.method) {
-        case (1, _, .GET):
-            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
-            let answer = await read(KeyValueStore.Query.get(key: key).encoded(), group: group, consistency)
-            return answer.map(KeyValueStore.Response.self) { response in
-                switch response {
-                case .value(let value):
-                    HTTPAnswer(.ok, contentType: "application/octet-stream", body: Array(value.utf8))
-                case .noKey: .error(.notFound, "ErrNoKey")
-                default: .error(.internalServerError, "unexpected answer to a get: \(response)")
-                }
-            }
-        case (1, _, .PUT):
-            guard let value = Self.text(request.body) else { return .error(.badRequest, "the value must be UTF-8") }
-            command = .put(key: key, value: value)
-        case (1, _, .DELETE):
-            command = .delete(key: key)
-        case (2, "append", .POST):
-            guard let value = Self.text(request.body) else { return .error(.badRequest, "the value must be UTF-8") }
-            command = .append(key: key, value: value)
-        case (2, "cas", .POST):
-            let body: CompareAndSwapBody
-            do {
-                body = try JSONDecoder().decode(CompareAndSwapBody.self, from: Data(request.body.readableBytesView))
-            } catch {
-                return .error(.badRequest, "expected {\"expected\": \"old\" | null, \"new\": \"value\"}: \(error)")
-            }
-            command = .compareAndSwap(key: key, expected: body.expected, new: body.new)
-        case (1, _, _), (2, "append", _), (2, "cas", _):
+        let route: PluginHTTPInterface.Route
+        let parameters: [String: String]
+        switch interface.match(method: request.method.rawValue, path: path) {
+        case .route(let found, let found2):
+            route = found
+            parameters = found2
+        case .methodNotAllowed:
             return .methodNotAllowed(request.method)
-        default:
-            return .error(.notFound, "no such path under /kv/: \(rest.joined(separator: "/"))")
+        case .none:
+            return .error(
+                .notFound,
+                "no such path: /\(path.joined(separator: "/")) (group \"\(group.name)\" runs \(group.stateMachine))"
+            )
         }
-        let answer = await write(command.encoded(), group: group)
-        return answer.map(KeyValueStore.Response.self) { response in
-            switch response {
-            case .ok: .okTrue
-            case .noKey: .error(.notFound, "ErrNoKey")
-            case .compareAndSwap(let swapped, let current):
-                .json(swapped ? .ok : .conflict, CompareAndSwapAnswer(swapped: swapped, current: current))
-            case .value: .error(.internalServerError, "unexpected answer to a command: \(response)")
+        let pluginRequest = PluginRequest(
+            method: request.method.rawValue,
+            parameters: parameters,
+            query: query,
+            headers: request.headers.map { ($0.name, $0.value) },
+            body: Array(request.body.readableBytesView)
+        )
+        let operation: (kind: PluginHTTPInterface.Kind, bytes: [UInt8])
+        do {
+            operation = try route.operation(pluginRequest)
+        } catch {
+            return HTTPAnswer(error.status, message: error.message)
+        }
+        let outcome: Outcome
+        switch operation.kind {
+        case .command:
+            outcome = await write(operation.bytes, group: group, session: nil)
+        case .query:
+            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
+            outcome = await read(operation.bytes, group: group, consistency)
+        }
+        switch outcome {
+        case .failed(let answer):
+            return answer
+        case .answered(let bytes):
+            do {
+                return HTTPAnswer(try route.response(bytes, pluginRequest))
+            } catch {
+                return .error(.badGateway, "the group's answer could not be decoded: \(error)")
             }
         }
     }
 
-    private struct CompareAndSwapAnswer: Encodable {
-        var swapped: Bool
-        var current: String?
+    // MARK: - Generic command and query endpoints
 
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(swapped, forKey: .swapped)
-            // `null`, not a missing member, for a missing key.
-            try container.encode(current, forKey: .current)
-        }
-
-        enum CodingKeys: String, CodingKey { case swapped, current }
+    private enum BodyFormat {
+        case binary
+        case json
     }
 
-    // MARK: - Locks
-
-    private struct LockBody: Decodable {
-        var owner: String
-        var token: UInt64?
-        var leaseMs: UInt64?
-    }
-
-    private struct HolderAnswer: Encodable {
-        var owner: String
-        var token: UInt64
-        var expiresAt: UInt64
-
-        init(_ holder: LockService.Holder) {
-            owner = holder.owner
-            token = holder.token
-            expiresAt = holder.expiresAt
-        }
-    }
-
-    private struct LockRefusal: Encodable {
-        var error: String
-        var holder: HolderAnswer?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(error, forKey: .error)
-            try container.encode(holder, forKey: .holder)
-        }
-
-        enum CodingKeys: String, CodingKey { case error, holder }
-    }
-
-    private func locks(
+    /// `POST /v1/groups/{group}/command` and `.../query`: the plugin's binary encoding, or its
+    /// JSON form where its types are `Codable`.
+    private func generic(
+        _ kind: PluginHTTPInterface.Kind,
         _ request: HTTPRequest,
         group: ClusterConfiguration.Group,
-        rest: [String],
         query: [String: String]
     ) async -> HTTPAnswer {
-        guard group.stateMachine == LockService.name else {
-            return .error(.notFound, "group \"\(group.name)\" runs \(group.stateMachine), not \(LockService.name)")
+        guard request.method == .POST else { return .methodNotAllowed(request.method) }
+        guard let interface = interfaces[group.name] else {
+            return .error(.notFound, "this cluster has no group named \"\(group.name)\"")
         }
-        let lock = rest[0]
-        guard !lock.isEmpty else { return .error(.badRequest, "the lock name is empty") }
-        switch (rest.count, rest.dropFirst().first, request.method) {
-        case (1, _, .GET):
-            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
-            let answer = await read(LockService.Query.holder(lock: lock).encoded(), group: group, consistency)
-            return answer.map(LockService.Response.self) { response in
-                switch response {
-                case .holder(let holder?): .json(.ok, HolderAnswer(holder))
-                case .holder(nil): .error(.notFound, "no holder")
-                default: .error(.internalServerError, "unexpected answer to a holder query: \(response)")
-                }
-            }
-        case (2, let action?, .POST) where ["acquire", "renew", "release"].contains(action):
-            let body: LockBody
-            do {
-                body = try JSONDecoder().decode(LockBody.self, from: Data(request.body.readableBytesView))
-            } catch {
-                return .error(.badRequest, "expected {\"owner\": \"...\", \"token\": n, \"leaseMs\": n}: \(error)")
-            }
-            let command: LockService.Command
-            switch (action, body.token, body.leaseMs) {
-            case ("acquire", _, let leaseMs?):
-                command = .acquire(lock: lock, owner: body.owner, leaseMs: leaseMs)
-            case ("renew", let token?, let leaseMs?):
-                command = .renew(lock: lock, owner: body.owner, token: token, leaseMs: leaseMs)
-            case ("release", let token?, _):
-                command = .release(lock: lock, owner: body.owner, token: token)
-            default:
-                return .error(.badRequest, "\(action) needs owner, \(action == "acquire" ? "" : "token, ")leaseMs")
-            }
-            let answer = await write(command.encoded(), group: group)
-            return answer.map(LockService.Response.self) { response in
-                switch response {
-                case .granted(let holder): .json(.ok, HolderAnswer(holder))
-                case .released: .json(.ok, ["released": true])
-                case .held(let holder): .json(.conflict, LockRefusal(error: "held", holder: HolderAnswer(holder)))
-                case .notHolder(let current):
-                    .json(.conflict, LockRefusal(error: "not holder", holder: current.map(HolderAnswer.init)))
-                case .holder: .error(.internalServerError, "unexpected answer to a command: \(response)")
-                }
-            }
-        case (1, _, _), (2, "acquire", _), (2, "renew", _), (2, "release", _):
-            return .methodNotAllowed(request.method)
+        let mediaType = request.headers["content-type"].first?
+            .split(separator: ";").first.map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }
+        let format: BodyFormat
+        switch mediaType {
+        case "application/octet-stream": format = .binary
+        case "application/json": format = .json
         default:
-            return .error(.notFound, "no such path under /locks/: \(rest.joined(separator: "/"))")
+            return .error(
+                .unsupportedMediaType,
+                "send the \(kind) as application/octet-stream (the plugin's binary encoding) or application/json"
+            )
+        }
+        let body = Array(request.body.readableBytesView)
+        let encoded: [UInt8]
+        switch format {
+        case .binary:
+            encoded = body
+        case .json:
+            let fromJSON = kind == .command ? interface.commandFromJSON : interface.queryFromJSON
+            guard let fromJSON, interface.responseToJSON != nil else {
+                return .error(
+                    .unsupportedMediaType,
+                    "\(group.stateMachine) (group \"\(group.name)\") does not take JSON: its Command, Query and "
+                        + "Response are not Codable; send its binary encoding as application/octet-stream"
+                )
+            }
+            do {
+                encoded = try fromJSON(body)
+            } catch {
+                return .error(.badRequest, "the body is not a \(group.stateMachine) \(kind) in JSON: \(error)")
+            }
+        }
+        let outcome: Outcome
+        switch kind {
+        case .command:
+            let session: Replica.ClientCommand?
+            do {
+                session = try Self.session(request.headers, command: encoded)
+            } catch {
+                return .error(.badRequest, error.message)
+            }
+            outcome = await write(encoded, group: group, session: session)
+        case .query:
+            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
+            outcome = await read(encoded, group: group, consistency)
+        }
+        switch outcome {
+        case .failed(let answer):
+            return answer
+        case .answered(let bytes):
+            guard format == .json, let toJSON = interface.responseToJSON else {
+                return HTTPAnswer(.ok, contentType: "application/octet-stream", body: bytes)
+            }
+            do {
+                return HTTPAnswer(.ok, contentType: "application/json", body: try toJSON(bytes))
+            } catch {
+                return .error(.badGateway, "the group's answer could not be decoded: \(error)")
+            }
+        }
+    }
+
+    /// The client id and sequence number of `Raft-Client-ID` and `Raft-Sequence`, which make a
+    /// retried command exactly-once; nil when neither is sent.
+    private static func session(
+        _ headers: HTTPHeaders,
+        command: [UInt8]
+    ) throws(HTTPRouteError) -> Replica.ClientCommand? {
+        let client = headers["raft-client-id"].first
+        let sequence = headers["raft-sequence"].first
+        switch (client, sequence) {
+        case (nil, nil):
+            return nil
+        case (let client?, let sequence?):
+            guard let clientID = UInt64(client), clientID != 0 else {
+                throw HTTPRouteError("Raft-Client-ID must be a decimal number from 1 to \(UInt64.max)")
+            }
+            guard let number = UInt64(sequence), number != 0 else {
+                throw HTTPRouteError("Raft-Sequence must be a decimal number from 1 to \(UInt64.max)")
+            }
+            return Replica.ClientCommand(clientID: clientID, sequence: number, command: command)
+        default:
+            throw HTTPRouteError("send both Raft-Client-ID and Raft-Sequence, or neither")
         }
     }
 
@@ -284,25 +276,22 @@ package struct HTTPAPI: Sendable {
     private enum Outcome {
         case answered([UInt8])
         case failed(HTTPAnswer)
-
-        func map<Response: BinaryCodable>(_ type: Response.Type, _ body: (Response) -> HTTPAnswer) -> HTTPAnswer {
-            switch self {
-            case .failed(let answer):
-                return answer
-            case .answered(let bytes):
-                guard let response = try? Response(decoding: bytes) else {
-                    return .error(.badGateway, "the group's answer could not be decoded")
-                }
-                return body(response)
-            }
-        }
     }
 
     private var deadline: ContinuousClock.Instant { .now + configuration.requestTimeout }
 
-    private func write(_ command: [UInt8], group: ClusterConfiguration.Group) async -> Outcome {
+    /// Applies `command` exactly once: with the client's own id and sequence number when it sent
+    /// them (`session`), else with one of the router's sessions.
+    private func write(
+        _ command: [UInt8],
+        group: ClusterConfiguration.Group,
+        session: Replica.ClientCommand?
+    ) async -> Outcome {
         guard let router = routers[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
         do {
+            if let session {
+                return .answered(try await router.submit(session, deadline: deadline))
+            }
             return .answered(try await router.submit(command, deadline: deadline))
         } catch {
             return .failed(Self.answer(for: error))
@@ -522,8 +511,19 @@ extension HTTPAnswer {
         }
     }
 
-    /// `{"ok":true}`, the answer to every successful write: encoded once, since it is the hot path.
-    static let okTrue = json(.ok, ["ok": true])
+    /// A plugin route's answer.
+    init(_ response: PluginResponse) {
+        self.init(
+            HTTPResponseStatus(statusCode: response.status),
+            contentType: response.contentType,
+            body: response.body
+        )
+    }
+
+    /// `{"error": message}` with the numeric `status`.
+    init(_ status: Int, message: String) {
+        self.init(PluginResponse.error(status, message))
+    }
 
     /// `{"error": message}` with `status`.
     static func error(_ status: HTTPResponseStatus, _ message: String) -> HTTPAnswer {

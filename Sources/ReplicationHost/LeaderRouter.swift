@@ -73,6 +73,14 @@ package final class LeaderRouter: Sendable {
         return try await send(request, deadline: deadline)
     }
 
+    /// Applies a command under the client's own id and sequence number, giving up at
+    /// `deadline`: a retry of the same pair, through this node or another, is answered from the
+    /// group's session table instead of being applied again.
+    package func submit(_ command: Replica.ClientCommand, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        guard !state.withLock({ $0.closed }) else { throw RaftClientError(.closed, "the node is shutting down") }
+        return try await send(.command(command), deadline: deadline)
+    }
+
     /// Runs an encoded linearizable query on the leader, giving up at `deadline`.
     package func query(_ query: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
         try await send(.query(query, consistency: .linearizable), deadline: deadline)

@@ -1,6 +1,4 @@
 public import ClusterConfig
-import KeyValueStore
-import LockService
 public import Logging
 public import NIOCore
 public import NIOPosix
@@ -11,6 +9,7 @@ import RaftStorage
 package import RaftTransport
 public import ServiceLifecycle
 public import StateMachineAPI
+import StateMachineHTTP
 import Synchronization
 
 #if canImport(Glibc)
@@ -21,19 +20,6 @@ import Musl
 import Darwin
 #endif
 
-extension StateMachineRegistry {
-    /// The plugins every `rafthost` serves: `KeyValueStore` and `LockService`.
-    public static var builtIn: StateMachineRegistry {
-        var registry = StateMachineRegistry()
-        do {
-            try registry.register(KeyValueStore.self)
-            try registry.register(LockService.self)
-        } catch {
-            preconditionFailure("the built-in plugins have distinct names: \(error)")
-        }
-        return registry
-    }
-}
 
 /// One node of a cluster: every group of `cluster.yaml`, each driven by its own serial
 /// executor over `DiskStorage` in `<data>/<node>/<group>`, the peer transport, and the native
@@ -86,12 +72,12 @@ public final class RaftNode: Service {
     ///
     /// - Parameters:
     ///   - node: the id of this node in `configuration.nodes` (`n1`).
-    ///   - registry: the plugins the groups may name; ``StateMachineRegistry/builtIn`` by default.
+    ///   - registry: the plugins the groups may name: the binary decides which it serves.
     ///   - logger: the node adds `raft.group`, `raft.term` and `raft.peer` metadata.
     public convenience init(
         configuration: ClusterConfiguration,
         node: String,
-        registry: StateMachineRegistry = .builtIn,
+        registry: StateMachineRegistry,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) throws(HostError) {
@@ -136,7 +122,7 @@ public final class RaftNode: Service {
         transport: any PeerTransport,
         startTransport: @escaping @Sendable () async throws -> Void,
         shutdownTransport: @escaping @Sendable () async -> Void,
-        registry: StateMachineRegistry = .builtIn,
+        registry: StateMachineRegistry,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) throws(HostError) {
@@ -284,6 +270,11 @@ public final class RaftNode: Service {
             nodeID: node.id,
             configuration: configuration,
             routers: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), routers)),
+            interfaces: Dictionary(
+                uniqueKeysWithValues: configuration.groups.compactMap { group in
+                    registry.type(named: group.stateMachine).map { (group.name, PluginHTTPInterface(for: $0)) }
+                }
+            ),
             status: { [weak self] in self?.status() ?? [] },
             local: { [weak self] request, group in
                 guard let self else { return .error(ReplicaError(.leaderChanged, "the node is not running; retry")) }

@@ -8,6 +8,7 @@ import NIOHTTP1
 import NIOPosix
 import RaftCore
 import RaftTransport
+import StateMachineAPI
 import Testing
 
 @testable import ReplicationHost
@@ -63,6 +64,7 @@ private final class HTTPCluster {
             transport: transport,
             startTransport: {},
             shutdownTransport: { transport.shutdown() },
+            registry: try StateMachineRegistry([KeyValueStore.self, LockService.self]),
             logger: logger
         )
         httpPorts[id] = try await node.start().http.port
@@ -106,6 +108,7 @@ struct HTTPResult: Sendable {
     var status: Int
     var contentType: String?
     var body: String
+    var bytes: [UInt8] = []
 }
 
 /// One HTTP/1.1 request on a fresh connection. `connected` runs once the connection is up,
@@ -115,6 +118,8 @@ func httpRequest(
     port: Int,
     _ path: String,
     body: String? = nil,
+    bytes: [UInt8]? = nil,
+    headers extraHeaders: [(String, String)] = [],
     connected: @Sendable () -> Void = {}
 ) async throws -> HTTPResult {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -128,9 +133,9 @@ func httpRequest(
         }
     connected()
     return try await channel.executeThenClose { inbound, outbound in
-        var headers = HTTPHeaders([("host", "127.0.0.1:\(port)")])
-        let payload = ByteBuffer(string: body ?? "")
-        if body != nil || method == .PUT || method == .POST {
+        var headers = HTTPHeaders([("host", "127.0.0.1:\(port)")] + extraHeaders)
+        let payload = bytes.map { ByteBuffer(bytes: $0) } ?? ByteBuffer(string: body ?? "")
+        if body != nil || bytes != nil || method == .PUT || method == .POST {
             headers.add(name: "content-length", value: "\(payload.readableBytes)")
         }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
@@ -146,6 +151,7 @@ func httpRequest(
                 received.writeBuffer(&chunk)
             case .end:
                 result.body = String(buffer: received)
+                result.bytes = Array(received.readableBytesView)
                 return result
             }
         }
@@ -319,6 +325,113 @@ struct HTTPTests {
             #expect(result.body.contains("# TYPE rafthost_fsync_seconds histogram"))
             #expect(result.body.contains(#"rafthost_replication_lag_entries{node="\#(leaderID)",group="kv",peer=""#))
             #expect(result.body.contains("# TYPE rafthost_elections_total counter"))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("any plugin through POST /v1/groups/{group}/command and /query: binary, JSON, exactly-once headers, errors")
+    func genericEndpoints() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await HTTPCluster(
+            directory: directory,
+            groups: Self.groups,
+            maxBodySize: 1024,
+            requestTimeout: .seconds(20)
+        )
+        let recorder = LogRecorder()
+        do {
+            for id in ["n1", "n2", "n3"] {
+                try await cluster.start(id, logger: recorder.logger(label: id))
+            }
+            let leaderID = try #require(try await cluster.waitForLeaders()["kv"])
+            let leader = try #require(cluster.httpPorts[leaderID])
+            let follower = try #require(cluster.httpPorts.first { $0.key != leaderID }?.value)
+            let json = [("content-type", "application/json")]
+            let binary = [("content-type", "application/octet-stream")]
+
+            // JSON: the Codable shapes of KeyValueStore's Command, Query and Response.
+            var result = try await httpRequest(
+                .POST,
+                port: follower,
+                "/v1/groups/kv/command",
+                body: #"{"put":{"key":"j","value":"1"}}"#,
+                headers: json
+            )
+            #expect(result.status == 200 && result.contentType == "application/json")
+            #expect(result.body == #"{"ok":{}}"# + "\n")
+            result = try await httpRequest(
+                .POST,
+                port: leader,
+                "/v1/groups/kv/query",
+                body: #"{"get":{"key":"j"}}"#,
+                headers: json
+            )
+            #expect(result.status == 200 && result.body == #"{"value":{"_0":"1"}}"# + "\n")
+
+            // Binary: the plugin's own encoding, answered in kind.
+            result = try await httpRequest(
+                .POST,
+                port: leader,
+                "/v1/groups/kv/command",
+                bytes: KeyValueStore.Command.append(key: "j", value: "2").encoded(),
+                headers: binary
+            )
+            #expect(result.status == 200 && result.contentType == "application/octet-stream")
+            #expect(try KeyValueStore.Response(decoding: result.bytes) == .ok)
+
+            // The same client id and sequence number, sent twice to two nodes: applied once.
+            let once = json + [("Raft-Client-ID", "4242"), ("Raft-Sequence", "1")]
+            for port in [follower, leader] {
+                result = try await httpRequest(
+                    .POST,
+                    port: port,
+                    "/v1/groups/kv/command",
+                    body: #"{"append":{"key":"j","value":"3"}}"#,
+                    headers: once
+                )
+                #expect(result.status == 200)
+            }
+            result = try await httpRequest(.GET, port: follower, "/v1/kv/j")
+            #expect(result.body == "123")
+
+            // Refusals change nothing.
+            result = try await httpRequest(
+                .POST,
+                port: leader,
+                "/v1/groups/kv/command",
+                body: #"{"put":{"key":"j"}}"#,
+                headers: json
+            )
+            #expect(result.status == 400 && result.body.contains("not a KeyValueStore command in JSON"))
+            result = try await httpRequest(
+                .POST,
+                port: leader,
+                "/v1/groups/kv/command",
+                body: #"{"put":{"key":"j","value":"x"}}"#,
+                headers: json + [("Raft-Client-ID", "7")]
+            )
+            #expect(result.status == 400 && result.body.contains("Raft-Sequence"))
+            result = try await httpRequest(
+                .POST,
+                port: leader,
+                "/v1/groups/locks/command",
+                body: #"{"acquire":{}}"#,
+                headers: json
+            )
+            #expect(result.status == 415 && result.body.contains("LockService"))
+            #expect(result.body.contains("application/octet-stream"))
+            result = try await httpRequest(.POST, port: leader, "/v1/groups/kv/command", body: "put j x")
+            #expect(result.status == 415)
+            result = try await httpRequest(.POST, port: leader, "/v1/groups/nope/command", body: "{}", headers: json)
+            #expect(result.status == 404 && result.body.contains("nope"))
+            result = try await httpRequest(.GET, port: leader, "/v1/groups/kv/command")
+            #expect(result.status == 405)
+            result = try await httpRequest(.GET, port: leader, "/v1/kv/j")
+            #expect(result.body == "123")
         } catch {
             await cluster.stopAll()
             throw error

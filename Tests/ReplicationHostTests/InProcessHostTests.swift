@@ -53,6 +53,7 @@ final class InProcessCluster {
             transport: transport,
             startTransport: {},
             shutdownTransport: { transport.shutdown() },
+            registry: try StateMachineRegistry([KeyValueStore.self, LockService.self]),
             logger: logger
         )
         try await node.start()

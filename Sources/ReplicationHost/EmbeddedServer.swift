@@ -1,18 +1,22 @@
 public import ClusterConfig
 public import Logging
+public import StateMachineAPI
 
-/// A key/value server embedded in your own process: the classic
-/// `StartKVServer(servers, me, persister, maxraftstate)` shape on top of ``RaftNode``.
+/// One replicated state machine served from your own process: the classic
+/// `StartKVServer(servers, me, persister, maxraftstate)` shape on top of ``RaftNode``, for
+/// any plugin.
 ///
 /// ```swift
-/// let server = try await KeyValueServer.start(peers: nodes, me: 0, dataDirectory: "/var/lib/kv", maxRaftState: 1 << 20)
+/// let server = try await EmbeddedServer.start(
+///     serving: KeyValueStore.self, group: "kv", peers: nodes, me: 0, dataDirectory: "/var/lib/kv",
+///     maxRaftState: 1 << 20, logger: logger)
 /// // ... clients talk to server.endpoints.client with RaftClient / KeyValueClient ...
 /// await server.kill()
 /// ```
 ///
 /// `start` returns as soon as the node listens (it does not wait for an election); the node
-/// keeps its log and snapshots under `dataDirectory/<node id>/kv` and resumes from them.
-public final class KeyValueServer: Sendable {
+/// keeps its log and snapshots under `dataDirectory/<node id>/<group>` and resumes from them.
+public final class EmbeddedServer: Sendable {
     /// The running node (status, in-process requests).
     public let node: RaftNode
     /// Where this server listens.
@@ -25,14 +29,18 @@ public final class KeyValueServer: Sendable {
         self.serving = serving
     }
 
-    /// Starts member `me` of a key/value cluster whose members are `peers` (every member
-    /// MUST be given the same list, in the same order).
+    /// Starts member `me` of a cluster whose members are `peers` (every member MUST be given
+    /// the same list, in the same order), replicating one group that runs `stateMachine`.
     ///
     /// - Parameters:
+    ///   - stateMachine: the plugin the group runs.
+    ///   - group: the group's name, as clients address it.
     ///   - maxRaftState: snapshot when the persisted Raft state exceeds this many bytes; nil
     ///     never snapshots (the classic `-1`).
     ///   - raft: timing and replication settings.
     public static func start(
+        serving stateMachine: any StateMachine.Type,
+        group: String,
         clusterName: String = "kv",
         peers: [ClusterConfiguration.Node],
         me: Int,
@@ -41,20 +49,27 @@ public final class KeyValueServer: Sendable {
         raft: ClusterConfiguration.Raft = ClusterConfiguration.Raft(),
         storage: ClusterConfiguration.Storage = ClusterConfiguration.Storage(),
         logger: Logger
-    ) async throws -> KeyValueServer {
+    ) async throws -> EmbeddedServer {
         precondition(peers.indices.contains(me), "me must index peers")
         let configuration = ClusterConfiguration(
             name: clusterName,
             dataDirectory: dataDirectory,
             nodes: peers,
-            groups: [ClusterConfiguration.Group(name: "kv", stateMachine: "KeyValueStore", maxRaftState: maxRaftState)],
+            groups: [
+                ClusterConfiguration.Group(name: group, stateMachine: stateMachine.name, maxRaftState: maxRaftState)
+            ],
             raft: raft,
             storage: storage
         )
-        let node = try RaftNode(configuration: configuration, node: peers[me].id, logger: logger)
+        let node = try RaftNode(
+            configuration: configuration,
+            node: peers[me].id,
+            registry: try StateMachineRegistry([stateMachine]),
+            logger: logger
+        )
         let endpoints = try await node.start()
         let serving = Task { try await node.run() }
-        return KeyValueServer(node: node, endpoints: endpoints, serving: serving)
+        return EmbeddedServer(node: node, endpoints: endpoints, serving: serving)
     }
 
     /// Kills the server as a crash would and returns once it is gone: connections close at

@@ -1,6 +1,7 @@
 import ClusterConfig
 import Foundation
 import KeyValueClient
+import KeyValueStore
 import Logging
 import NIOCore
 import NIOPosix
@@ -9,7 +10,7 @@ import ReplicationHost
 import Testing
 
 @Suite("Embedded key/value server")
-struct KeyValueServerTests {
+struct EmbeddedServerTests {
     @Test("three embedded servers serve a client; one killed and restarted keeps its data")
     func embeddedServers() async throws {
         let directory = try TemporaryDirectory()
@@ -29,10 +30,12 @@ struct KeyValueServerTests {
             )
         }
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        var servers: [KeyValueServer] = []
+        var servers: [EmbeddedServer] = []
         for me in 0..<3 {
             servers.append(
-                try await KeyValueServer.start(
+                try await EmbeddedServer.start(
+                    serving: KeyValueStore.self,
+                    group: "kv",
                     peers: peers,
                     me: me,
                     dataDirectory: directory.path,
@@ -55,7 +58,9 @@ struct KeyValueServerTests {
 
         await servers[0].kill()
         try await client.put("b", value: "3")
-        servers[0] = try await KeyValueServer.start(
+        servers[0] = try await EmbeddedServer.start(
+            serving: KeyValueStore.self,
+            group: "kv",
             peers: peers,
             me: 0,
             dataDirectory: directory.path,
