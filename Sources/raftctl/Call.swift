@@ -160,8 +160,8 @@ struct Call: AsyncParsableCommand {
     /// node's message). No connection or a 5xx moves on to the next node; after a round where
     /// every node failed, it waits a little (50 ms, doubling up to 1 s) before the next.
     ///
-    /// - Parameter outcomeUnknown: whether the failure message says the request may have taken
-    ///   effect (a command).
+    /// - Parameter outcomeUnknown: whether the failure message says that the request may have
+    ///   taken effect (a command) when it may have reached a node.
     static func post(
         path: String,
         headers: [(String, String)],
@@ -172,6 +172,7 @@ struct Call: AsyncParsableCommand {
     ) async throws -> [UInt8] {
         let deadline = ContinuousClock.now + timeout
         var failures: [String?] = Array(repeating: nil, count: nodes.count)
+        var reachedNode = false
         var pause = Duration.milliseconds(50)
         var attempt = 0
         while !nodes.isEmpty, ContinuousClock.now < deadline {
@@ -193,6 +194,7 @@ struct Call: AsyncParsableCommand {
                     return response.body
                 case 500...599:
                     failures[index] = Self.describe(response)
+                    reachedNode = true
                 default:
                     throw RaftCtlError(.usage, "\(node.name) (\(node.address)): \(Self.describe(response))")
                 }
@@ -200,6 +202,7 @@ struct Call: AsyncParsableCommand {
                 throw error
             } catch {
                 failures[index] = "\(error)"
+                reachedNode = reachedNode || (error as? HTTPRequestError)?.connected != false
             }
             attempt += 1
             if attempt.isMultiple(of: nodes.count) {
@@ -216,7 +219,7 @@ struct Call: AsyncParsableCommand {
         if !reasons.isEmpty {
             message += ": " + reasons.joined(separator: "; ")
         }
-        if outcomeUnknown {
+        if outcomeUnknown, reachedNode {
             message += " (whether the command was applied is unknown)"
         }
         throw RaftCtlError(.unavailable, message)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -9,10 +10,31 @@ struct HTTPResponse: Sendable {
     var body: [UInt8]
 }
 
-/// An HTTP exchange that got no complete answer: the connection closed early, or time ran out.
-/// (A failure to connect is NIO's own error.)
+/// An HTTP exchange that got no complete answer: no connection, the connection closed early, or
+/// time ran out.
 struct HTTPRequestError: Error, CustomStringConvertible {
+    /// Whether a connection was made, so that the request may have reached the server.
+    var connected = true
     var description: String
+
+    /// A failure to connect, briefly: "cannot connect: Connection refused".
+    init(connecting error: any Error) {
+        connected = false
+        let reasons =
+            switch error {
+            case let error as NIOConnectionError where !error.connectionErrors.isEmpty:
+                error.connectionErrors.map { failure in
+                    (failure.error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(failure.error)"
+                }
+            case ChannelError.connectTimeout: ["no connection in time"]
+            default: ["\(error)"]
+            }
+        description = "cannot connect: " + Set(reasons).sorted().joined(separator: ", ")
+    }
+
+    init(description: String) {
+        self.description = description
+    }
 }
 
 /// One request on `host:port` over a fresh HTTP/1.1 connection, closed after the answer.
@@ -34,15 +56,20 @@ func httpRequest(
     connectTimeout: Duration? = nil
 ) async throws -> HTTPResponse {
     let deadline = ContinuousClock.now + timeout
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .connectTimeout(TimeAmount(min(timeout, connectTimeout ?? timeout)))
-        .connect(host: host, port: port) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
-                    wrappingChannelSynchronously: channel)
+    let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+    do {
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(TimeAmount(min(timeout, connectTimeout ?? timeout)))
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                        wrappingChannelSynchronously: channel)
+                }
             }
-        }
+    } catch {
+        throw HTTPRequestError(connecting: error)
+    }
     return try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in
         group.addTask {
             try await channel.executeThenClose { inbound, outbound in

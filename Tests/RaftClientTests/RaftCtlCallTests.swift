@@ -132,7 +132,9 @@ struct RaftCtlCallTests {
         #expect(other.requests.isEmpty)
     }
 
-    @Test("when every node answers 503 until --timeout: exit status 3, every attempt with the same client id")
+    @Test(
+        "503 from every node until --timeout: exit status 3, every attempt with the same client id, outcome unknown"
+    )
     func unavailable() async throws {
         let nodes = [
             try await FakeHTTPNode { _ in .json(.serviceUnavailable, #"{"error":"no leader yet"}"#) },
@@ -141,12 +143,22 @@ struct RaftCtlCallTests {
         let endpoints = nodes.map(\.address).joined(separator: ",")
         let arguments = ["--http-endpoints", endpoints, "--timeout", "300ms", "--command", "{}"]
 
-        #expect(await RaftCtl.execute(["call"] + arguments) == .unavailable)
+        let error = await #expect(throws: RaftCtlError.self) { try await Call.parse(arguments).answer() }
+        #expect(error?.status == .unavailable)
+        let busy = "n2 (\(nodes[1].address)): HTTP 503 Service Unavailable: timed out"
+        #expect(error?.description.contains(busy) == true)
+        #expect(error?.description.hasSuffix("(whether the command was applied is unknown)") == true)
         for node in nodes { try await node.stop() }
 
         let requests = nodes.flatMap(\.requests)
         #expect(nodes.allSatisfy { !$0.requests.isEmpty })
         #expect(Set(requests.map { $0.headers["raft-client-id"] }).count == 1)
         #expect(requests.allSatisfy { $0.headers["raft-sequence"] == ["1"] })
+
+        // With no connection at all, the command surely was not applied; the exit status is 3 all the same.
+        #expect(await RaftCtl.execute(["call"] + arguments) == .unavailable)
+        let refused = await #expect(throws: RaftCtlError.self) { try await Call.parse(arguments).answer() }
+        #expect(refused?.description.contains("n1 (\(nodes[0].address)): cannot connect: Connection refused") == true)
+        #expect(refused?.description.contains("unknown") == false)
     }
 }
