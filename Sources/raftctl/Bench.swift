@@ -30,10 +30,6 @@ struct Bench: AsyncParsableCommand {
         case all
     }
 
-    enum Consistency: String, ExpressibleByArgument, CaseIterable {
-        case linearizable, stale
-    }
-
     @OptionGroup var cluster: ClusterOptions
 
     @Option(help: "Concurrent workers.") var clients: Int = 16
@@ -45,7 +41,7 @@ struct Bench: AsyncParsableCommand {
     var duration: DurationArgument?
     @Option(help: "Stop after this many requests in total (instead of --duration).") var total: Int?
     @Option(help: "leader or all.") var target: Target = .leader
-    @Option(help: "linearizable or stale (reads).") var consistency: Consistency = .linearizable
+    @Option(help: "linearizable or stale (reads).") var consistency: ConsistencyArgument = .linearizable
     @Flag(help: "Print the result as JSON.") var json = false
 
     func validate() throws {

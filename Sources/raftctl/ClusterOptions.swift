@@ -136,3 +136,9 @@ struct DurationArgument: ExpressibleByArgument, Hashable {
         "\(duration.components.seconds)s"
     }
 }
+
+/// How a read is answered: `linearizable` (through the leader, never behind) or `stale` (from
+/// the asked node's own state, possibly behind).
+enum ConsistencyArgument: String, ExpressibleByArgument, CaseIterable {
+    case linearizable, stale
+}

@@ -2,16 +2,25 @@ import ArgumentParser
 
 /// `raftctl`: the client and admin CLI of a RaftHost cluster.
 ///
-/// Exit status: 0 success, 1 not found (a missing key, a compare-and-swap that did not swap),
-/// 2 usage (bad arguments or configuration, unknown group), 3 unavailable (no node answered
-/// before `--timeout`).
+/// `kv` speaks the native client protocol to a key/value group; `call` reaches the state machine
+/// of any group through the nodes' HTTP API (JSON or the plugin's binary encoding); `status`
+/// asks every node's HTTP API; `bench` measures a key/value group.
+///
+/// Exit status: 0 success, 1 not found (a missing key, a compare-and-swap that did not swap;
+/// never from `call`, whose plugins answer "not found" inside their answer), 2 usage (bad
+/// arguments or configuration, unknown group, a request a node refused), 3 unavailable (no node
+/// answered before `--timeout`).
 @main
 struct RaftCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "raftctl",
         abstract: "Talk to a RaftHost cluster.",
-        discussion: "Exit status: 0 success, 1 not found, 2 usage, 3 unavailable.",
-        subcommands: [KeyValue.self, Status.self, Bench.self]
+        discussion: """
+            kv reads and writes a key/value group; call sends a command or a query, as JSON or \
+            binary, to the state machine of any group. Exit status: 0 success, 1 not found (kv), \
+            2 usage, 3 unavailable.
+            """,
+        subcommands: [KeyValue.self, Call.self, Status.self, Bench.self]
     )
 
     // Declared here as well as on each command that uses them, so they may also come before

@@ -24,6 +24,8 @@ enum RaftCtlStatus: Int32 {
             }
         case is ConfigurationError:
             self = .usage
+        case let error as RaftCtlError:
+            self = error.status
         default:
             // The parser's own errors: --help (success) or bad arguments.
             self = RaftCtl.exitCode(for: error) == .success ? .success : .usage
@@ -33,6 +35,17 @@ enum RaftCtlStatus: Int32 {
     /// Whether `error` came from running a command rather than from parsing its arguments, so
     /// it is reported as itself and not with the usage text.
     static func isCommandError(_ error: any Error) -> Bool {
-        error is RaftClientError || error is ConfigurationError
+        error is RaftClientError || error is ConfigurationError || error is RaftCtlError
+    }
+}
+
+/// A command's own failure: the message for standard error (after "raftctl: ") and the exit status.
+struct RaftCtlError: Error, CustomStringConvertible {
+    var status: RaftCtlStatus
+    var description: String
+
+    init(_ status: RaftCtlStatus, _ description: String) {
+        self.status = status
+        self.description = description
     }
 }

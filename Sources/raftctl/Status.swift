@@ -1,8 +1,7 @@
 import ArgumentParser
-import ClusterConfig
 import Foundation
+import NIOHTTP1
 import RaftClient
-import RaftCore
 
 /// `raftctl status [--json]`: every node's `/v1/status` as a table (like `etcdctl endpoint
 /// status -w table`) or JSON; exit status 0 when every group has a leader, 3 otherwise.
@@ -19,13 +18,8 @@ struct Status: AsyncParsableCommand {
     /// `--config` (whose nodes' `http` addresses are asked) and `--timeout` (per node).
     @OptionGroup var cluster: ClusterOptions
 
-    @Option(
-        help: ArgumentHelp(
-            "HTTP addresses of the nodes, comma-separated, in node order, instead of --config.",
-            valueName: "host:port,..."
-        )
-    )
-    var httpEndpoints: String?
+    /// `--http-endpoints`, instead of `--config`.
+    @OptionGroup var http: HTTPOptions
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
@@ -39,18 +33,26 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let targets = try self.targets()
+        let nodes = try http.nodes(cluster: cluster)
         let reports = await withTaskGroup(of: (Int, Report).self) { group in
-            for (index, target) in targets.enumerated() {
+            for (index, node) in nodes.enumerated() {
                 group.addTask {
-                    let address = "\(target.host):\(target.port)"
                     do {
-                        let body = try await httpGet(
-                            host: target.host, port: target.port, path: "/v1/status", timeout: cluster.timeout.duration)
-                        let status = try JSONDecoder().decode(NodeStatus.self, from: Data(body))
-                        return (index, Report(node: status.node, address: address, status: status))
+                        let response = try await httpRequest(
+                            .GET,
+                            host: node.host,
+                            port: node.port,
+                            path: "/v1/status",
+                            timeout: cluster.timeout.duration
+                        )
+                        guard response.status == .ok else {
+                            let status = response.status
+                            throw HTTPRequestError(description: "HTTP \(status.code) \(status.reasonPhrase)")
+                        }
+                        let status = try JSONDecoder().decode(NodeStatus.self, from: Data(response.body))
+                        return (index, Report(node: status.node, address: node.address, status: status))
                     } catch {
-                        return (index, Report(node: target.name, address: address, error: "unreachable: \(error)"))
+                        return (index, Report(node: node.name, address: node.address, error: "unreachable: \(error)"))
                     }
                 }
             }
@@ -83,29 +85,8 @@ struct Status: AsyncParsableCommand {
         }
     }
 
-    private struct Target {
-        var name: String
-        var host: String
-        var port: Int
-    }
-
     func validate() throws {
-        if cluster.endpoints != nil {
-            throw ValidationError("status asks the nodes' HTTP API: use --config or --http-endpoints, not --endpoints")
-        }
-        if cluster.config != nil, httpEndpoints != nil {
-            throw ValidationError("--config and --http-endpoints exclude each other")
-        }
-    }
-
-    private func targets() throws -> [Target] {
-        if let httpEndpoints {
-            return try ClusterOptions.parseEndpoints(httpEndpoints).map {
-                Target(name: "n\($0.node.rawValue)", host: $0.host, port: $0.port)
-            }
-        }
-        let configuration = try ClusterConfiguration.load(path: cluster.config ?? "cluster.yaml")
-        return configuration.nodes.map { Target(name: $0.id, host: $0.http.host, port: $0.http.port) }
+        try http.validate(with: cluster, command: "status")
     }
 
     /// An ASCII table with one row per node and group, and one per unreachable node.
