@@ -141,7 +141,8 @@ struct RaftCtlCallTests {
             try await FakeHTTPNode { _ in .json(.serviceUnavailable, #"{"error":"timed out"}"#) },
         ]
         let endpoints = nodes.map(\.address).joined(separator: ",")
-        let arguments = ["--http-endpoints", endpoints, "--timeout", "300ms", "--command", "{}"]
+        // Long enough for both nodes to be tried on a loaded machine; the test waits it out twice.
+        let arguments = ["--http-endpoints", endpoints, "--timeout", "2s", "--command", "{}"]
 
         let error = await #expect(throws: RaftCtlError.self) { try await Call.parse(arguments).answer() }
         #expect(error?.status == .unavailable)
