@@ -5,13 +5,13 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release microbench
+.PHONY: run test deps build release microbench example
 
 # Installs the system packages the build needs on a fresh Debian machine.
 deps:
-	@if ! pkg-config --exists yaml-0.1 2>/dev/null; then \
-		echo "installing libyaml-dev (and pkg-config) with apt-get"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libyaml-dev pkg-config; \
+	@if ! pkg-config --exists yaml-0.1 2>/dev/null || ! command -v curl >/dev/null; then \
+		echo "installing libyaml-dev, pkg-config and curl with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libyaml-dev pkg-config curl; \
 	fi
 
 build: deps
@@ -28,7 +28,14 @@ test: deps
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift build -c release --product raftsim $(SWIFT_BUILD_FLAGS)
 	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/raftsim" --seeds $(SIM_SEEDS)
+	$(MAKE) example
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+# The plugin package a user copies (Examples/Counter): its build, its tests, and its
+# end-to-end check (three nodes of its own host, curl and raftctl call, one node killed).
+example: deps
+	cd Examples/Counter && swift build --build-tests && swift test --skip-build
+	RAFTCTL="$$(swift build --show-bin-path $(SWIFT_BUILD_FLAGS))/raftctl" Examples/Counter/e2e.sh
 
 # Starts the three nodes of cluster.yaml (data under ./data, so a second run resumes from it)
 # and stops them on Ctrl-C.

@@ -30,6 +30,7 @@ sed -e "s#data: ./data#data: $work/data#" -e 's/127.0.0.1:74/127.0.0.1:84/' -e '
 start() {
     "$host" serve --config "$work/cluster.yaml" --node "$1" >>"$work/$1.log" 2>&1 &
     pids[${1#n}]=$!
+    disown # its SIGKILL below is the test, not news
 }
 fail() {
     echo "counter e2e: FAILED: $*" >&2
@@ -43,12 +44,12 @@ expect() { # expect <what> <expected> <actual>
 # curl waits for the cluster by itself (connection refused, 503 while no leader); the command
 # carries a client id and sequence number, so a retry after an unknown outcome is not applied twice.
 command() { # command <http port> <json> <client id>
-    curl -sS --fail-with-body --retry 60 --retry-all-errors --retry-delay 1 -X POST \
+    curl -s --fail-with-body --retry 60 --retry-all-errors --retry-delay 1 -X POST \
         -H 'Content-Type: application/json' -H "Raft-Client-ID: $3" -H 'Raft-Sequence: 1' \
         -d "$2" "http://127.0.0.1:$1/v1/groups/counter/command"
 }
 query() { # query <http port>
-    curl -sS --fail-with-body --retry 60 --retry-all-errors --retry-delay 1 -X POST \
+    curl -s --fail-with-body --retry 60 --retry-all-errors --retry-delay 1 -X POST \
         -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$1/v1/groups/counter/query"
 }
 call() { "$RAFTCTL" call --config "$work/cluster.yaml" --group counter --timeout 30s "$@"; }
