@@ -48,6 +48,9 @@ public struct ClusterConfiguration: Sendable, Hashable {
     /// `requestTimeout` (default `5s`): how long a node lets a client request wait to be
     /// committed and applied, or a read to be confirmed, before it answers with a timeout.
     public var requestTimeout: Duration
+    /// `plugins` (default none): state machines loaded at start-up from native libraries or
+    /// WebAssembly modules; each registers under its own name, usable in `groups[].stateMachine`.
+    public var plugins: [Plugin] = []
 
     /// Creates a configuration from values, for programs that build one without a file. No
     /// validation happens here; ``parse(yaml:source:baseDirectory:)`` is the validating path.
@@ -124,6 +127,55 @@ extension ClusterConfiguration {
         /// `host:port`, with brackets around an IPv6 host.
         public var description: String {
             host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+
+    /// One entry of `plugins`: where a state machine is loaded from at start-up, and where the
+    /// entry stands in the file, so that a plugin that cannot be loaded is reported there.
+    public struct Plugin: Sendable, Hashable {
+        public enum Kind: Sendable, Hashable {
+            /// `native: path/to/libX.so`: a shared library exporting the RaftHost plugin ABI
+            /// (`include/rafthost_plugin.h`).
+            case native(path: String)
+            /// `wasm: path/to/x.wasm` with `fuel` (instructions per call, default 100,000,000)
+            /// and `memory` (default 16MiB): a WebAssembly module that imports nothing but what
+            /// the host offers.
+            case wasm(path: String, fuel: UInt64, memoryBytes: Int)
+        }
+
+        public var kind: Kind
+        /// The path, resolved against the directory of the configuration file.
+        public var path: String {
+            switch kind {
+            case .native(let path), .wasm(let path, _, _): path
+            }
+        }
+        /// `plugins[i]`, for errors.
+        public var keyPath: String
+        /// The configuration file.
+        public var source: String
+        /// 1-based line and column of the entry.
+        public var line: Int
+        public var column: Int
+
+        public init(kind: Kind, keyPath: String, source: String, line: Int, column: Int) {
+            self.kind = kind
+            self.keyPath = keyPath
+            self.source = source
+            self.line = line
+            self.column = column
+        }
+
+        /// An error at this entry: `source:line:column: plugins[i]: message`.
+        public func error(_ message: String) -> ConfigurationError {
+            ConfigurationError(
+                code: .invalidPlugin,
+                message: message,
+                keyPath: keyPath,
+                line: line,
+                column: column,
+                source: source
+            )
         }
     }
 

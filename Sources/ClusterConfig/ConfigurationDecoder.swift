@@ -51,7 +51,7 @@ struct ConfigurationDecoder {
         }
         let top = try fields(
             Field(node: root, path: ""),
-            known: ["cluster", "data", "nodes", "groups", "raft", "storage", "http", "requestTimeout"]
+            known: ["cluster", "data", "nodes", "groups", "raft", "storage", "http", "requestTimeout", "plugins"]
         )
         let name = try string(top.required("cluster"))
         var data = "./data"
@@ -66,6 +66,7 @@ struct ConfigurationDecoder {
         if let field = top.optional("storage") { config.storage = try decodeStorage(field) }
         if let field = top.optional("http") { config.http = try decodeHTTP(field) }
         if let field = top.optional("requestTimeout") { config.requestTimeout = try duration(field) }
+        if let field = top.optional("plugins") { config.plugins = try decodePlugins(field) }
         return config
     }
 
@@ -148,6 +149,52 @@ struct ConfigurationDecoder {
             groups.append(.init(name: name, stateMachine: stateMachine, maxRaftState: maxRaftState))
         }
         return groups
+    }
+
+    private func decodePlugins(_ field: Field) throws(ConfigurationError) -> [ClusterConfiguration.Plugin] {
+        var plugins: [ClusterConfiguration.Plugin] = []
+        for item in try list(field) {
+            let entry = try fields(item, known: ["native", "wasm", "fuel", "memory"])
+            let kind: ClusterConfiguration.Plugin.Kind
+            switch (entry.optional("native"), entry.optional("wasm")) {
+            case (let native?, nil):
+                if let extra = entry.optional("fuel") ?? entry.optional("memory") {
+                    throw error(.conflictingOptions, "fuel and memory limit WebAssembly plugins only", at: extra)
+                }
+                kind = .native(path: resolve(try string(native, expected: "a path"), against: baseDirectory))
+            case (nil, let wasm?):
+                var fuel: UInt64 = 100_000_000
+                if let field = entry.optional("fuel") {
+                    let text = try string(field, expected: "a number of instructions")
+                    guard let value = UInt64(text.filter { $0 != "_" }), value > 0 else {
+                        throw error(.invalidValue, "fuel must be a positive number of instructions, found '\(text)'", at: field)
+                    }
+                    fuel = value
+                }
+                var memory = 16 << 20
+                if let field = entry.optional("memory") {
+                    memory = try positiveSize(field)
+                    guard memory >= 64 << 10 else {
+                        throw error(.invalidSize, "memory must be at least one WebAssembly page, 64KiB", at: field)
+                    }
+                }
+                kind = .wasm(path: resolve(try string(wasm, expected: "a path"), against: baseDirectory), fuel: fuel, memoryBytes: memory)
+            case (nil, nil):
+                throw error(.missingKey, "a plugin needs either native: path/to/lib.so or wasm: path/to/module.wasm", at: item)
+            case (_?, _?):
+                throw error(.conflictingOptions, "a plugin is either native or wasm, not both", at: item)
+            }
+            plugins.append(
+                ClusterConfiguration.Plugin(
+                    kind: kind,
+                    keyPath: item.path,
+                    source: source,
+                    line: item.node.mark.line,
+                    column: item.node.mark.column
+                )
+            )
+        }
+        return plugins
     }
 
     private func decodeRaft(_ field: Field) throws(ConfigurationError) -> ClusterConfiguration.Raft {

@@ -27,6 +27,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
             case unknownFsyncMode
             case invalidTimeouts
             case conflictingOptions
+            case invalidPlugin
         }
 
         private var wrapped: Wrapped
@@ -71,6 +72,9 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
         public static let invalidTimeouts = Code(.invalidTimeouts)
         /// Options that cannot be used together, such as lease reads without check-quorum.
         public static let conflictingOptions = Code(.conflictingOptions)
+        /// A `plugins` entry could not be loaded: a missing file, a missing symbol, an ABI
+        /// version mismatch, an invalid module, a name another plugin has.
+        public static let invalidPlugin = Code(.invalidPlugin)
     }
 
     /// What kind of problem this is.

@@ -12,28 +12,50 @@
 /// let bytes = try capture.serialize()        // later, anywhere
 /// ```
 public struct AnyStateMachine: Sendable {
-    private var base: any StateMachine
+    private enum Base: Sendable {
+        /// A Swift type compiled into the host.
+        case typed(any StateMachine)
+        /// A plugin loaded at run time, driven with bytes.
+        case dynamic(any DynamicStateMachine)
+    }
+
+    private var base: Base
 
     /// Wraps `machine`, keeping its current state.
     public init(_ machine: some StateMachine) {
-        base = machine
+        base = .typed(machine)
+    }
+
+    /// Wraps a plugin loaded at run time (a native library or a WebAssembly module).
+    public init(dynamic machine: some DynamicStateMachine) {
+        base = .dynamic(machine)
     }
 
     /// Creates the empty state of `type`.
     public init(emptyOf type: any StateMachine.Type) {
-        base = type.init()
+        base = .typed(type.init())
     }
 
     /// Restores a state of `type` from snapshot bytes.
     public init(type: any StateMachine.Type, snapshot: [UInt8]) throws {
-        base = try type.init(snapshot: snapshot)
+        base = .typed(try type.init(snapshot: snapshot))
     }
 
-    /// The concrete type of the state machine.
-    public var machineType: any StateMachine.Type { type(of: base) }
+    /// The concrete Swift type of the state machine; nil for a plugin loaded at run time.
+    public var machineType: (any StateMachine.Type)? {
+        switch base {
+        case .typed(let machine): type(of: machine)
+        case .dynamic: nil
+        }
+    }
 
     /// The registered name of the state machine (``StateMachine/name``).
-    public var name: String { machineType.name }
+    public var name: String {
+        switch base {
+        case .typed(let machine): type(of: machine).name
+        case .dynamic(let machine): machine.name
+        }
+    }
 
     /// Decodes `encodedCommand`, applies it and returns the encoded response.
     ///
@@ -41,38 +63,67 @@ public struct AnyStateMachine: Sendable {
     /// unchanged. Every replica decodes the same bytes the same way, so a replicated entry
     /// that fails here fails everywhere: the host answers the client with an error and the
     /// replicas stay in agreement.
-    public mutating func apply(
-        encodedCommand: [UInt8],
-        context: ApplyContext
-    ) throws(BinaryDecodingError) -> [UInt8] {
-        try Self.apply(to: &base, encodedCommand: encodedCommand, context: context)
+    ///
+    /// A plugin loaded at run time may also fail in its own way (it trapped, ran out of fuel or
+    /// memory); it fails the same way on every replica, so the command is answered with that
+    /// error and the state is as the plugin left it.
+    public mutating func apply(encodedCommand: [UInt8], context: ApplyContext) throws -> [UInt8] {
+        switch base {
+        case .typed(var machine):
+            // Out of `base` while it changes, so the state stays uniquely referenced.
+            base = .dynamic(Placeholder())
+            defer { base = .typed(machine) }
+            return try Self.apply(to: &machine, encodedCommand: encodedCommand, context: context)
+        case .dynamic(var machine):
+            base = .dynamic(Placeholder())
+            defer { base = .dynamic(machine) }
+            return try machine.apply(encodedCommand: encodedCommand, context: context)
+        }
     }
 
     /// Decodes `encoded` as a query, answers it and returns the encoded response.
-    public func query(encoded: [UInt8], context: QueryContext) throws(BinaryDecodingError) -> [UInt8] {
-        try Self.query(base, encoded: encoded, context: context)
+    public func query(encoded: [UInt8], context: QueryContext) throws -> [UInt8] {
+        switch base {
+        case .typed(let machine): try Self.query(machine, encoded: encoded, context: context)
+        case .dynamic(let machine): try machine.query(encoded: encoded, context: context)
+        }
     }
 
-    /// An O(1) copy of the current state that can be serialized later, off the apply loop.
+    /// A copy of the current state that can be serialized later, off the apply loop: O(1) for
+    /// Swift plugins (copy-on-write); a plugin loaded at run time is serialized at once.
     public func capture() -> StateMachineCapture {
-        StateMachineCapture(base: base)
+        switch base {
+        case .typed(let machine): StateMachineCapture(name: name, serialize: { try machine.snapshot() })
+        case .dynamic(let machine):
+            StateMachineCapture(name: name, serialized: Result { try machine.snapshot() })
+        }
     }
 
-    /// Replaces the state with one restored from snapshot bytes of the same state machine
-    /// type. On error the current state is kept.
+    /// Replaces the state with one restored from snapshot bytes of the same state machine.
+    /// On error the current state is kept.
     public mutating func restore(from snapshot: [UInt8]) throws {
-        base = try machineType.init(snapshot: snapshot)
+        switch base {
+        case .typed(let machine):
+            base = .typed(try type(of: machine).init(snapshot: snapshot))
+        case .dynamic(var machine):
+            try machine.restore(from: snapshot)
+            base = .dynamic(machine)
+        }
     }
 
     /// Serializes the current state now, on the caller's thread. The host prefers
     /// ``capture()`` so that a large state does not stall applying.
     public func snapshot() throws -> [UInt8] {
-        try base.snapshot()
+        switch base {
+        case .typed(let machine): try machine.snapshot()
+        case .dynamic(let machine): try machine.snapshot()
+        }
     }
 
     /// The wrapped state machine if it is a `Machine`, for tests and typed tooling.
     public func unwrap<Machine: StateMachine>(as type: Machine.Type = Machine.self) -> Machine? {
-        base as? Machine
+        guard case .typed(let machine) = base else { return nil }
+        return machine as? Machine
     }
 
     private static func apply<Machine: StateMachine>(
@@ -99,18 +150,60 @@ public struct AnyStateMachine: Sendable {
 /// Taking it costs a copy of a value type, O(1) with copy-on-write storage; the apply loop
 /// then goes on mutating its own copy while this one is serialized on another task or thread.
 public struct StateMachineCapture: Sendable {
-    private let base: any StateMachine
-
-    fileprivate init(base: any StateMachine) {
-        self.base = base
+    private enum Content: Sendable {
+        case pending(@Sendable () throws -> [UInt8])
+        case serialized(Result<[UInt8], any Error>)
     }
 
     /// The registered name of the captured state machine.
-    public var name: String { type(of: base).name }
+    public let name: String
+    private let content: Content
+
+    fileprivate init(name: String, serialize: @escaping @Sendable () throws -> [UInt8]) {
+        self.name = name
+        content = .pending(serialize)
+    }
+
+    fileprivate init(name: String, serialized: Result<[UInt8], any Error>) {
+        self.name = name
+        content = .serialized(serialized)
+    }
 
     /// Serializes the captured state (``StateMachine/snapshot()``). May be slow for large
     /// states: call it off the apply loop.
     public func serialize() throws -> [UInt8] {
-        try base.snapshot()
+        switch content {
+        case .pending(let serialize): try serialize()
+        case .serialized(let result): try result.get()
+        }
     }
+}
+
+/// Stands in for a state machine while ``AnyStateMachine`` hands its state to a mutating call.
+private struct Placeholder: DynamicStateMachine {
+    var name: String { "" }
+    func apply(encodedCommand: [UInt8], context: ApplyContext) throws -> [UInt8] { [] }
+    func query(encoded: [UInt8], context: QueryContext) throws -> [UInt8] { [] }
+    func snapshot() throws -> [UInt8] { [] }
+    func restore(from snapshot: [UInt8]) throws {}
+}
+
+/// A state machine the host drives with bytes only, whose name is known at run time: what a
+/// plugin loaded from a native library or a WebAssembly module is. Swift plugins conform to
+/// ``StateMachine`` instead.
+///
+/// The same rules hold as for ``StateMachine``: `apply` is deterministic, and a failure (a
+/// trap, running out of fuel or memory) must be the same on every replica; it is answered as
+/// that command's error.
+public protocol DynamicStateMachine: Sendable {
+    /// The name `cluster.yaml` uses in `groups[].stateMachine`.
+    var name: String { get }
+    /// Applies an encoded command and returns the encoded response.
+    mutating func apply(encodedCommand: [UInt8], context: ApplyContext) throws -> [UInt8]
+    /// Answers an encoded query without changing the state.
+    func query(encoded: [UInt8], context: QueryContext) throws -> [UInt8]
+    /// The state as bytes; equal states give equal bytes.
+    func snapshot() throws -> [UInt8]
+    /// Replaces the state with one from ``snapshot()`` bytes; on error the state is kept.
+    mutating func restore(from snapshot: [UInt8]) throws
 }

@@ -75,6 +75,7 @@ public struct StateMachineRegistryError: Error, Sendable, Hashable, CustomString
         private enum Value: Sendable, Hashable {
             case unknownName
             case duplicateName
+            case creationFailed
         }
 
         private let value: Value
@@ -87,11 +88,14 @@ public struct StateMachineRegistryError: Error, Sendable, Hashable, CustomString
         public static let unknownName = Code(.unknownName)
         /// Another type is already registered under the same name.
         public static let duplicateName = Code(.duplicateName)
+        /// A plugin loaded at run time could not create an instance.
+        public static let creationFailed = Code(.creationFailed)
 
         public var description: String {
             switch value {
             case .unknownName: "unknown name"
             case .duplicateName: "duplicate name"
+            case .creationFailed: "creation failed"
             }
         }
     }

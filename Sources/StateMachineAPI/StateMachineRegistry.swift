@@ -7,7 +7,20 @@
 /// let machine = try registry.make(named: group.stateMachine)   // from cluster.yaml
 /// ```
 public struct StateMachineRegistry: Sendable {
-    private var types: [String: any StateMachine.Type] = [:]
+    private enum Entry: Sendable {
+        case type(any StateMachine.Type)
+        /// A plugin loaded at run time: `make` gives a fresh, empty instance per group.
+        case loaded(description: String, make: @Sendable () throws -> AnyStateMachine)
+
+        var description: String {
+            switch self {
+            case .type(let type): "\(type)"
+            case .loaded(let description, _): description
+            }
+        }
+    }
+
+    private var types: [String: Entry] = [:]
 
     /// An empty registry.
     public init() {}
@@ -30,22 +43,46 @@ public struct StateMachineRegistry: Sendable {
         line: Int = #line
     ) throws(StateMachineRegistryError) {
         if let existing = types[type.name] {
-            guard existing == type else {
+            guard case .type(let existingType) = existing, existingType == type else {
                 throw StateMachineRegistryError(
                     code: .duplicateName,
-                    message: "\(type) and \(existing) are both named \"\(type.name)\"",
+                    message: "\(type) and \(existing.description) are both named \"\(type.name)\"",
                     knownNames: names,
                     location: ErrorSourceLocation(file: file, line: line)
                 )
             }
             return
         }
-        types[type.name] = type
+        types[type.name] = .type(type)
     }
 
-    /// The type registered under `name`, if any.
+    /// Adds a plugin loaded at run time under `name`.
+    ///
+    /// - Parameters:
+    ///   - description: where it comes from (`libcounter.so`), for errors.
+    ///   - make: a fresh, empty instance; called once per group that runs the plugin.
+    public mutating func register(
+        name: String,
+        description: String,
+        make: @escaping @Sendable () throws -> AnyStateMachine,
+        file: String = #fileID,
+        line: Int = #line
+    ) throws(StateMachineRegistryError) {
+        if let existing = types[name] {
+            throw StateMachineRegistryError(
+                code: .duplicateName,
+                message: "\(description) and \(existing.description) are both named \"\(name)\"",
+                knownNames: names,
+                location: ErrorSourceLocation(file: file, line: line)
+            )
+        }
+        types[name] = .loaded(description: description, make: make)
+    }
+
+    /// The Swift type registered under `name`, if any (nil for a plugin loaded at run time).
     public func type(named name: String) -> (any StateMachine.Type)? {
-        types[name]
+        guard case .type(let type) = types[name] else { return nil }
+        return type
     }
 
     /// The empty state of the state machine registered under `name`. Throws
@@ -55,7 +92,7 @@ public struct StateMachineRegistry: Sendable {
         file: String = #fileID,
         line: Int = #line
     ) throws(StateMachineRegistryError) -> AnyStateMachine {
-        guard let type = types[name] else {
+        guard let entry = types[name] else {
             let known = names
             let list = known.isEmpty ? "none registered" : "known: " + known.joined(separator: ", ")
             throw StateMachineRegistryError(
@@ -65,6 +102,20 @@ public struct StateMachineRegistry: Sendable {
                 location: ErrorSourceLocation(file: file, line: line)
             )
         }
-        return AnyStateMachine(emptyOf: type)
+        switch entry {
+        case .type(let type):
+            return AnyStateMachine(emptyOf: type)
+        case .loaded(let description, let make):
+            do {
+                return try make()
+            } catch {
+                throw StateMachineRegistryError(
+                    code: .creationFailed,
+                    message: "\(description) could not create \"\(name)\": \(error)",
+                    knownNames: names,
+                    location: ErrorSourceLocation(file: file, line: line)
+                )
+            }
+        }
     }
 }
