@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "raftctl", targets: ["raftctl"]),
         .library(name: "ReplicationHost", targets: ["ReplicationHost"]),
         .library(name: "RaftHostCLI", targets: ["RaftHostCLI"]),
+        .library(name: "RaftHostPluginExport", targets: ["RaftHostPluginExport"]),
         .executable(name: "rafthost", targets: ["rafthost"]),
         .executable(name: "raftsim", targets: ["raftsim"]),
     ],
@@ -130,12 +131,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The native plugin ABI, `include/rafthost_plugin.h`, as a Clang module for Swift.
+        .systemLibrary(name: "CRaftHostPlugin", path: "include"),
+        // Native plugins loaded at run time: dlopen, ABI checks, a state machine driven with bytes.
+        .target(name: "NativePlugins", dependencies: ["StateMachineAPI", "CRaftHostPlugin"]),
+        // For Swift plugin authors: one line exports a `StateMachine` from a `.dynamic` library.
+        .target(name: "RaftHostPluginExport", dependencies: ["StateMachineAPI", "CRaftHostPlugin"]),
         // The server's command line as a library: `serve` runs one node, `up` a local cluster,
         // with the plugins a host passes to `RaftHostCommand.main(plugins:)`. Knows no plugin.
         .target(
             name: "RaftHostCLI",
             dependencies: [
-                "ReplicationHost", "ClusterConfig", "StateMachineAPI",
+                "ReplicationHost", "ClusterConfig", "StateMachineAPI", "NativePlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,123 @@
+import CRaftHostPlugin
+import StateMachineAPI
+import Synchronization
+
+/// One state of a native plugin (the pointer its `create` gave), destroyed with the object.
+///
+/// `@unchecked Sendable`: every call into the plugin holds `lock`, so the plugin never sees two
+/// calls on one state at once, as the ABI promises.
+final class NativePluginState: @unchecked Sendable {
+    let library: NativePluginLibrary
+    private let pointer: UnsafeMutableRawPointer
+    private let lock = Mutex(())
+
+    init(library: NativePluginLibrary, pointer: UnsafeMutableRawPointer) {
+        self.library = library
+        self.pointer = pointer
+    }
+
+    deinit {
+        library.table.destroy(pointer)
+    }
+
+    private var table: NativePluginLibrary.Table { library.table }
+
+    func apply(_ command: [UInt8], context: ApplyContext) throws(NativePluginError) -> [UInt8] {
+        try lock.withLock { _ throws(NativePluginError) in
+            try check(
+                command.withUnsafeBufferPointer { command in
+                    table.call { output in
+                        table.apply(pointer, command.baseAddress, command.count, context.index, context.time, output)
+                    }
+                }
+            )
+        }
+    }
+
+    func query(_ query: [UInt8], context: QueryContext) throws(NativePluginError) -> [UInt8] {
+        try lock.withLock { _ throws(NativePluginError) in
+            try check(
+                query.withUnsafeBufferPointer { query in
+                    table.call { output in
+                        table.query(pointer, query.baseAddress, query.count, context.index, context.time, output)
+                    }
+                }
+            )
+        }
+    }
+
+    func snapshot() throws(NativePluginError) -> [UInt8] {
+        try lock.withLock { _ throws(NativePluginError) in
+            try check(table.call { output in table.snapshot(pointer, output) }, doing: "snapshot")
+        }
+    }
+
+    func restore(from snapshot: [UInt8]) throws(NativePluginError) {
+        try lock.withLock { _ throws(NativePluginError) in
+            _ = try check(
+                snapshot.withUnsafeBufferPointer { snapshot in
+                    table.call { output in table.restore(pointer, snapshot.baseAddress, snapshot.count, output) }
+                },
+                doing: "restore a snapshot"
+            )
+        }
+    }
+
+    /// An independent state equal to this one (through a snapshot).
+    func copy() throws(NativePluginError) -> NativePluginState {
+        let copy = try library.makeState()
+        try copy.restore(from: try snapshot())
+        return copy
+    }
+
+    private func check(
+        _ result: Result<[UInt8], NativePluginLibrary.PluginMessage>,
+        doing what: String? = nil
+    ) throws(NativePluginError) -> [UInt8] {
+        switch result {
+        case .success(let bytes):
+            return bytes
+        case .failure(let message):
+            let prefix = what.map { "\(library.name) could not \($0): " } ?? "\(library.name): "
+            throw NativePluginError(.pluginError, prefix + message.text)
+        }
+    }
+}
+
+/// A native plugin's state as the host drives it: a value, like every state machine.
+///
+/// Copies share one plugin state until one of them changes: `apply` and `restore` on a shared
+/// state first give this copy a state of its own (through a snapshot), so a copy kept aside
+/// never changes under its holder.
+struct NativeStateMachine: DynamicStateMachine {
+    private var state: NativePluginState
+
+    init(state: NativePluginState) {
+        self.state = state
+    }
+
+    var name: String { state.library.name }
+
+    /// Applies the command; an error status from the plugin throws its message, which is what
+    /// the replica answers that command with.
+    mutating func apply(encodedCommand: [UInt8], context: ApplyContext) throws -> [UInt8] {
+        if !isKnownUniquelyReferenced(&state) {
+            state = try state.copy()
+        }
+        return try state.apply(encodedCommand, context: context)
+    }
+
+    func query(encoded: [UInt8], context: QueryContext) throws -> [UInt8] {
+        try state.query(encoded, context: context)
+    }
+
+    func snapshot() throws -> [UInt8] {
+        try state.snapshot()
+    }
+
+    mutating func restore(from snapshot: [UInt8]) throws {
+        let target = isKnownUniquelyReferenced(&state) ? state : try state.library.makeState()
+        try target.restore(from: snapshot)
+        state = target
+    }
+}
