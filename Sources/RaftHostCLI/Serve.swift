@@ -16,12 +16,15 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try ClusterConfiguration.load(path: options.config)
+        // Plugins the file lists load before anything starts; one that cannot stops the node.
+        var registry = RootCommand.registry
+        try registry.register(plugins: configuration.plugins)
         options.bootstrapLogging()
         let logger = Logger(label: "rafthost")
         let raftNode = try RaftNode(
             configuration: configuration,
             node: node,
-            registry: RootCommand.registry,
+            registry: registry,
             logger: logger
         )
         let services = ServiceGroup(

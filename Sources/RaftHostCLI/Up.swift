@@ -20,6 +20,9 @@ struct Up: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try ClusterConfiguration.load(path: options.config)
+        // Every child would fail on a plugin that cannot load: fail once, before starting any.
+        var registry = RootCommand.registry
+        try registry.register(plugins: configuration.plugins)
         options.bootstrapLogging()
         let logger = Logger(label: "rafthost.up")
         let configPath = URL(fileURLWithPath: options.config).standardizedFileURL.path

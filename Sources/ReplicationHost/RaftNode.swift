@@ -271,8 +271,9 @@ public final class RaftNode: Service {
             configuration: configuration,
             routers: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), routers)),
             interfaces: Dictionary(
-                uniqueKeysWithValues: configuration.groups.compactMap { group in
-                    registry.type(named: group.stateMachine).map { (group.name, PluginHTTPInterface(for: $0)) }
+                uniqueKeysWithValues: configuration.groups.map { group in
+                    let type = registry.type(named: group.stateMachine)
+                    return (group.name, type.map { PluginHTTPInterface(for: $0) } ?? .bytesOnly)
                 }
             ),
             status: { [weak self] in self?.status() ?? [] },

@@ -49,6 +49,15 @@ package struct PluginHTTPInterface: Sendable {
         self = Self.make(type)
     }
 
+    /// A plugin loaded at run time: its binary encoding on the generic endpoints, no JSON and
+    /// no routes of its own.
+    package static let bytesOnly = PluginHTTPInterface(
+        routes: [],
+        commandFromJSON: nil,
+        queryFromJSON: nil,
+        responseToJSON: nil
+    )
+
     private init(
         routes: [Route],
         commandFromJSON: (@Sendable ([UInt8]) throws -> [UInt8])?,

@@ -1,0 +1,38 @@
+package import ClusterConfig
+import NativePlugins
+package import StateMachineAPI
+
+extension StateMachineRegistry {
+    /// Loads every entry of `plugins` (cluster.yaml's `plugins:`) and registers it under the
+    /// plugin's name.
+    ///
+    /// Throws at the first entry that cannot be served, located at that entry
+    /// (`cluster.yaml:12:5: plugins[0]: ...`): a file that is missing or does not load, a
+    /// library that is not a plugin of this ABI version, a name that a plugin of the host or an
+    /// earlier entry already has.
+    package mutating func register(plugins: [ClusterConfiguration.Plugin]) throws(ConfigurationError) {
+        for plugin in plugins {
+            switch plugin.kind {
+            case .native(let path): try registerNative(path: path, at: plugin)
+            case .wasm: throw plugin.error("WebAssembly plugins are not supported by this build yet")
+            }
+        }
+    }
+
+    private mutating func registerNative(
+        path: String,
+        at plugin: ClusterConfiguration.Plugin
+    ) throws(ConfigurationError) {
+        let library: NativePluginLibrary
+        do {
+            library = try NativePluginLibrary.open(path: path)
+        } catch {
+            throw plugin.error(error.message)
+        }
+        do {
+            try register(name: library.name, description: path) { try library.makeStateMachine() }
+        } catch {
+            throw plugin.error(error.message)
+        }
+    }
+}
