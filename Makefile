@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release microbench example
+.PHONY: run test deps build release microbench example native-example
 
 # Installs the system packages the build needs on a fresh Debian machine.
 deps:
@@ -24,7 +24,7 @@ release: deps
 # core (raftsim), then for a time budget inside the debug test suite (RAFT_SIM_BUDGET seconds).
 SIM_SEEDS ?= 10000
 
-test: deps
+test: deps native-example
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift build -c release --product raftsim $(SWIFT_BUILD_FLAGS)
 	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/raftsim" --seeds $(SIM_SEEDS)
@@ -36,6 +36,14 @@ test: deps
 example: deps
 	cd Examples/Counter && swift build --build-tests && swift test --skip-build
 	RAFTCTL="$$(swift build --show-bin-path $(SWIFT_BUILD_FLAGS))/raftctl" Examples/Counter/e2e.sh
+
+# The native plugins that the stock rafthost loads from plugins.yaml and the tests load:
+# Examples/NativeCounter's Swift library (libNativeCounter.so) and its C one (libCKeyValue.so).
+native-example: deps
+	cd Examples/NativeCounter && swift build
+	mkdir -p Examples/NativeCounter/.build/c
+	cc -shared -fPIC -std=c11 -Wall -Wextra -Werror -O2 -Iinclude \
+		-o Examples/NativeCounter/.build/c/libCKeyValue.so Examples/NativeCounter/c/kv.c
 
 # Starts the three nodes of cluster.yaml (data under ./data, so a second run resumes from it)
 # and stops them on Ctrl-C.

@@ -177,6 +177,11 @@ let package = Package(
             dependencies: ["RaftCore", "RaftReplica", "RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI"]
         ),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"]),
+        // Loads Examples/NativeCounter's libraries (`make native-example` builds them).
+        .testTarget(
+            name: "NativePluginsTests",
+            dependencies: ["NativePlugins", "StateMachineAPI", "RaftHostCLI", "ClusterConfig"]
+        ),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),
         .testTarget(
             name: "RaftTransportTests",

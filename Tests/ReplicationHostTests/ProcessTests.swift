@@ -23,7 +23,10 @@ final class ProcessCluster: Sendable {
     let executable: String
     private let running = Mutex<[String: Process]>([:])
 
-    init(directory: TemporaryDirectory) async throws {
+    /// - Parameters:
+    ///   - extraGroups: YAML list items of more groups after `kv`, at column 0.
+    ///   - extraYAML: more top-level keys, such as `plugins:`.
+    init(directory: TemporaryDirectory, extraGroups: String = "", extraYAML: String = "") async throws {
         self.directory = directory
         executable = try Self.findExecutable()
         let ports = try await freePorts(9)
@@ -48,11 +51,13 @@ final class ProcessCluster: Sendable {
               - name: kv
                 stateMachine: KeyValueStore
                 maxraftstate: 65536
+            \(extraGroups)
             raft:                    # the timing of the repository's cluster.yaml
               heartbeat: 50ms
               electionTimeout: 500ms
             storage:
               fsync: always
+            \(extraYAML)
 
             """
         configPath = directory.path + "/cluster.yaml"
