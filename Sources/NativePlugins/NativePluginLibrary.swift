@@ -107,8 +107,7 @@ extension NativePluginLibrary {
         let destroy: @convention(c) (UnsafeMutableRawPointer?) -> Void
         let apply:
             @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<UInt8>?, Int, UInt64, UInt64, Buffer) -> Int32
-        let query:
-            @convention(c) (UnsafeRawPointer?, UnsafePointer<UInt8>?, Int, UInt64, UInt64, Buffer) -> Int32
+        let query: @convention(c) (UnsafeRawPointer?, UnsafePointer<UInt8>?, Int, UInt64, UInt64, Buffer) -> Int32
         let snapshot: @convention(c) (UnsafeRawPointer?, Buffer) -> Int32
         let restore: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<UInt8>?, Int, Buffer) -> Int32
         let freeBuffer: @convention(c) (rafthost_buffer) -> Void

@@ -137,7 +137,11 @@ private func buffer(_ bytes: [UInt8]) -> rafthost_buffer {
 private protocol Driver: Sendable {
     func create() -> UnsafeMutableRawPointer
     func destroy(_ state: UnsafeMutableRawPointer)
-    func apply(_ state: UnsafeMutableRawPointer, _ command: [UInt8], context: ApplyContext) -> Result<[UInt8], any Error>
+    func apply(
+        _ state: UnsafeMutableRawPointer,
+        _ command: [UInt8],
+        context: ApplyContext
+    ) -> Result<[UInt8], any Error>
     func query(_ state: UnsafeRawPointer, _ query: [UInt8], context: QueryContext) -> Result<[UInt8], any Error>
     func snapshot(_ state: UnsafeRawPointer) -> Result<[UInt8], any Error>
     func restore(_ state: UnsafeMutableRawPointer, _ snapshot: [UInt8]) -> Result<Void, any Error>
@@ -161,7 +165,11 @@ private struct TypedDriver<Machine: StateMachine>: Driver {
         Unmanaged<StateBox<Machine>>.fromOpaque(state).release()
     }
 
-    func apply(_ state: UnsafeMutableRawPointer, _ command: [UInt8], context: ApplyContext) -> Result<[UInt8], any Error> {
+    func apply(
+        _ state: UnsafeMutableRawPointer,
+        _ command: [UInt8],
+        context: ApplyContext
+    ) -> Result<[UInt8], any Error> {
         Result {
             let command = try Machine.Command(decoding: command)
             return box(state).machine.apply(command, context: context).encoded()

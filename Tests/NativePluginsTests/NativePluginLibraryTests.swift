@@ -19,7 +19,9 @@ struct NativePluginLibraryTests {
         for (offset, command) in zip(commands.indices, commands) {
             let context = contexts[offset]
             answers.append(try machine.apply(encodedCommand: command, context: context))
-            answers.append(try machine.query(encoded: [], context: QueryContext(index: context.index, time: context.time)))
+            answers.append(
+                try machine.query(encoded: [], context: QueryContext(index: context.index, time: context.time))
+            )
         }
         return answers
     }
@@ -69,7 +71,9 @@ struct NativePluginLibraryTests {
             #expect(error?.code == .pluginError)
             #expect(error?.message.hasPrefix("NativeCounter: BinaryDecodingError") == true)
             #expect(throws: NativePluginError.self) { try machine.restore(from: garbage) }
-            #expect(throws: NativePluginError.self) { try machine.query(encoded: [7], context: QueryContext(index: 1, time: 0)) }
+            #expect(throws: NativePluginError.self) {
+                try machine.query(encoded: [7], context: QueryContext(index: 1, time: 0))
+            }
         }
         #expect(try machine.query(encoded: [], context: QueryContext(index: 1, time: 0)) == Self.amount(3))
     }
@@ -99,7 +103,9 @@ struct NativePluginLibraryTests {
         #expect(try machine.apply(encodedCommand: Array("b=".utf8), context: Self.contexts[2]) == [])
         let now = QueryContext(index: 3, time: 0)
         #expect(try machine.query(encoded: Array("a".utf8), context: now) == Array("1".utf8))
-        let missing = #expect(throws: NativePluginError.self) { try machine.query(encoded: Array("c".utf8), context: now) }
+        let missing = #expect(throws: NativePluginError.self) {
+            try machine.query(encoded: Array("c".utf8), context: now)
+        }
         #expect(missing?.message == "CKeyValue: no such key")
         let bad = #expect(throws: NativePluginError.self) {
             try machine.apply(encodedCommand: Array("novalue".utf8), context: Self.contexts[3])
@@ -111,7 +117,9 @@ struct NativePluginLibraryTests {
         try restored.restore(from: snapshot)
         #expect(try restored.snapshot() == snapshot)
         #expect(try restored.query(encoded: Array("a".utf8), context: now) == Array("1".utf8))
-        let truncated = #expect(throws: NativePluginError.self) { try restored.restore(from: Array(snapshot.dropLast())) }
+        let truncated = #expect(throws: NativePluginError.self) {
+            try restored.restore(from: Array(snapshot.dropLast()))
+        }
         #expect(truncated?.message == "CKeyValue could not restore a snapshot: the snapshot is truncated")
         #expect(try restored.snapshot() == snapshot)
     }

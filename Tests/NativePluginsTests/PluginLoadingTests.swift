@@ -73,7 +73,8 @@ struct PluginLoadingTests {
         let error = try Self.loadingError([path])
         #expect(
             error?.description
-                == "plugins.yaml:11:5: plugins[0]: \(path) is not a RaftHost plugin: it does not export rafthost_plugin_entry"
+                == "plugins.yaml:11:5: plugins[0]: \(path) is not a RaftHost plugin: "
+                + "it does not export rafthost_plugin_entry"
         )
     }
 
@@ -125,7 +126,9 @@ struct PluginLoadingTests {
     func collisionBetweenPlugins() throws {
         let path = try ExampleLibraries.nativeCounter()
         let error = try Self.loadingError([try ExampleLibraries.cKeyValue(), path, path])
-        #expect(error?.description == "plugins.yaml:13:5: plugins[2]: \(path) and \(path) are both named \"NativeCounter\"")
+        #expect(
+            error?.description == "plugins.yaml:13:5: plugins[2]: \(path) and \(path) are both named \"NativeCounter\""
+        )
     }
 
     @Test("serve and up stop before starting anything, with the entry's location")
@@ -149,7 +152,9 @@ struct PluginLoadingTests {
             let error = await #expect(throws: ConfigurationError.self) {
                 try await RaftHostCommand.run(command + ["--config", configPath], registry: StateMachineRegistry())
             }
-            #expect(error?.description == "\(configPath):8:5: plugins[0]: no such file: \(directory.path)/libmissing.so")
+            #expect(
+                error?.description == "\(configPath):8:5: plugins[0]: no such file: \(directory.path)/libmissing.so"
+            )
         }
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/data"))
     }

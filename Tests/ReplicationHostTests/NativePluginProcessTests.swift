@@ -34,37 +34,43 @@ struct NativePluginProcessTests {
         do {
             for node in cluster.nodes { try cluster.start(node.id) }
             let port = try #require(cluster.nodes.first?.http)
-            let octetStream = [("content-type", "application/octet-stream")]
+            func post(_ kind: String, _ bytes: [UInt8]) async throws -> HTTPResult {
+                try await httpRequest(
+                    .POST,
+                    port: port,
+                    "/v1/groups/counter/\(kind)",
+                    bytes: bytes,
+                    headers: [("content-type", "application/octet-stream")]
+                )
+            }
 
             // Any node forwards to the counter group's leader once there is one.
             let added = try await eventually(within: .seconds(30), "a command applied") {
-                let result = try? await httpRequest(
-                    .POST, port: port, "/v1/groups/counter/command", bytes: Self.amount(5), headers: octetStream)
+                let result = try? await post("command", Self.amount(5))
                 return result?.status == 200 ? result : nil
             }
             #expect(added.bytes == Self.amount(5))
             #expect(added.contentType == "application/octet-stream")
-
-            var result = try await httpRequest(
-                .POST, port: port, "/v1/groups/counter/command", bytes: Self.amount(-8), headers: octetStream)
+            var result = try await post("command", Self.amount(-8))
             #expect(result.status == 200 && result.bytes == Self.amount(-3))
-            result = try await httpRequest(
-                .POST, port: port, "/v1/groups/counter/query", bytes: [], headers: octetStream)
+            result = try await post("query", [])
             #expect(result.status == 200 && result.bytes == Self.amount(-3))
 
             // A command the plugin rejects is answered with its message; the node keeps serving.
-            result = try await httpRequest(
-                .POST, port: port, "/v1/groups/counter/command", bytes: [1, 2, 3], headers: octetStream)
+            result = try await post("command", [1, 2, 3])
             #expect(result.status == 400, "\(result.status): \(result.body)")
             #expect(result.body.contains("NativeCounter: BinaryDecodingError"))
-            result = try await httpRequest(
-                .POST, port: port, "/v1/groups/counter/query", bytes: [], headers: octetStream)
+            result = try await post("query", [])
             #expect(result.status == 200 && result.bytes == Self.amount(-3))
 
             // JSON needs Codable types, which a library loaded at run time does not declare.
             result = try await httpRequest(
-                .POST, port: port, "/v1/groups/counter/command", body: "{}",
-                headers: [("content-type", "application/json")])
+                .POST,
+                port: port,
+                "/v1/groups/counter/command",
+                body: "{}",
+                headers: [("content-type", "application/json")]
+            )
             #expect(result.status == 415)
         } catch {
             print(cluster.logs())
