@@ -23,43 +23,38 @@ final class NativePluginState: @unchecked Sendable {
     private var table: NativePluginLibrary.Table { library.table }
 
     func apply(_ command: [UInt8], context: ApplyContext) throws(NativePluginError) -> [UInt8] {
-        try lock.withLock { _ throws(NativePluginError) in
-            try check(
-                command.withUnsafeBufferPointer { command in
-                    table.call { output in
-                        table.apply(pointer, command.baseAddress, command.count, context.index, context.time, output)
-                    }
-                }
-            )
-        }
+        try call(with: command) { table.apply(pointer, $0, $1, context.index, context.time, $2) }
     }
 
     func query(_ query: [UInt8], context: QueryContext) throws(NativePluginError) -> [UInt8] {
-        try lock.withLock { _ throws(NativePluginError) in
-            try check(
-                query.withUnsafeBufferPointer { query in
-                    table.call { output in
-                        table.query(pointer, query.baseAddress, query.count, context.index, context.time, output)
-                    }
-                }
-            )
-        }
+        try call(with: query) { table.query(pointer, $0, $1, context.index, context.time, $2) }
     }
 
     func snapshot() throws(NativePluginError) -> [UInt8] {
-        try lock.withLock { _ throws(NativePluginError) in
-            try check(table.call { output in table.snapshot(pointer, output) }, doing: "snapshot")
-        }
+        try call(with: [], doing: "snapshot") { _, _, output in table.snapshot(pointer, output) }
     }
 
     func restore(from snapshot: [UInt8]) throws(NativePluginError) {
-        try lock.withLock { _ throws(NativePluginError) in
-            _ = try check(
-                snapshot.withUnsafeBufferPointer { snapshot in
-                    table.call { output in table.restore(pointer, snapshot.baseAddress, snapshot.count, output) }
-                },
-                doing: "restore a snapshot"
-            )
+        _ = try call(with: snapshot, doing: "restore a snapshot") { table.restore(pointer, $0, $1, $2) }
+    }
+
+    /// Calls `function` with `input` under the lock; its error status throws the plugin's message.
+    private func call(
+        with input: [UInt8],
+        doing what: String? = nil,
+        _ function: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<rafthost_buffer>) -> Int32
+    ) throws(NativePluginError) -> [UInt8] {
+        let result = lock.withLock { _ in
+            input.withUnsafeBufferPointer { input in
+                table.call { output in function(input.baseAddress, input.count, output) }
+            }
+        }
+        switch result {
+        case .success(let bytes):
+            return bytes
+        case .failure(let message):
+            let prefix = what.map { "\(library.name) could not \($0): " } ?? "\(library.name): "
+            throw NativePluginError(.pluginError, prefix + message.text)
         }
     }
 
@@ -68,19 +63,6 @@ final class NativePluginState: @unchecked Sendable {
         let copy = try library.makeState()
         try copy.restore(from: try snapshot())
         return copy
-    }
-
-    private func check(
-        _ result: Result<[UInt8], NativePluginLibrary.PluginMessage>,
-        doing what: String? = nil
-    ) throws(NativePluginError) -> [UInt8] {
-        switch result {
-        case .success(let bytes):
-            return bytes
-        case .failure(let message):
-            let prefix = what.map { "\(library.name) could not \($0): " } ?? "\(library.name): "
-            throw NativePluginError(.pluginError, prefix + message.text)
-        }
     }
 }
 
