@@ -170,7 +170,7 @@ public struct Replica: Sendable {
 
     // MARK: - Driving
 
-    /// Whether ``takeOutput()`` has work.
+    /// Whether ``beginStep()`` has work.
     public var hasOutput: Bool { engine.hasOutput }
 
     /// Requests finished outside a driver step (answered from the session table, refused on a
