@@ -184,7 +184,7 @@ let package = Package(
         // `Modules/` holds the C sources of misbehaving plugins; `make wasm-examples` builds them.
         .testTarget(
             name: "WasmPluginsTests",
-            dependencies: ["WasmPlugins", "StateMachineAPI", "ClusterConfig", "RaftTesting"],
+            dependencies: ["WasmPlugins", "StateMachineAPI", "ClusterConfig", "RaftTesting", "RaftReplica", "RaftCore"],
             exclude: ["Modules"]
         ),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),
