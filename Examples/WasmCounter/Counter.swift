@@ -1,5 +1,6 @@
 // A counter as a RaftHost WebAssembly plugin, in Embedded Swift without a libc, so without
-// allocating: its buffers are fixed globals (ABI version 1, see Examples/WasmKeyValue/README.md).
+// allocating: its buffers are fixed globals (ABI version 1:
+// Sources/WasmPlugins/Docs.docc/WasmPluginABI.md). Built by `make wasm-examples`.
 //
 // Command, as text: a decimal integer such as `5` or `-2`, added to the counter; the answer is
 // the new value in decimal. Query: anything, answered with the value in decimal. Snapshot: the

@@ -1,6 +1,7 @@
-// A key/value store as a RaftHost WebAssembly plugin, in C without a libc (ABI version 1, see
-// README.md beside this file). A toy: the entries are an array searched linearly, and the space
-// of deleted or overwritten keys and values is not reused.
+// A key/value store as a RaftHost WebAssembly plugin, in C without a libc (ABI version 1:
+// Sources/WasmPlugins/Docs.docc/WasmPluginABI.md). Built by `make wasm-examples`. A toy: the
+// entries are an array searched linearly, and the space of deleted or overwritten keys and
+// values is not reused.
 //
 // Commands, as text:  set <key> <value>   answers the previous value, or nothing
 //                     del <key>           answers the deleted value, or nothing
