@@ -114,12 +114,10 @@ func pluginError(_ body: () throws -> Void) throws -> WasmPluginError {
         let module = try Built.load(Built.keyValue)
         var first = try module.makeStateMachine()
         var second = try module.makeStateMachine()
-        var random = SplitMix(seed: 7)
         for index in 1...500 {
-            let key = random.next() % 40
+            let key = index * 7 % 40
             let command =
-                random.next() % 4 == 0
-                ? "del k\(key)" : "set k\(key) " + String(repeating: "v", count: Int(random.next() % 300))
+                index % 4 == 0 ? "del k\(key)" : "set k\(key) " + String(repeating: "v", count: index * 37 % 300)
             let answers = [first, second].indices.map { which in
                 Result {
                     which == 0
@@ -131,23 +129,6 @@ func pluginError(_ body: () throws -> Void) throws -> WasmPluginError {
         }
         #expect(try first.snapshot() == second.snapshot())
         #expect(try query(first, "count") == query(second, "count"))
-    }
-}
-
-/// Deterministic pseudo-random numbers for the tests.
-struct SplitMix {
-    var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -207,15 +188,7 @@ struct SplitMix {
 
     @Test func aConfigurationEntryRegistersThePluginUnderItsName() throws {
         var registry = StateMachineRegistry()
-        let path = try Built.path(Built.keyValue)
-        let entry = ClusterConfiguration.Plugin(
-            kind: .wasm(path: path, fuel: 1_000_000, memoryBytes: 16 << 20),
-            keyPath: "plugins[0]",
-            source: "cluster.yaml",
-            line: 4,
-            column: 5
-        )
-        try registerWasmPlugin(entry, path: path, fuel: 1_000_000, memoryBytes: 16 << 20, into: &registry)
+        try register(Built.keyValue, entry: 0, line: 4, into: &registry)
         #expect(registry.names == ["WasmKeyValue"])
         var machine = try registry.make(named: "WasmKeyValue")
         #expect(try apply(&machine, "set a 1") == "")
@@ -223,19 +196,30 @@ struct SplitMix {
 
     @Test func aConfigurationEntryThatCannotLoadPointsAtTheEntry() throws {
         var registry = StateMachineRegistry()
-        let path = try Built.path(Built.importsClock)
-        let entry = ClusterConfiguration.Plugin(
-            kind: .wasm(path: path, fuel: 1_000_000, memoryBytes: 16 << 20),
-            keyPath: "plugins[1]",
-            source: "cluster.yaml",
-            line: 7,
-            column: 5
-        )
         let error = try #require(throws: ConfigurationError.self) {
-            try registerWasmPlugin(entry, path: path, fuel: 1_000_000, memoryBytes: 16 << 20, into: &registry)
+            try register(Built.importsClock, entry: 1, line: 7, into: &registry)
         }
         #expect("\(error)".hasPrefix("cluster.yaml:7:5: plugins[1]: "))
         #expect("\(error)".contains("wasi_snapshot_preview1.clock_time_get"))
         #expect(registry.names.isEmpty)
+    }
+
+    /// Registers the built module `relative` as the entry `plugins[entry]` at `line` of a
+    /// `cluster.yaml`.
+    private func register(
+        _ relative: String,
+        entry: Int,
+        line: Int,
+        into registry: inout StateMachineRegistry
+    ) throws {
+        let path = try Built.path(relative)
+        let plugin = ClusterConfiguration.Plugin(
+            kind: .wasm(path: path, fuel: 1_000_000, memoryBytes: 16 << 20),
+            keyPath: "plugins[\(entry)]",
+            source: "cluster.yaml",
+            line: line,
+            column: 5
+        )
+        try registerWasmPlugin(plugin, path: path, fuel: 1_000_000, memoryBytes: 16 << 20, into: &registry)
     }
 }
