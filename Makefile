@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release microbench example native-example
+.PHONY: run test deps build release microbench example native-example wasm-examples
 
 # Installs the system packages the build needs on a fresh Debian machine.
 deps:
@@ -24,7 +24,7 @@ release: deps
 # core (raftsim), then for a time budget inside the debug test suite (RAFT_SIM_BUDGET seconds).
 SIM_SEEDS ?= 10000
 
-test: deps native-example
+test: deps native-example wasm-examples
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift build -c release --product raftsim $(SWIFT_BUILD_FLAGS)
 	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/raftsim" --seeds $(SIM_SEEDS)
@@ -44,6 +44,40 @@ native-example: deps
 	mkdir -p Examples/NativeCounter/.build/c
 	cc -shared -fPIC -std=c11 -Wall -Wextra -Werror -O2 -Iinclude \
 		-o Examples/NativeCounter/.build/c/libCKeyValue.so Examples/NativeCounter/c/kv.c
+
+# The WebAssembly plugins of Examples/ and the misbehaving modules the WasmPlugins tests load,
+# built with the Swift toolchain's own clang and wasm-ld into build/ folders (not committed).
+SWIFT_TOOLCHAIN_BIN := $(dir $(realpath $(shell command -v swiftc)))
+WASM_CC := $(SWIFT_TOOLCHAIN_BIN)clang --target=wasm32 -nostdlib -O2 -Wall -Wextra -Werror -Wl,--no-entry
+EMBEDDED_SWIFTC := $(SWIFT_TOOLCHAIN_BIN)swiftc -target wasm32-unknown-none-wasm \
+	-enable-experimental-feature Embedded -wmo -parse-as-library -Osize -Xfrontend -disable-stack-protector \
+	-Xclang-linker -nostdlib -Xlinker --no-entry
+WASM_TEST_MODULES := Tests/WasmPluginsTests/Modules
+WASM_BUILDS := Examples/WasmCounter/build/counter.wasm Examples/WasmKeyValue/build/kv.wasm \
+	$(WASM_TEST_MODULES)/build/misbehaving.wasm $(WASM_TEST_MODULES)/build/imports-clock.wasm \
+	$(WASM_TEST_MODULES)/build/missing-snapshot.wasm
+
+wasm-examples: $(WASM_BUILDS)
+
+Examples/WasmCounter/build/counter.wasm: Examples/WasmCounter/Counter.swift
+	@mkdir -p $(@D)
+	$(EMBEDDED_SWIFTC) $< -o $@
+
+Examples/WasmKeyValue/build/kv.wasm: Examples/WasmKeyValue/kv.c
+	@mkdir -p $(@D)
+	$(WASM_CC) $< -o $@
+
+$(WASM_TEST_MODULES)/build/misbehaving.wasm: $(WASM_TEST_MODULES)/misbehaving.c
+	@mkdir -p $(@D)
+	$(WASM_CC) $< -o $@
+
+$(WASM_TEST_MODULES)/build/imports-clock.wasm: $(WASM_TEST_MODULES)/misbehaving.c
+	@mkdir -p $(@D)
+	$(WASM_CC) -DIMPORT_CLOCK -Wl,--allow-undefined $< -o $@
+
+$(WASM_TEST_MODULES)/build/missing-snapshot.wasm: $(WASM_TEST_MODULES)/misbehaving.c
+	@mkdir -p $(@D)
+	$(WASM_CC) -DWITHOUT_SNAPSHOT $< -o $@
 
 # Starts the three nodes of cluster.yaml (data under ./data, so a second run resumes from it)
 # and stops them on Ctrl-C.

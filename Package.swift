@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+        .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2", traits: ["MultiThread"]),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
@@ -137,12 +138,22 @@ let package = Package(
         .target(name: "NativePlugins", dependencies: ["StateMachineAPI", "CRaftHostPlugin"]),
         // For Swift plugin authors: one line exports a `StateMachine` from a `.dynamic` library.
         .target(name: "RaftHostPluginExport", dependencies: ["StateMachineAPI", "CRaftHostPlugin"]),
+        // WebAssembly plugins on WasmKit: a module importing nothing, run under fuel and memory
+        // limits, as a DynamicStateMachine; registered from a `plugins:` entry of cluster.yaml.
+        .target(
+            name: "WasmPlugins",
+            dependencies: [
+                "StateMachineAPI", "ClusterConfig",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WasmParser", package: "WasmKit"),
+            ]
+        ),
         // The server's command line as a library: `serve` runs one node, `up` a local cluster,
         // with the plugins a host passes to `RaftHostCommand.main(plugins:)`. Knows no plugin.
         .target(
             name: "RaftHostCLI",
             dependencies: [
-                "ReplicationHost", "ClusterConfig", "StateMachineAPI", "NativePlugins",
+                "ReplicationHost", "ClusterConfig", "StateMachineAPI", "NativePlugins", "WasmPlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -181,6 +192,12 @@ let package = Package(
         .testTarget(
             name: "NativePluginsTests",
             dependencies: ["NativePlugins", "StateMachineAPI", "RaftHostCLI", "ClusterConfig"]
+        ),
+        // `Modules/` holds the C sources of misbehaving plugins; `make wasm-examples` builds them.
+        .testTarget(
+            name: "WasmPluginsTests",
+            dependencies: ["WasmPlugins", "StateMachineAPI", "ClusterConfig", "RaftTesting", "RaftReplica", "RaftCore"],
+            exclude: ["Modules"]
         ),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),
         .testTarget(

@@ -1,5 +1,6 @@
 package import ClusterConfig
 import NativePlugins
+import WasmPlugins
 package import StateMachineAPI
 
 extension StateMachineRegistry {
@@ -8,13 +9,14 @@ extension StateMachineRegistry {
     ///
     /// Throws at the first entry that cannot be served, located at that entry
     /// (`cluster.yaml:12:5: plugins[0]: ...`): a file that is missing or does not load, a
-    /// library that is not a plugin of this ABI version, a name that a plugin of the host or an
-    /// earlier entry already has.
+    /// library or module that is not a plugin of this ABI version, a module that imports
+    /// anything, a name that a plugin of the host or an earlier entry already has.
     package mutating func register(plugins: [ClusterConfiguration.Plugin]) throws(ConfigurationError) {
         for plugin in plugins {
             switch plugin.kind {
             case .native(let path): try registerNative(path: path, at: plugin)
-            case .wasm: throw plugin.error("WebAssembly plugins are not supported by this build yet")
+            case .wasm(let path, let fuel, let memoryBytes):
+                try registerWasmPlugin(plugin, path: path, fuel: fuel, memoryBytes: memoryBytes, into: &self)
             }
         }
     }

@@ -581,6 +581,10 @@ public final class RaftSimulation {
         nodes[id]?.replica?.machine.unwrap(as: type)
     }
 
+    /// The state machine of node `id` whatever its type (a plugin loaded at run time too), if
+    /// the node is up.
+    public func stateMachine(_ id: NodeID) -> AnyStateMachine? { nodes[id]?.replica?.machine }
+
     public func lastApplied(_ id: NodeID) -> LogIndex { nodes[id]?.lastApplied ?? 0 }
 
     /// Proposes `command` on node `id`, as the lab's `Start`: returns the index and term it
