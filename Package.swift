@@ -259,6 +259,7 @@ if Context.environment["RAFTHOST_BENCHMARKS"] == "1" {
         ("EngineBenchmarks", ["RaftCore"]),
         ("CodecBenchmarks", ["RaftCore", "RaftTransport", .product(name: "NIOCore", package: "swift-nio")]),
         ("StorageBenchmarks", ["RaftCore", "RaftStorage"]),
+        ("PluginBenchmarks", ["StateMachineAPI", "KeyValueStore", "NativePlugins", "WasmPlugins"]),
     ]
     for suite in suites {
         package.targets.append(
