@@ -191,7 +191,7 @@ let package = Package(
         // Loads Examples/NativeCounter's libraries (`make native-example` builds them).
         .testTarget(
             name: "NativePluginsTests",
-            dependencies: ["NativePlugins", "StateMachineAPI", "RaftHostCLI", "ClusterConfig"]
+            dependencies: ["NativePlugins", "StateMachineAPI", "RaftHostCLI", "ClusterConfig", "RaftTesting"]
         ),
         // `Modules/` holds the C sources of misbehaving plugins; `make wasm-examples` builds them.
         .testTarget(

@@ -21,7 +21,11 @@ let benchmarks: @Sendable () -> Void = {
     let keys = (0..<100).map { "key-\($0)" }
     let value = String(repeating: "v", count: 16)
 
-    func run(_ name: String, _ makeMachine: @escaping @Sendable () throws -> AnyStateMachine, _ command: @escaping @Sendable (String) -> [UInt8]) {
+    func run(
+        _ name: String,
+        _ makeMachine: @escaping @Sendable () throws -> AnyStateMachine,
+        _ command: @escaping @Sendable (String) -> [UInt8]
+    ) {
         let commands = keys.map(command)
         Benchmark("apply put: \(name)", configuration: .init(scalingFactor: .kilo)) { benchmark in
             var machine = try makeMachine()
@@ -45,9 +49,12 @@ let benchmarks: @Sendable () -> Void = {
         Array("\($0)=\(value)".utf8)
     }
     let wasm = root.appendingPathComponent("Examples/WasmKeyValue/build/kv.wasm").path
-    run("WebAssembly C module (WasmKeyValue)", {
-        try WasmPluginModule.load(path: wasm, fuel: 100_000_000, memoryBytes: 16 << 20).makeStateMachine()
-    }) {
+    run(
+        "WebAssembly C module (WasmKeyValue)",
+        {
+            try WasmPluginModule.load(path: wasm, fuel: 100_000_000, memoryBytes: 16 << 20).makeStateMachine()
+        }
+    ) {
         Array("set \($0) \(value)".utf8)
     }
 }
