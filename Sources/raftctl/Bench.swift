@@ -42,7 +42,17 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Stop after this many requests in total (instead of --duration).") var total: Int?
     @Option(help: "leader or all.") var target: Target = .leader
     @Option(help: "linearizable or stale (reads).") var consistency: ConsistencyArgument = .linearizable
+    @Option(
+        name: .customLong("command-format"),
+        help: "keyvalue (KeyValueStore's commands) or text (set <key> <value> / get <key>, as Examples/WasmKeyValue)."
+    )
+    var commandFormat: CommandFormat = .keyvalue
     @Flag(help: "Print the result as JSON.") var json = false
+
+    /// How the benchmark's puts and gets are encoded for the group's plugin.
+    enum CommandFormat: String, ExpressibleByArgument, CaseIterable {
+        case keyvalue, text
+    }
 
     func validate() throws {
         guard clients > 0, conns > 0, keys > 0, valueSize >= 0 else {
@@ -50,6 +60,9 @@ struct Bench: AsyncParsableCommand {
         }
         if duration != nil && total != nil {
             throw ValidationError("--duration and --total exclude each other")
+        }
+        if commandFormat == .text && op == .append {
+            throw ValidationError("--command-format text has set and get only: use --op put, get or mixed")
         }
     }
 
@@ -75,6 +88,7 @@ struct Bench: AsyncParsableCommand {
         }
         let plan = Plan(
             operation: op,
+            format: commandFormat,
             keys: keys,
             value: String(repeating: "x", count: valueSize),
             consistency: consistency == .stale ? .stale : .linearizable,
@@ -137,6 +151,7 @@ struct Bench: AsyncParsableCommand {
 /// What every worker does; shared read-only between them except for the request budget.
 private struct Plan: Sendable {
     var operation: Bench.Operation
+    var format: Bench.CommandFormat
     var keys: Int
     var value: String
     var consistency: RaftClient.ReadConsistency
@@ -156,7 +171,13 @@ private struct Plan: Sendable {
             }
             let sent = ContinuousClock.now
             do {
-                if !isWrite {
+                if format == .text {
+                    if isWrite {
+                        _ = try await connection.writer.raft.submit(Array("set \(key) \(value)".utf8))
+                    } else {
+                        _ = try await connection.reader.raft.query(Array("get \(key)".utf8), consistency: consistency)
+                    }
+                } else if !isWrite {
                     _ = try await connection.reader.get(key, consistency: consistency)
                 } else if operation == .append {
                     try await connection.writer.append(key, value: value)
