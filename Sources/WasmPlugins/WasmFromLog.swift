@@ -58,9 +58,11 @@ package struct WasmFromLog: DynamicStateMachine {
     }
 
     /// Loads the module of a deploy the way every replica does, so that a client can refuse to
-    /// propose one that would fail. Throws the error the deploy would be answered with.
+    /// propose one that would fail. Throws the error the deploy would be answered with (where
+    /// `path` names the module).
     package static func validate(
         module: [UInt8],
+        path: String = "the deployed module",
         fuel: UInt64,
         memoryBytes: Int
     ) throws(WasmPluginError) -> WasmPluginModule {
@@ -74,7 +76,7 @@ package struct WasmFromLog: DynamicStateMachine {
                     + "not \(memoryBytes)"
             )
         }
-        return try WasmPluginModule.load(bytes: module, path: "the deployed module", fuel: fuel, memoryBytes: memoryBytes)
+        return try WasmPluginModule.load(bytes: module, path: path, fuel: fuel, memoryBytes: memoryBytes)
     }
 
     package mutating func apply(encodedCommand: [UInt8], context: ApplyContext) throws -> [UInt8] {
