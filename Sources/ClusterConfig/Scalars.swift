@@ -133,3 +133,11 @@ enum Scalars {
         return previous[b.count]
     }
 }
+
+extension ClusterConfiguration {
+    /// A size written as in the file (`1048576`, `64KiB`, `16MiB`, `1MB`), for command lines
+    /// that take one; nil when malformed.
+    package static func parseSize(_ text: String) -> Int? {
+        Scalars.size(text)
+    }
+}

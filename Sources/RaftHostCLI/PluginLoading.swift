@@ -11,7 +11,16 @@ extension StateMachineRegistry {
     /// (`cluster.yaml:12:5: plugins[0]: ...`): a file that is missing or does not load, a
     /// library or module that is not a plugin of this ABI version, a module that imports
     /// anything, a name that a plugin of the host or an earlier entry already has.
+    ///
+    /// `WasmFromLog` is always registered too (unless the registry already has it): a group
+    /// whose WebAssembly module is deployed through its log (`raftctl plugin deploy`).
     package mutating func register(plugins: [ClusterConfiguration.Plugin]) throws(ConfigurationError) {
+        if !names.contains(WasmFromLog.name) {
+            // Cannot fail: the name is free.
+            try? register(name: WasmFromLog.name, description: "code through the log (built in)") {
+                AnyStateMachine(dynamic: WasmFromLog())
+            }
+        }
         for plugin in plugins {
             switch plugin.kind {
             case .native(let path): try registerNative(path: path, at: plugin)

@@ -18,6 +18,7 @@ package struct WasmPluginError: Error, Sendable, Hashable, CustomStringConvertib
             case memoryLimit
             case invalidAnswer
             case rejected
+            case notDeployed
         }
 
         private let value: Value
@@ -46,6 +47,8 @@ package struct WasmPluginError: Error, Sendable, Hashable, CustomStringConvertib
         package static let invalidAnswer = Code(.invalidAnswer)
         /// The plugin answered an error of its own (a malformed command, a rejected snapshot).
         package static let rejected = Code(.rejected)
+        /// A `WasmFromLog` group got a command or a query before any module was deployed.
+        package static let notDeployed = Code(.notDeployed)
 
         package var description: String {
             switch value {
@@ -59,6 +62,7 @@ package struct WasmPluginError: Error, Sendable, Hashable, CustomStringConvertib
             case .memoryLimit: "memory limit"
             case .invalidAnswer: "invalid answer"
             case .rejected: "rejected"
+            case .notDeployed: "not deployed"
             }
         }
     }

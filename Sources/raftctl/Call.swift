@@ -149,7 +149,7 @@ struct Call: AsyncParsableCommand {
     }
 
     /// A group name as one path segment, percent-encoded.
-    private static func pathSegment(_ name: String) -> String {
+    static func pathSegment(_ name: String) -> String {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "/;?")
         return name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name

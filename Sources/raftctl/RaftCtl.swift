@@ -3,7 +3,8 @@ import ArgumentParser
 /// `raftctl`: the client and admin CLI of a RaftHost cluster.
 ///
 /// `kv` speaks the native client protocol to a key/value group; `call` reaches the state machine
-/// of any group through the nodes' HTTP API (JSON or the plugin's binary encoding); `status`
+/// of any group through the nodes' HTTP API (JSON or the plugin's binary encoding); `plugin
+/// deploy` replaces the WebAssembly code of a `WasmFromLog` group through its log; `status`
 /// asks every node's HTTP API; `bench` measures a key/value group.
 ///
 /// Exit status: 0 success, 1 not found (a missing key, a compare-and-swap that did not swap;
@@ -20,7 +21,7 @@ struct RaftCtl: AsyncParsableCommand {
             binary, to the state machine of any group. Exit status: 0 success, 1 not found (kv), \
             2 usage, 3 unavailable.
             """,
-        subcommands: [KeyValue.self, Call.self, Status.self, Bench.self]
+        subcommands: [KeyValue.self, Call.self, Plugin.self, Status.self, Bench.self]
     )
 
     // Declared here as well as on each command that uses them, so they may also come before

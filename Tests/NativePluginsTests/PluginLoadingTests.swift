@@ -43,7 +43,7 @@ struct PluginLoadingTests {
         var registry = StateMachineRegistry()
         let libraries = [try ExampleLibraries.nativeCounter(), try ExampleLibraries.cKeyValue()]
         try registry.register(plugins: try Self.configuration(plugins: libraries).plugins)
-        #expect(registry.names == ["CKeyValue", "NativeCounter"])
+        #expect(registry.names == ["CKeyValue", "NativeCounter", "WasmFromLog"])
         #expect(try registry.make(named: "NativeCounter").name == "NativeCounter")
     }
 
