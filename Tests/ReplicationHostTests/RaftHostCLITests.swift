@@ -111,7 +111,8 @@ struct RaftHostCLITests {
             try await RaftHostCommand.run(Self.serve(path), registry: registry)
         }
         let message = error.map { "\($0)" } ?? ""
-        #expect(message.contains(#"no state machine named "KeyValueStore" (known: Tally)"#), "\(message)")
+        // WasmFromLog is every host's: it takes its code from the log.
+        #expect(message.contains(#"no state machine named "KeyValueStore" (known: Tally, WasmFromLog)"#), "\(message)")
     }
 
     @Test("two plugins of one name are an error that exits with status 1, not a crash")
