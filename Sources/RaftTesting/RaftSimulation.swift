@@ -282,6 +282,7 @@ public final class RaftSimulation {
             if let softState = step.output.softState, softState.role == .leader {
                 checkLeader(node, term: softState.term)
             }
+            checkAppliedIsDurable(on: node)
             for message in step.messagesBeforeSync { send(message) }
             for entry in step.appliedBeforeSync { checkApplied(entry, on: node) }
             route(step.completionsBeforeSync, from: node)
@@ -400,6 +401,17 @@ public final class RaftSimulation {
     }
 
     // MARK: - Invariants
+
+    /// What `beginStep` applied before the batch's write must already be durable on this node:
+    /// a state machine is never ahead of its own storage.
+    private func checkAppliedIsDurable(on node: Node) {
+        guard let replica = node.replica, replica.appliedIndex > 0,
+            let term = replica.engine.log.term(at: replica.appliedIndex)
+        else { return }
+        if !node.storage.hasSynced(index: replica.appliedIndex, term: term) {
+            _ = fail("\(node.id) applied through \(replica.appliedIndex) before it was durable on that node")
+        }
+    }
 
     private func checkLeader(_ node: Node, term: Term) {
         if let other = leaderOfTerm[term], other != node.id {
