@@ -569,6 +569,9 @@ public final class RaftSimulation {
 
     public func isUp(_ id: NodeID) -> Bool { nodes[id]?.isUp == true }
 
+    /// Whether node `id` is waiting for a sync: a crash now loses that sync's writes.
+    public func isSyncing(_ id: NodeID) -> Bool { nodes[id]?.syncingUntil != nil }
+
     public func engine(_ id: NodeID) -> RaftEngine? { nodes[id]?.engine }
 
     /// Linearizable reads that leaders served from their leases, crashed incarnations included.

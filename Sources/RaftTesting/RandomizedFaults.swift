@@ -3,7 +3,8 @@ import RaftReplica
 
 /// The randomized fault simulation: every seed builds a cluster and a random schedule of all
 /// the faults the simulator knows (loss, delay, long reordering, partitions, disconnections,
-/// crashes with restarts, stalled nodes, slow disks, clock-speed skew, every snapshot policy)
+/// crashes with restarts, crashes in the middle of a sync, stalled nodes, slow disks, clock-speed
+/// skew, every snapshot policy)
 /// while a client proposes and reads. The simulator checks the safety invariants after every
 /// step; at the end the network heals and the cluster must make progress again.
 ///
@@ -96,6 +97,17 @@ public enum RandomizedFaults {
             sim.schedule(after: rebootEvery, reboot)
         }
         if sim.randomNumber(below: 3) == 0 { sim.schedule(after: rebootEvery, reboot) }
+
+        // A "sync crasher": nodes crash while their sync is in flight, losing what it was
+        // writing (a vote, an entry), the moment a promise sent too early would be broken.
+        func crashMidSync() {
+            guard rebooting else { return }
+            for id in ids where sim.isSyncing(id) && sim.randomNumber(below: 4) == 0 {
+                sim.restart(id)
+            }
+            sim.schedule(after: .milliseconds(1 + sim.randomNumber(below: 10)), crashMidSync)
+        }
+        if sim.randomNumber(below: 3) == 0 { sim.schedule(after: .milliseconds(1), crashMidSync) }
 
         for _ in 0..<25 {
             switch sim.randomNumber(below: 9) {
