@@ -49,7 +49,11 @@ let package = Package(
             path: "Plugins/KeyValueStore"
         ),
         // A lock service with leases on log time and fencing tokens: proves the API is generic.
-        .target(name: "LockService", dependencies: ["StateMachineAPI", "StateMachineHTTP"], path: "Plugins/LockService"),
+        .target(
+            name: "LockService",
+            dependencies: ["StateMachineAPI", "StateMachineHTTP"],
+            path: "Plugins/LockService"
+        ),
         // The deterministic replica: engine + plugin + exactly-once sessions + snapshot policy +
         // linearizable reads, and the one driver step the simulator, the host and every test
         // harness run.
@@ -197,7 +201,9 @@ let package = Package(
         // `Modules/` holds the C sources of misbehaving plugins; `make wasm-examples` builds them.
         .testTarget(
             name: "WasmPluginsTests",
-            dependencies: ["WasmPlugins", "StateMachineAPI", "ClusterConfig", "RaftTesting", "RaftReplica", "RaftCore"],
+            dependencies: [
+                "WasmPlugins", "StateMachineAPI", "ClusterConfig", "RaftTesting", "RaftReplica", "RaftCore",
+            ],
             exclude: ["Modules"]
         ),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),

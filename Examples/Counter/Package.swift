@@ -11,7 +11,7 @@ let package = Package(
     ],
     dependencies: [
         // In your project: .package(url: "<the RaftHost repository>", from: "...").
-        .package(name: "RaftHost", path: "../.."),
+        .package(name: "RaftHost", path: "../..")
     ],
     targets: [
         // The state machine: depends on the plugin API only.

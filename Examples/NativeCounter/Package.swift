@@ -8,11 +8,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         // `.dynamic`: a shared library, libNativeCounter.so.
-        .library(name: "NativeCounter", type: .dynamic, targets: ["NativeCounter"]),
+        .library(name: "NativeCounter", type: .dynamic, targets: ["NativeCounter"])
     ],
     dependencies: [
         // In your project: .package(url: "<the RaftHost repository>", from: "...").
-        .package(name: "RaftHost", path: "../.."),
+        .package(name: "RaftHost", path: "../..")
     ],
     targets: [
         .target(
@@ -22,6 +22,6 @@ let package = Package(
                 .product(name: "RaftHostPluginExport", package: "RaftHost"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
-        ),
+        )
     ]
 )

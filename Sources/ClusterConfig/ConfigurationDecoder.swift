@@ -167,7 +167,11 @@ struct ConfigurationDecoder {
                 if let field = entry.optional("fuel") {
                     let text = try string(field, expected: "a number of instructions")
                     guard let value = UInt64(text.filter { $0 != "_" }), value > 0 else {
-                        throw error(.invalidValue, "fuel must be a positive number of instructions, found '\(text)'", at: field)
+                        throw error(
+                            .invalidValue,
+                            "fuel must be a positive number of instructions, found '\(text)'",
+                            at: field
+                        )
                     }
                     fuel = value
                 }
@@ -178,9 +182,17 @@ struct ConfigurationDecoder {
                         throw error(.invalidSize, "memory must be at least one WebAssembly page, 64KiB", at: field)
                     }
                 }
-                kind = .wasm(path: resolve(try string(wasm, expected: "a path"), against: baseDirectory), fuel: fuel, memoryBytes: memory)
+                kind = .wasm(
+                    path: resolve(try string(wasm, expected: "a path"), against: baseDirectory),
+                    fuel: fuel,
+                    memoryBytes: memory
+                )
             case (nil, nil):
-                throw error(.missingKey, "a plugin needs either native: path/to/lib.so or wasm: path/to/module.wasm", at: item)
+                throw error(
+                    .missingKey,
+                    "a plugin needs either native: path/to/lib.so or wasm: path/to/module.wasm",
+                    at: item
+                )
             case (_?, _?):
                 throw error(.conflictingOptions, "a plugin is either native or wasm, not both", at: item)
             }

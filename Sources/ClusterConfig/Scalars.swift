@@ -51,7 +51,7 @@ enum Scalars {
         let parts = number.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard
             let wholeText = parts.first, !wholeText.isEmpty, let whole = Int(wholeText),
-            case let (wholeValue, overflow) = whole.multipliedReportingOverflow(by: multiplier), !overflow
+            case (let wholeValue, let overflow) = whole.multipliedReportingOverflow(by: multiplier), !overflow
         else { return nil }
         guard parts.count == 2 else { return wholeValue }
 

@@ -119,7 +119,8 @@ public actor RaftClient {
         // Spent even if the call fails: the group may have applied it.
         nextSequence += 1
         let request = ClientRequest.command(
-            Replica.ClientCommand(clientID: clientID, sequence: sequence, command: command))
+            Replica.ClientCommand(clientID: clientID, sequence: sequence, command: command)
+        )
         return try await perform(request.encoded(), deadline: deadline)
     }
 
@@ -181,7 +182,9 @@ public actor RaftClient {
             if let deadline {
                 guard now < deadline else {
                     throw RaftClientError(
-                        .unavailable, "no node of group \(group) answered in time; last: \(lastProblem)")
+                        .unavailable,
+                        "no node of group \(group) answered in time; last: \(lastProblem)"
+                    )
                 }
                 attemptTimeout = min(attemptTimeout, now.duration(to: deadline))
             }
@@ -289,7 +292,12 @@ public actor RaftClient {
         let logger = self.logger
         let task = Task {
             try await NodeConnection.connect(
-                to: endpoint, eventLoopGroup: eventLoopGroup, codec: codec, timeout: timeout, logger: logger)
+                to: endpoint,
+                eventLoopGroup: eventLoopGroup,
+                codec: codec,
+                timeout: timeout,
+                logger: logger
+            )
         }
         connections[node] = task
         let connection = try await task.value

@@ -137,12 +137,17 @@ final class ClusterSupervisor: Service {
             guard ContinuousClock.now < deadline else {
                 let missing = configuration.groups.map(\.name).filter { leaders[$0] == nil }
                 throw StartupFailure(
-                    description: "no leader within \(startupTimeout) in: \(missing.joined(separator: ", "))")
+                    description: "no leader within \(startupTimeout) in: \(missing.joined(separator: ", "))"
+                )
             }
             for group in configuration.groups where leaders[group.name] == nil {
                 for node in configuration.nodes {
                     let answer = await ClientPortProbe.leadership(
-                        of: group.name, host: node.client.host, port: node.client.port, timeout: .seconds(1))
+                        of: group.name,
+                        host: node.client.host,
+                        port: node.client.port,
+                        timeout: .seconds(1)
+                    )
                     if answer == .leader {
                         leaders[group.name] = node.id
                         break

@@ -1,7 +1,7 @@
 package import ClusterConfig
 import NativePlugins
-import WasmPlugins
 package import StateMachineAPI
+import WasmPlugins
 
 extension StateMachineRegistry {
     /// Loads every entry of `plugins` (cluster.yaml's `plugins:`) and registers it under the

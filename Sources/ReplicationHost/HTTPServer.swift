@@ -82,7 +82,8 @@ package final class HTTPServer: Sendable {
         } catch {
             logger.debug(
                 "closing HTTP connection: \(error)",
-                metadata: ["http.remote": "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"])
+                metadata: ["http.remote": "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"]
+            )
         }
     }
 
@@ -152,7 +153,9 @@ package final class HTTPServer: Sendable {
         allocator: ByteBufferAllocator
     ) async throws {
         let answer = HTTPAnswer.error(
-            .payloadTooLarge, "the request body exceeds http.maxBodySize (\(maxBodySize) bytes)")
+            .payloadTooLarge,
+            "the request body exceeds http.maxBodySize (\(maxBodySize) bytes)"
+        )
         try await write(answer, to: head, keepAlive: false, outbound: outbound, allocator: allocator)
     }
 

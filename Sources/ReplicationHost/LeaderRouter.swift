@@ -60,7 +60,8 @@ package final class LeaderRouter: Sendable {
         }
         guard var session = borrowed else { throw RaftClientError(.closed, "the node is shutting down") }
         let request = ClientRequest.command(
-            Replica.ClientCommand(clientID: session.clientID, sequence: session.nextSequence, command: command))
+            Replica.ClientCommand(clientID: session.clientID, sequence: session.nextSequence, command: command)
+        )
         // Spent even if the call fails: the group may have applied it.
         session.nextSequence += 1
         defer {

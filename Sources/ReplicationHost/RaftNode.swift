@@ -20,7 +20,6 @@ import Musl
 import Darwin
 #endif
 
-
 /// One node of a cluster: every group of `cluster.yaml`, each driven by its own serial
 /// executor over `DiskStorage` in `<data>/<node>/<group>`, the peer transport, and the native
 /// client port.

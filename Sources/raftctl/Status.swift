@@ -111,7 +111,8 @@ struct Status: AsyncParsableCommand {
         }
         let rule = "+" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "+") + "+\n"
         func line(_ cells: [String]) -> String {
-            "|" + zip(cells, widths).map { " " + $0 + String(repeating: " ", count: $1 - $0.count) + " " }
+            "|"
+                + zip(cells, widths).map { " " + $0 + String(repeating: " ", count: $1 - $0.count) + " " }
                 .joined(separator: "|") + "|\n"
         }
         return rule + line(header) + rule + rows.map(line).joined() + rule

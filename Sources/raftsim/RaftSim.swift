@@ -48,7 +48,9 @@ struct RaftSim: ParsableCommand {
         let summary = run.summary
         if let failure = summary.failure {
             print("raftsim: FAILED after \(summary.seeds) seeds: \(failure)")
-            print("replay: raftsim --seed \(failure.seed), or RAFT_SIM_SEED=\(failure.seed) swift test --filter RandomizedFaults")
+            print(
+                "replay: raftsim --seed \(failure.seed), or RAFT_SIM_SEED=\(failure.seed) swift test --filter RandomizedFaults"
+            )
             throw ExitCode.failure
         }
         print(

@@ -171,7 +171,9 @@ struct RaftClientTests {
         let error = await #expect(throws: RaftClientError.self) {
             try await client.submit(
                 // Long enough for the request to reach the node on a loaded machine.
-                KeyValueStore.Command.put(key: "k", value: "v").encoded(), deadline: start + .seconds(2))
+                KeyValueStore.Command.put(key: "k", value: "v").encoded(),
+                deadline: start + .seconds(2)
+            )
         }
         #expect(error?.code == .unavailable)
         // Loose upper bound: other suites may keep the test process's threads busy.

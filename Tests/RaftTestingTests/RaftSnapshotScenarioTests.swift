@@ -37,12 +37,20 @@ struct RaftSnapshotScenarioTests {
     }
 
     private func snapshotCommon(
-        disconnect: Bool, reliable: Bool, crash: Bool, seed: UInt64, testName: String = #function
+        disconnect: Bool,
+        reliable: Bool,
+        crash: Bool,
+        seed: UInt64,
+        testName: String = #function
     ) throws {
         // Small chunks, so that snapshots travel in several pieces.
         let sim = RaftSimulation(
-            servers: 3, seed: seed, testName: testName, snapshots: .everyEntries(Self.snapshotInterval),
-            configure: { $0.snapshotChunkBytes = 256 })
+            servers: 3,
+            seed: seed,
+            testName: testName,
+            snapshots: .everyEntries(Self.snapshotInterval),
+            configure: { $0.snapshotChunkBytes = 256 }
+        )
         sim.network.unreliable = !reliable
         try sim.one(sim.randomCommand(), expectedServers: 3, retry: true)
         var leader1 = try sim.checkOneLeader()

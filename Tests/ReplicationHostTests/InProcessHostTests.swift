@@ -135,13 +135,16 @@ struct InProcessHostTests {
             // Enough writes to pass maxraftstate (4 KiB) several times: snapshots are taken.
             for sequence in 1...60 {
                 let response = try await cluster.submitToLeader(
-                    KV.put("key\(sequence % 7)", "value\(sequence)", client: 7, sequence: UInt64(sequence)), group: "kv"
+                    KV.put("key\(sequence % 7)", "value\(sequence)", client: 7, sequence: UInt64(sequence)),
+                    group: "kv"
                 )
                 #expect(KV.response(response) == .ok)
             }
             let acquire = LockService.Command.acquire(lock: "printer", owner: "alice", leaseMs: 60_000)
             let lockResponse = try await cluster.submitToLeader(
-                .command(.init(clientID: 8, sequence: 1, command: acquire.encoded())), group: "locks")
+                .command(.init(clientID: 8, sequence: 1, command: acquire.encoded())),
+                group: "locks"
+            )
             guard case .ok(let lockBytes) = lockResponse else {
                 Issue.record("acquire failed: \(lockResponse)")
                 return
@@ -156,12 +159,21 @@ struct InProcessHostTests {
             let leader = try #require(cluster.leader(of: "kv"))
             let leaderPort = try await leader.start().client.port
             let read = try await ClientPortProbe.send(
-                KV.get("key4"), group: "kv", host: "127.0.0.1", port: leaderPort, timeout: .seconds(5))
+                KV.get("key4"),
+                group: "kv",
+                host: "127.0.0.1",
+                port: leaderPort,
+                timeout: .seconds(5)
+            )
             #expect(KV.response(read) == .value("value60"))
             let follower = try #require(cluster.nodes.values.first { $0 !== leader })
             let redirected = try await ClientPortProbe.send(
-                KV.get("key4"), group: "kv", host: "127.0.0.1", port: try await follower.start().client.port,
-                timeout: .seconds(5))
+                KV.get("key4"),
+                group: "kv",
+                host: "127.0.0.1",
+                port: try await follower.start().client.port,
+                timeout: .seconds(5)
+            )
             guard case .error(let error) = redirected else {
                 Issue.record("a follower answered a linearizable read: \(redirected)")
                 return
@@ -169,7 +181,12 @@ struct InProcessHostTests {
             #expect(error.code == .notLeader)
             #expect(error.leaderHint == NodeID(leader.node.numericID))
             let unknown = try await ClientPortProbe.send(
-                KV.get("key4"), group: "nope", host: "127.0.0.1", port: leaderPort, timeout: .seconds(5))
+                KV.get("key4"),
+                group: "nope",
+                host: "127.0.0.1",
+                port: leaderPort,
+                timeout: .seconds(5)
+            )
             guard case .unknownGroup = unknown else {
                 Issue.record("expected unknownGroup, got \(unknown)")
                 return
@@ -193,7 +210,9 @@ struct InProcessHostTests {
             }
             let holderQuery = LockService.Query.holder(lock: "printer")
             let holderResponse = try await cluster.submitToLeader(
-                .query(holderQuery.encoded(), consistency: .linearizable), group: "locks")
+                .query(holderQuery.encoded(), consistency: .linearizable),
+                group: "locks"
+            )
             guard case .ok(let holderBytes) = holderResponse,
                 case .holder(let current) = try LockService.Response(decoding: holderBytes)
             else {
@@ -218,7 +237,10 @@ struct InProcessHostTests {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let cluster = InProcessCluster(
-            directory: directory, nodeCount: 1, groups: [.init(name: "kv", stateMachine: KeyValueStore.name)])
+            directory: directory,
+            nodeCount: 1,
+            groups: [.init(name: "kv", stateMachine: KeyValueStore.name)]
+        )
         let recorder = LogRecorder()
         let node = try await cluster.start("n1", logger: recorder.logger(label: "n1"))
         do {
@@ -229,7 +251,9 @@ struct InProcessHostTests {
                 for sequence in 1...commands {
                     group.addTask {
                         await node.submit(
-                            KV.put("k\(sequence)", "v", client: UInt64(sequence), sequence: 1), group: "kv")
+                            KV.put("k\(sequence)", "v", client: UInt64(sequence), sequence: 1),
+                            group: "kv"
+                        )
                     }
                 }
                 return await group.reduce(into: []) { $0.append($1) }

@@ -79,7 +79,6 @@ final class ProcessCluster: Sendable {
         return found
     }
 
-
     func start(_ id: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -131,7 +130,11 @@ final class ProcessCluster: Sendable {
     func leader(among candidates: [String]) async -> String? {
         for id in candidates {
             let answer = await ClientPortProbe.leadership(
-                of: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(1))
+                of: "kv",
+                host: "127.0.0.1",
+                port: port(of: id),
+                timeout: .seconds(1)
+            )
             if answer == .leader { return id }
         }
         return nil
@@ -139,7 +142,12 @@ final class ProcessCluster: Sendable {
 
     func send(_ request: ClientRequest, to id: String) async throws -> ClientResponse {
         try await ClientPortProbe.send(
-            request, group: "kv", host: "127.0.0.1", port: port(of: id), timeout: .seconds(5))
+            request,
+            group: "kv",
+            host: "127.0.0.1",
+            port: port(of: id),
+            timeout: .seconds(5)
+        )
     }
 
     func logs() -> String {
@@ -179,7 +187,8 @@ struct ProcessTests {
             let failover = ContinuousClock.now - killed
             #expect(second != first)
             print(
-                "rafthost processes: first leader \(first) after \(elected); \(second) leads \(failover) after SIGKILL")
+                "rafthost processes: first leader \(first) after \(elected); \(second) leads \(failover) after SIGKILL"
+            )
 
             let after = try await cluster.send(KV.put("after", "kill", client: 42, sequence: 2), to: second)
             #expect(KV.response(after) == .ok)

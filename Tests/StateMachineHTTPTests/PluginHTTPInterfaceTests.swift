@@ -52,7 +52,9 @@ struct PluginHTTPInterfaceTests {
         #expect(try KeyValueStore.Command(decoding: encoded) == .put(key: "k", value: "v"))
         #expect(throws: (any Error).self) { try toBinary(Array(#"{"put":{}}"#.utf8)) }
         let toJSON = try #require(keyValue.responseToJSON)
-        #expect(String(decoding: try toJSON(KeyValueStore.Response.noKey.encoded()), as: UTF8.self) == "{\"noKey\":{}}\n")
+        #expect(
+            String(decoding: try toJSON(KeyValueStore.Response.noKey.encoded()), as: UTF8.self) == "{\"noKey\":{}}\n"
+        )
 
         let locks = PluginHTTPInterface(for: LockService.self)
         #expect(locks.commandFromJSON == nil && locks.queryFromJSON == nil && locks.responseToJSON == nil)
