@@ -399,6 +399,8 @@ public final class RaftNode: Service {
                     group.addTask {
                         do {
                             try await running.clientServer.run()
+                        } catch is CancellationError {
+                            // The node is stopping: not a failure of the port.
                         } catch {
                             self.logger.error("client port failed: \(error)")
                         }
@@ -406,6 +408,8 @@ public final class RaftNode: Service {
                     group.addTask {
                         do {
                             try await running.httpServer.run()
+                        } catch is CancellationError {
+                            // The node is stopping: not a failure of the port.
                         } catch {
                             self.logger.error("HTTP port failed: \(error)")
                         }
