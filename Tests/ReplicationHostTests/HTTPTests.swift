@@ -166,14 +166,18 @@ struct HTTPTests {
         .init(name: "locks", stateMachine: LockService.name, maxRaftState: nil),
     ]
 
-    @Test("key/value, locks, status and metrics over HTTP on a three-node cluster, through any node")
-    func api() async throws {
+    /// Starts three nodes running ``groups``, waits for the kv group's leader and runs `body`
+    /// with its id and the HTTP ports of the leader and of a follower; stops the nodes however
+    /// `body` ends.
+    private static func withThreeNodes(
+        _ body: (_ leaderID: String, _ leader: Int, _ follower: Int) async throws -> Void
+    ) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         // A generous request timeout: the whole suite runs CPU-bound tests on the same two cores.
         let cluster = try await HTTPCluster(
             directory: directory,
-            groups: Self.groups,
+            groups: groups,
             maxBodySize: 1024,
             requestTimeout: .seconds(20)
         )
@@ -185,6 +189,17 @@ struct HTTPTests {
             let leaderID = try #require(try await cluster.waitForLeaders()["kv"])
             let leader = try #require(cluster.httpPorts[leaderID])
             let follower = try #require(cluster.httpPorts.first { $0.key != leaderID }?.value)
+            try await body(leaderID, leader, follower)
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("key/value, locks, status and metrics over HTTP on a three-node cluster, through any node")
+    func api() async throws {
+        try await Self.withThreeNodes { leaderID, leader, follower in
 
             // Writes on the leader, reads on a follower (forwarded, linearizable).
             var result = try await httpRequest(.PUT, port: leader, "/v1/kv/greeting", body: "hello")
@@ -325,31 +340,12 @@ struct HTTPTests {
             #expect(result.body.contains("# TYPE rafthost_fsync_seconds histogram"))
             #expect(result.body.contains(#"rafthost_replication_lag_entries{node="\#(leaderID)",group="kv",peer=""#))
             #expect(result.body.contains("# TYPE rafthost_elections_total counter"))
-        } catch {
-            await cluster.stopAll()
-            throw error
         }
-        await cluster.stopAll()
     }
 
     @Test("any plugin through POST /v1/groups/{group}/command and /query: binary, JSON, exactly-once headers, errors")
     func genericEndpoints() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
-        let cluster = try await HTTPCluster(
-            directory: directory,
-            groups: Self.groups,
-            maxBodySize: 1024,
-            requestTimeout: .seconds(20)
-        )
-        let recorder = LogRecorder()
-        do {
-            for id in ["n1", "n2", "n3"] {
-                try await cluster.start(id, logger: recorder.logger(label: id))
-            }
-            let leaderID = try #require(try await cluster.waitForLeaders()["kv"])
-            let leader = try #require(cluster.httpPorts[leaderID])
-            let follower = try #require(cluster.httpPorts.first { $0.key != leaderID }?.value)
+        try await Self.withThreeNodes { leaderID, leader, follower in
             let json = [("content-type", "application/json")]
             let binary = [("content-type", "application/octet-stream")]
 
@@ -432,11 +428,7 @@ struct HTTPTests {
             #expect(result.status == 405)
             result = try await httpRequest(.GET, port: leader, "/v1/kv/j")
             #expect(result.body == "123")
-        } catch {
-            await cluster.stopAll()
-            throw error
         }
-        await cluster.stopAll()
     }
 
     @Test("a write that cannot commit is answered 503 before the request timeout, never 200")
