@@ -20,6 +20,8 @@ struct Serve: AsyncParsableCommand {
         var registry = RootCommand.registry
         try registry.register(plugins: configuration.plugins)
         options.bootstrapLogging(node: node)
+        // Every swift-metrics instrument of the process, the node's included, at /metrics.
+        RaftHostMetrics.bootstrapPrometheus()
         let logger = Logger(label: "rafthost")
         let raftNode = try RaftNode(
             configuration: configuration,
