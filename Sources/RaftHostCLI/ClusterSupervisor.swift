@@ -11,6 +11,7 @@ final class ClusterSupervisor: Service {
     private let configPath: String
     private let executable: String
     private let logLevel: Logger.Level
+    private let logFormat: LogFormat
     private let startupTimeout: Duration
     private let logger: Logger
     private let output = Mutex(FileHandle.standardOutput)
@@ -20,6 +21,7 @@ final class ClusterSupervisor: Service {
         configPath: String,
         executable: String,
         logLevel: Logger.Level,
+        logFormat: LogFormat,
         startupTimeout: Duration,
         logger: Logger
     ) {
@@ -27,6 +29,7 @@ final class ClusterSupervisor: Service {
         self.configPath = configPath
         self.executable = executable
         self.logLevel = logLevel
+        self.logFormat = logFormat
         self.startupTimeout = startupTimeout
         self.logger = logger
     }
@@ -70,7 +73,10 @@ final class ClusterSupervisor: Service {
     private func launch(_ node: ClusterConfiguration.Node) throws -> Child {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--config", configPath, "--node", node.id, "--log-level", logLevel.rawValue]
+        process.arguments = [
+            "serve", "--config", configPath, "--node", node.id, "--log-level", logLevel.rawValue,
+            "--log-format", logFormat.rawValue,
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -92,7 +98,7 @@ final class ClusterSupervisor: Service {
                     .dropLast().map { String(decoding: $0, as: UTF8.self) }
             }
             for line in lines {
-                print("[\(node.id)] \(line)")
+                forward(line, of: node.id)
             }
             if data.isEmpty {
                 drained.signal()
@@ -184,6 +190,16 @@ final class ClusterSupervisor: Service {
         }
         lines.append("press Ctrl-C to stop the cluster")
         for line in lines { print(line) }
+    }
+
+    /// Passes on a line a child printed: a JSON log line as it is, on standard error (it has its
+    /// `raft.node` field); any other line prefixed with the node's id, on standard output.
+    private func forward(_ line: String, of node: String) {
+        if logFormat == .json, line.hasPrefix("{") {
+            StandardError.writeLine(line)
+        } else {
+            print("[\(node)] \(line)")
+        }
     }
 
     private func print(_ line: String) {

@@ -10,19 +10,36 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = LogLevel(.info)
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "text (one human-readable line per event) or json (one JSON object per line)."
+    )
+    var logFormat = LogFormat.text
+
     /// Whether a command of this process has bootstrapped the logging system, which may happen
     /// only once per process (tests run several commands in one).
     private static let loggingBootstrapped = Atomic(false)
 
-    /// Sends log lines at `logLevel` and above to standard error. A later command in the same
+    /// Sends log lines at `logLevel` and above to standard error, in `logFormat`. In JSON, every
+    /// line of a process serving `node` has its `raft.node` field. A later command in the same
     /// process keeps the first one's logging.
-    func bootstrapLogging() {
+    func bootstrapLogging(node: String? = nil) {
         guard !Self.loggingBootstrapped.exchange(true, ordering: .relaxed) else { return }
         let level = logLevel.level
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        switch logFormat {
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case .json:
+            let provider = node.map { node in Logger.MetadataProvider { ["raft.node": "\(node)"] } }
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler.standardError(label: label, metadataProvider: provider)
+                handler.logLevel = level
+                return handler
+            }
         }
     }
 }
@@ -46,4 +63,11 @@ struct LogLevel: ExpressibleByArgument {
     static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 
     var defaultValueDescription: String { level.rawValue }
+}
+
+/// How a command writes its log lines on standard error: `text`, swift-log's `StreamLogHandler`
+/// (the default), or `json`, one object per line (`JSONLogHandler`).
+enum LogFormat: String, CaseIterable, ExpressibleByArgument {
+    case text
+    case json
 }

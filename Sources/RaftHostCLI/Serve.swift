@@ -19,7 +19,9 @@ struct Serve: AsyncParsableCommand {
         // Plugins the file lists load before anything starts; one that cannot stops the node.
         var registry = RootCommand.registry
         try registry.register(plugins: configuration.plugins)
-        options.bootstrapLogging()
+        options.bootstrapLogging(node: node)
+        // Every swift-metrics instrument of the process, the node's included, at /metrics.
+        RaftHostMetrics.bootstrapPrometheus()
         let logger = Logger(label: "rafthost")
         let raftNode = try RaftNode(
             configuration: configuration,

@@ -31,6 +31,7 @@ struct Up: AsyncParsableCommand {
             configPath: configPath,
             executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
             logLevel: options.logLevel.level,
+            logFormat: options.logFormat,
             startupTimeout: .seconds(startupTimeout),
             logger: logger
         )

@@ -99,6 +99,8 @@ package final class GroupExecutor: Sendable {
     private let transport: any PeerTransport
     private let storage: any PersistentStorage
     private let logger: Logger
+    /// The swift-metrics instruments every batch's status is recorded to.
+    private let instruments: GroupInstruments
     /// Inputs not yet taken by the executor; nil once it has returned, when requests are
     /// answered at once instead.
     private let queue = Mutex<[Event]?>([])
@@ -119,8 +121,10 @@ package final class GroupExecutor: Sendable {
         transport: any PeerTransport,
         heartbeat: Duration,
         requestTimeout: Duration,
+        instruments: GroupInstruments,
         logger: Logger
     ) {
+        self.instruments = instruments
         self.name = name
         self.groupID = groupID
         self.heartbeat = heartbeat
@@ -268,6 +272,7 @@ package final class GroupExecutor: Sendable {
             }
             let status = Self.status(of: replica, name: name, storage: storage, metrics: metrics.withLock { $0 })
             currentStatus.withLock { $0 = status }
+            instruments.record(status)
             if stopping || Task.isCancelled { break }
         }
     }
@@ -316,6 +321,7 @@ package final class GroupExecutor: Sendable {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         metrics.withLock { $0.recordSync(seconds: seconds) }
+        instruments.recordSync(seconds: seconds)
     }
 
     /// The `maxraftstate` policy: capture on the executor (a copy-on-write copy), then encode

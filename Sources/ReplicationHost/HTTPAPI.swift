@@ -1,6 +1,8 @@
 package import ClusterConfig
+package import CoreMetrics
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import RaftClient
 import RaftCore
 package import RaftReplica
@@ -41,6 +43,7 @@ package struct HTTPAPI: Sendable {
 
     private let nodeID: String
     private let configuration: ClusterConfiguration
+    private let metricsFactory: any MetricsFactory
     private let status: @Sendable () -> [GroupStatus]
     private let local: LocalSubmit
     private let routers: [String: LeaderRouter]
@@ -50,6 +53,7 @@ package struct HTTPAPI: Sendable {
     package init(
         nodeID: String,
         configuration: ClusterConfiguration,
+        metricsFactory: any MetricsFactory,
         routers: [String: LeaderRouter],
         interfaces: [String: PluginHTTPInterface],
         status: @escaping @Sendable () -> [GroupStatus],
@@ -57,6 +61,7 @@ package struct HTTPAPI: Sendable {
     ) {
         self.nodeID = nodeID
         self.configuration = configuration
+        self.metricsFactory = metricsFactory
         self.routers = routers
         self.interfaces = interfaces
         self.status = status
@@ -356,86 +361,21 @@ package struct HTTPAPI: Sendable {
     }
 
     /// The Prometheus text exposition (format 0.0.4), written by hand from ``GroupStatus``.
+    /// The Prometheus text of the node's registry, when it records through one; a host that
+    /// bootstrapped another swift-metrics backend exports its metrics its own way.
     private func metricsAnswer() -> HTTPAnswer {
-        let groups = status()
-        var text = ""
-        func family(_ name: String, _ type: String, _ help: String, _ value: (GroupStatus) -> UInt64) {
-            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for group in groups {
-                text += "\(name){node=\"\(Self.label(nodeID))\",group=\"\(Self.label(group.name))\"} \(value(group))\n"
-            }
+        guard let prometheus = metricsFactory as? PrometheusMetricsFactory else {
+            return .error(
+                .notFound,
+                "this process records its metrics through its own swift-metrics backend "
+                    + "(\(type(of: metricsFactory))), not a Prometheus registry: nothing to export here"
+            )
         }
-        family("rafthost_term", "gauge", "The group's current Raft term on this node.") { $0.term }
-        family("rafthost_is_leader", "gauge", "1 when this node leads the group, else 0.") {
-            $0.role == .leader ? 1 : 0
-        }
-        family("rafthost_commit_index", "gauge", "The highest log index known committed.") { $0.commitIndex }
-        family("rafthost_applied_index", "gauge", "The highest log index applied to the state machine.") {
-            $0.appliedIndex
-        }
-        family("rafthost_last_index", "gauge", "The index of the last entry of the local log.") { $0.lastIndex }
-        family("rafthost_snapshot_index", "gauge", "The last index covered by the local snapshot.") {
-            $0.snapshotIndex
-        }
-        family("rafthost_fsyncs_total", "counter", "Storage syncs since the node started.") { UInt64($0.syncs) }
-        family(
-            "rafthost_proposals_total",
-            "counter",
-            "Client commands handed to this node (a follower forwards them)."
-        ) {
-            $0.metrics.proposals
-        }
-        family("rafthost_applied_entries_total", "counter", "Log entries applied on this node.") {
-            $0.metrics.appliedEntries
-        }
-        family("rafthost_elections_total", "counter", "Elections this node started.") { $0.metrics.elections }
-        family("rafthost_lease_reads_total", "counter", "Linearizable reads served from the leader's lease.") {
-            $0.metrics.leaseReads
-        }
-        family("rafthost_lease_stalls_total", "counter", "Read leases given up because ticks ran late.") {
-            $0.metrics.leaseStalls
-        }
-        family("rafthost_snapshots_total", "counter", "Snapshots this node took.") { $0.metrics.snapshots }
-        family("rafthost_snapshot_bytes", "gauge", "Size of the last snapshot this node took.") {
-            $0.metrics.lastSnapshotBytes
-        }
-        text += "# HELP rafthost_replication_lag_entries Entries a follower is behind the leader's log.\n"
-        text += "# TYPE rafthost_replication_lag_entries gauge\n"
-        for group in groups {
-            for (peer, lag) in group.replicationLag.sorted(by: { $0.key < $1.key }) {
-                text +=
-                    "rafthost_replication_lag_entries{node=\"\(Self.label(nodeID))\",group=\"\(Self.label(group.name))\","
-                    + "peer=\"\(Self.label(nodeName(peer) ?? "\(peer)"))\"} \(lag)\n"
-            }
-        }
-        text += "# HELP rafthost_fsync_seconds Latency of the storage syncs (write + fsync) of a batch.\n"
-        text += "# TYPE rafthost_fsync_seconds histogram\n"
-        for group in groups {
-            let labels = "node=\"\(Self.label(nodeID))\",group=\"\(Self.label(group.name))\""
-            var cumulative: UInt64 = 0
-            for (slot, count) in group.metrics.syncLatencyBuckets.enumerated() {
-                cumulative += count
-                let bound =
-                    slot < GroupMetrics.syncLatencyBounds.count ? "\(GroupMetrics.syncLatencyBounds[slot])" : "+Inf"
-                text += "rafthost_fsync_seconds_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
-            }
-            text += "rafthost_fsync_seconds_sum{\(labels)} \(group.metrics.syncLatencySum)\n"
-            text += "rafthost_fsync_seconds_count{\(labels)} \(group.metrics.syncCount)\n"
-        }
-        return HTTPAnswer(.ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
-    }
-
-    private static func label(_ value: String) -> String {
-        var escaped = ""
-        for character in value {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
+        return HTTPAnswer(
+            .ok,
+            contentType: "text/plain; version=0.0.4; charset=utf-8",
+            body: prometheus.registry.emitToBuffer()
+        )
     }
 
     // MARK: - Parsing

@@ -1,4 +1,5 @@
 public import ClusterConfig
+public import CoreMetrics
 public import Logging
 public import NIOCore
 public import NIOPosix
@@ -56,6 +57,7 @@ public final class RaftNode: Service {
     public let node: ClusterConfiguration.Node
     private let configuration: ClusterConfiguration
     private let registry: StateMachineRegistry
+    private let metricsFactory: any MetricsFactory
     private let transport: any PeerTransport
     private let startTransport: @Sendable () async throws -> Void
     private let shutdownTransport: @Sendable () async -> Void
@@ -72,12 +74,17 @@ public final class RaftNode: Service {
     /// - Parameters:
     ///   - node: the id of this node in `configuration.nodes` (`n1`).
     ///   - registry: the plugins the groups may name: the binary decides which it serves.
+    ///   - metricsFactory: what the node records its metrics through; by default the process's
+    ///     swift-metrics backend, or a Prometheus registry of the node's own when none was
+    ///     bootstrapped (``RaftHostMetrics/defaultFactory()``). `GET /metrics` renders the
+    ///     registry of a `PrometheusMetricsFactory`.
     ///   - logger: the node adds `raft.group`, `raft.term` and `raft.peer` metadata.
     public convenience init(
         configuration: ClusterConfiguration,
         node: String,
         registry: StateMachineRegistry,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger
     ) throws(HostError) {
         let member = try Self.member(node, of: configuration)
@@ -110,6 +117,7 @@ public final class RaftNode: Service {
             shutdownTransport: { await transport.shutdown() },
             registry: registry,
             eventLoopGroup: eventLoopGroup,
+            metricsFactory: metricsFactory,
             logger: logger
         )
     }
@@ -123,9 +131,11 @@ public final class RaftNode: Service {
         shutdownTransport: @escaping @Sendable () async -> Void,
         registry: StateMachineRegistry,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger
     ) throws(HostError) {
         self.node = try Self.member(node, of: configuration)
+        self.metricsFactory = metricsFactory ?? RaftHostMetrics.defaultFactory()
         self.configuration = configuration
         self.registry = registry
         self.transport = transport
@@ -268,6 +278,7 @@ public final class RaftNode: Service {
         let api = HTTPAPI(
             nodeID: node.id,
             configuration: configuration,
+            metricsFactory: metricsFactory,
             routers: Dictionary(uniqueKeysWithValues: zip(executors.map(\.name), routers)),
             interfaces: Dictionary(
                 uniqueKeysWithValues: configuration.groups.map { group in
@@ -350,6 +361,14 @@ public final class RaftNode: Service {
             transport: transport,
             heartbeat: configuration.raft.heartbeat,
             requestTimeout: configuration.requestTimeout,
+            instruments: GroupInstruments(
+                node: node.id,
+                group: group.name,
+                factory: metricsFactory,
+                peerName: { [configuration] peer in
+                    configuration.nodes.first { $0.numericID == peer.rawValue }?.id ?? "\(peer.rawValue)"
+                }
+            ),
             logger: logger
         )
         return (executor, storage)

@@ -74,4 +74,71 @@ struct UpCommandTests {
             #expect(kill(pid, 0) != 0, "child \(pid) is gone")
         }
     }
+
+    @Test("up --log-format json: every node logs JSON lines on standard error, each with its raft.node")
+    func jsonLogs() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await ProcessCluster(directory: directory)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: cluster.executable)
+        up.arguments = ["up", "--config", cluster.configPath, "--log-format", "json"]
+        let (stdout, stderr) = (Pipe(), Pipe())
+        up.standardOutput = stdout
+        up.standardError = stderr
+        let (printed, logged) = (Output(), Output())
+        for (pipe, output) in [(stdout, printed), (stderr, logged)] {
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil } else { output.append(data) }
+            }
+        }
+        try up.run()
+        // Every line on standard error, parsed; nil for one that is no JSON object (yet).
+        func objects() -> [[String: Any]?] {
+            logged.lines.map { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            }
+        }
+        func childPIDs() -> [Int32] {
+            objects().compactMap { object in
+                guard let object, object["message"] as? String == "started node" else { return nil }
+                return (object["pid"] as? String).flatMap { Int32($0) }
+            }
+        }
+        defer {
+            if up.isRunning {
+                kill(up.processIdentifier, SIGKILL)
+                up.waitUntilExit()
+            }
+            for pid in childPIDs() {
+                kill(pid, SIGKILL)
+            }
+        }
+
+        _ = try await eventually(within: .seconds(30), "the cluster is up") {
+            printed.lines.first { $0.contains("every group has a leader") }
+        }
+        #expect(childPIDs().count == 3)
+        kill(up.processIdentifier, SIGTERM)
+        up.waitUntilExit()
+        #expect(up.terminationStatus == 0)
+        try await Task.sleep(for: .milliseconds(200))
+
+        let parsed = objects()
+        #expect(!parsed.isEmpty)
+        #expect(parsed.allSatisfy { $0 != nil }, "every line on standard error is a JSON object")
+        for node in cluster.nodes {
+            let started = parsed.contains { object in
+                object?["raft.node"] as? String == node.id && object?["message"] as? String == "node started"
+            }
+            #expect(started, "\(node.id) logged that it started")
+        }
+        for object in parsed.compactMap({ $0 }) {
+            for field in ["timestamp", "level", "label", "message", "source"] {
+                #expect(object[field] is String, "\(field) in \(object)")
+            }
+        }
+        #expect(!printed.lines.contains { $0.contains("node started") }, "no log line on standard output")
+    }
 }
