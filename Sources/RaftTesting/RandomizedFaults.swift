@@ -4,7 +4,7 @@ import RaftReplica
 /// The randomized fault simulation: every seed builds a cluster and a random schedule of all
 /// the faults the simulator knows (loss, delay, long reordering, partitions, disconnections,
 /// crashes with restarts, crashes in the middle of a sync, stalled nodes, slow disks, clock-speed
-/// skew, every snapshot policy)
+/// skew, every snapshot policy, leadership transfers)
 /// while a client proposes and reads. The simulator checks the safety invariants after every
 /// step; at the end the network heals and the cluster must make progress again.
 ///
@@ -108,6 +108,21 @@ public enum RandomizedFaults {
             sim.schedule(after: .milliseconds(1 + sim.randomNumber(below: 10)), crashMidSync)
         }
         if sim.randomNumber(below: 3) == 0 { sim.schedule(after: .milliseconds(1), crashMidSync) }
+
+        // A "transferrer" on a third of the seeds: leaders are asked to hand their leadership to
+        // a random node. It draws from a generator of its own, so the other seeds replay as
+        // they did before leadership transfer existed.
+        var transfers = SeededGenerator(seed: seed ^ 0x7EA5)
+        func transfer() {
+            guard rebooting else { return }
+            for id in ids where sim.isUp(id) && sim.engine(id)?.role == .leader {
+                sim.transferLeadership(from: id, to: ids[Int(transfers.next() % UInt64(ids.count))])
+            }
+            sim.schedule(after: .milliseconds(100 + transfers.next() % 1_000), transfer)
+        }
+        if transfers.next() % 3 == 0 {
+            sim.schedule(after: .milliseconds(100 + transfers.next() % 1_000), transfer)
+        }
 
         for _ in 0..<25 {
             switch sim.randomNumber(below: 9) {
