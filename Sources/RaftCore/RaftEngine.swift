@@ -234,7 +234,7 @@ public struct RaftEngine: Sendable {
 
         if message.term > term {
             switch message.payload {
-    case .preVote, .vote:
+            case .preVote, .vote:
                 // A follower that recently heard from a leader ignores campaigns (thesis §4.2.3):
                 // it keeps a removed or partitioned node from disrupting a working cluster. A
                 // campaign the leader itself asked for (leadership transfer) is the exception.
