@@ -61,7 +61,8 @@ public struct VoteRequest: Sendable, Hashable {
     public var lastLogTerm: Term
     /// The campaign follows a ``Message/Payload/timeoutNow`` from the leader of the previous
     /// term: voters grant it even while they still hear from that leader (check-quorum's lease,
-    /// thesis §4.2.3 and §3.10), since the leader asked for it.
+    /// thesis §4.2.3 and §3.10), since the leader asked for it. Only votes carry it: a
+    /// transfer campaign skips pre-vote.
     public var transfer: Bool
 
     public init(lastLogIndex: LogIndex, lastLogTerm: Term, transfer: Bool = false) {

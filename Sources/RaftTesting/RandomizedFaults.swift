@@ -17,12 +17,15 @@ public enum RandomizedFaults {
         public var reads: Int
         /// Of those, reads served from a leader's lease.
         public var leaseReads: UInt64
+        /// Leadership transfers a leader started (whether or not they finished).
+        public var transfers: Int
     }
 
     /// Runs one seed: builds its cluster and fault schedule, runs it with every invariant
     /// checked, then heals and requires progress.
     ///
-    /// - Returns: the linearizable reads it confirmed, and how many leaders served from leases.
+    /// - Returns: the linearizable reads it confirmed, how many leaders served from leases, and
+    ///   the leadership transfers started.
     /// - Throws: ``SimulationFailure`` naming the seed and how to replay it.
     @discardableResult
     public static func run(seed: UInt64) throws(SimulationFailure) -> Outcome {
@@ -113,10 +116,12 @@ public enum RandomizedFaults {
         // a random node. It draws from a generator of its own, so the other seeds replay as
         // they did before leadership transfer existed.
         var transfers = SeededGenerator(seed: seed ^ 0x7EA5)
+        var transfersStarted = 0
         func transfer() {
             guard rebooting else { return }
             for id in ids where sim.isUp(id) && sim.engine(id)?.role == .leader {
-                sim.transferLeadership(from: id, to: ids[Int(transfers.next() % UInt64(ids.count))])
+                let target = ids[Int(transfers.next() % UInt64(ids.count))]
+                if sim.transferLeadership(from: id, to: target) == .started { transfersStarted += 1 }
             }
             sim.schedule(after: .milliseconds(100 + transfers.next() % 1_000), transfer)
         }
@@ -152,6 +157,6 @@ public enum RandomizedFaults {
         }
         try sim.one(.command(-1), expectedServers: servers, retry: true)
         try sim.checkLogsMatch()
-        return Outcome(reads: reads, leaseReads: sim.leaseReadsServed)
+        return Outcome(reads: reads, leaseReads: sim.leaseReadsServed, transfers: transfersStarted)
     }
 }

@@ -26,9 +26,9 @@ import Darwin
 ///
 /// Run it as a ServiceLifecycle `Service` (a graceful shutdown stops it: the client port stops
 /// accepting, each group this node leads hands its leadership to its most up-to-date follower,
-/// waiting at most about an election timeout, the groups finish the sync in progress and answer
-/// what is still waiting with a retryable error, connections and files close), or call ``start()`` first to learn the bound
-/// ports, then ``run()``, and ``shutdown()`` to stop it.
+/// waiting at most about an election timeout, the groups finish the sync in progress and
+/// answer what is still waiting with a retryable error, connections and files close), or call
+/// ``start()`` first to learn the bound ports, then ``run()``, and ``shutdown()`` to stop it.
 public final class RaftNode: Service {
     /// Where a started node listens.
     public struct Endpoints: Sendable, Hashable {
