@@ -28,6 +28,9 @@ public struct Message: Sendable, Hashable {
         case heartbeatResponse(HeartbeatResponse)
         case installSnapshot(SnapshotChunk)
         case installSnapshotResponse(SnapshotChunkResponse)
+        /// Leadership transfer (thesis §3.10): the leader tells an up-to-date follower to start
+        /// an election at once, without pre-vote, with ``VoteRequest/transfer`` set.
+        case timeoutNow
     }
 
     /// True for the messages that answer a request (counted apart from requests by tests).
@@ -35,7 +38,7 @@ public struct Message: Sendable, Hashable {
         switch payload {
         case .preVoteResponse, .voteResponse, .appendResponse, .heartbeatResponse, .installSnapshotResponse:
             return true
-        case .preVote, .vote, .append, .heartbeat, .installSnapshot:
+        case .preVote, .vote, .append, .heartbeat, .installSnapshot, .timeoutNow:
             return false
         }
     }
@@ -56,10 +59,16 @@ public struct Message: Sendable, Hashable {
 public struct VoteRequest: Sendable, Hashable {
     public var lastLogIndex: LogIndex
     public var lastLogTerm: Term
+    /// The campaign follows a ``Message/Payload/timeoutNow`` from the leader of the previous
+    /// term: voters grant it even while they still hear from that leader (check-quorum's lease,
+    /// thesis §4.2.3 and §3.10), since the leader asked for it. Only votes carry it: a
+    /// transfer campaign skips pre-vote.
+    public var transfer: Bool
 
-    public init(lastLogIndex: LogIndex, lastLogTerm: Term) {
+    public init(lastLogIndex: LogIndex, lastLogTerm: Term, transfer: Bool = false) {
         self.lastLogIndex = lastLogIndex
         self.lastLogTerm = lastLogTerm
+        self.transfer = transfer
     }
 }
 

@@ -25,6 +25,9 @@ extension RaftEngine {
         pendingReads = []
         unconfirmedRounds = []
         leaseEnd = 0
+        leaseForfeited = false
+        transferTarget = nil
+        transferElapsed = 0
     }
 
     mutating func campaign() {
@@ -47,7 +50,9 @@ extension RaftEngine {
         requestVotes(preVote: true)
     }
 
-    private mutating func becomeCandidate() {
+    /// `transfer`: the leader asked for this campaign (``Message/Payload/timeoutNow``); its
+    /// vote requests say so, and it skips pre-vote.
+    mutating func becomeCandidate(transfer: Bool = false) {
         role = .candidate
         term += 1
         vote = id
@@ -58,11 +63,11 @@ extension RaftEngine {
             becomeLeader()
             return
         }
-        requestVotes(preVote: false)
+        requestVotes(preVote: false, transfer: transfer)
     }
 
-    private mutating func requestVotes(preVote: Bool) {
-        let request = VoteRequest(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm)
+    private mutating func requestVotes(preVote: Bool, transfer: Bool = false) {
+        let request = VoteRequest(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm, transfer: transfer)
         for peer in configuration.voters where peer != id {
             if preVote {
                 // Asks for the term it would campaign in without adopting it.

@@ -18,7 +18,7 @@ extension RaftEngine {
 
     /// Whether this leader may serve reads from its lease now (see ``RaftConfiguration/leaseTicks``).
     public var hasLease: Bool {
-        role == .leader && ticks < leaseEnd
+        role == .leader && ticks < leaseEnd && !leaseForfeited
     }
 
     // MARK: - ReadIndex

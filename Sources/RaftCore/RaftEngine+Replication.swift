@@ -22,6 +22,10 @@ extension RaftEngine {
             electionElapsed = 0
             leader = message.from
             handleSnapshotChunk(from: message.from, chunk)
+        case .timeoutNow:
+            // The leader of our term hands over (messages of stale terms never get here):
+            // campaign now, without pre-vote; the leader steps down when it sees our vote request.
+            becomeCandidate(transfer: true)
         default:
             break
         }
@@ -95,6 +99,7 @@ extension RaftEngine {
             peer.heartbeatsSinceProgress = 0
             progress[message.from] = peer
             handleAppendResponse(from: message.from, response)
+            if response.success { maybeSendTimeoutNow(afterHearingFrom: message.from) }
         case .installSnapshotResponse(let response):
             peer.heartbeatsSinceProgress = 0
             progress[message.from] = peer

@@ -58,6 +58,15 @@ public struct RaftEngine: Sendable {
     /// Bytes proposed in this term and not yet committed (leader flow control).
     var uncommittedBytes = 0
 
+    /// The voter this leader is handing its leadership to (see ``transferLeadership(to:)``),
+    /// nil when no transfer is pending. Proposals are refused while it is set.
+    public internal(set) var transferTarget: NodeID?
+    /// Ticks since the pending transfer started; it is abandoned after an election timeout.
+    var transferElapsed = 0
+    /// This leader sent a `timeoutNow` in its term: voters may have granted a transfer vote
+    /// despite their lease promise, so it serves no more lease reads in this term.
+    var leaseForfeited = false
+
     /// A snapshot arriving from the leader in chunks.
     var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8])?
 
@@ -128,6 +137,12 @@ public struct RaftEngine: Sendable {
             }
         case .leader:
             heartbeatElapsed += 1
+            if transferTarget != nil {
+                transferElapsed += 1
+                if transferElapsed >= configuration.electionTimeoutTicks {
+                    abortTransfer()
+                }
+            }
             if electionElapsed >= configuration.electionTimeoutTicks {
                 electionElapsed = 0
                 if configuration.checkQuorum && !quorumRecentlyActive() {
@@ -157,6 +172,9 @@ public struct RaftEngine: Sendable {
         case notLeader(leaderHint: NodeID?)
         /// Too many uncommitted bytes are in flight; retry later.
         case overloaded
+        /// This leader is handing its leadership to `target` (see ``transferLeadership(to:)``);
+        /// retry later, here if the transfer fails or at `target` once it leads.
+        case transferringLeadership(target: NodeID)
     }
 
     /// Proposes a command. Only the leader accepts; others fail fast with a leader hint.
@@ -167,6 +185,7 @@ public struct RaftEngine: Sendable {
     /// Proposes several commands as consecutive entries; on success `index` is the first.
     public mutating func propose(batch commands: some Collection<[UInt8]>) -> ProposalResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
+        if let target = transferTarget { return .transferringLeadership(target: target) }
         let bytes = commands.reduce(0) { $0 + Entry.approximateByteSize(ofData: $1) }
         if configuration.maxUncommittedBytes > 0 && uncommittedBytes > 0
             && uncommittedBytes + bytes > configuration.maxUncommittedBytes
@@ -217,8 +236,11 @@ public struct RaftEngine: Sendable {
             switch message.payload {
             case .preVote, .vote:
                 // A follower that recently heard from a leader ignores campaigns (thesis §4.2.3):
-                // it keeps a removed or partitioned node from disrupting a working cluster.
-                if configuration.checkQuorum && leader != nil && electionElapsed < configuration.electionTimeoutTicks {
+                // it keeps a removed or partitioned node from disrupting a working cluster. A
+                // campaign the leader itself asked for (leadership transfer) is the exception.
+                if configuration.checkQuorum && leader != nil && electionElapsed < configuration.electionTimeoutTicks
+                    && !message.isTransferVote
+                {
                     return
                 }
                 // A lease granted before this node restarted may still run: it may have acked

@@ -107,6 +107,14 @@ public struct Replica: Sendable {
         engine.step(message)
     }
 
+    /// Asks the engine to hand its leadership to `target` (see
+    /// ``RaftEngine/transferLeadership(to:)``); commands are refused with `leaderChanged`
+    /// while the transfer is pending.
+    @discardableResult
+    public mutating func transferLeadership(to target: NodeID) -> RaftEngine.TransferResult {
+        engine.transferLeadership(to: target)
+    }
+
     /// Proposes a client command. The answer comes out of the driver step that applies it, or
     /// out of ``takeCompletions()`` when it is a duplicate or cannot be proposed.
     ///
@@ -146,6 +154,11 @@ public struct Replica: Sendable {
             complete(requestID, .failure(ReplicaError(.notLeader, "not the leader", leaderHint: hint)))
         case .overloaded:
             complete(requestID, .failure(ReplicaError(.overloaded, "too many uncommitted entries")))
+        case .transferringLeadership(let target):
+            complete(
+                requestID,
+                .failure(ReplicaError(.leaderChanged, "leadership is being transferred to \(target)"))
+            )
         }
         return result
     }

@@ -16,8 +16,9 @@ public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// This node does not lead; try `leaderHint` or another node.
         public static let notLeader = Code(value: .notLeader)
-        /// The request's log entry was lost to a leader change before it committed; retrying
-        /// with the same client id and sequence number is safe.
+        /// The request's log entry was lost to a leader change before it committed, or the
+        /// leader refused it while handing its leadership over; retrying with the same client
+        /// id and sequence number is safe.
         public static let leaderChanged = Code(value: .leaderChanged)
         /// Too much is in flight; retry shortly.
         public static let overloaded = Code(value: .overloaded)

@@ -618,6 +618,16 @@ public final class RaftSimulation {
         return (index, term)
     }
 
+    /// Asks node `from` to hand its leadership to `to` (see
+    /// ``RaftEngine/transferLeadership(to:)``); nil when `from` is down.
+    @discardableResult
+    public func transferLeadership(from: NodeID, to target: NodeID) -> RaftEngine.TransferResult? {
+        guard let node = nodes[from], node.isUp else { return nil }
+        let result = node.replica!.transferLeadership(to: target)
+        scheduleFlush(node)
+        return result
+    }
+
     /// Asks node `id` for a linearizable read of its recorder; `reply` gets whether it was
     /// served. The simulator checks that it observed everything committed before the call.
     public func requestRead(_ id: NodeID, reply: @escaping (Bool) -> Void = { _ in }) {

@@ -4,7 +4,7 @@ import RaftReplica
 /// The randomized fault simulation: every seed builds a cluster and a random schedule of all
 /// the faults the simulator knows (loss, delay, long reordering, partitions, disconnections,
 /// crashes with restarts, crashes in the middle of a sync, stalled nodes, slow disks, clock-speed
-/// skew, every snapshot policy)
+/// skew, every snapshot policy, leadership transfers)
 /// while a client proposes and reads. The simulator checks the safety invariants after every
 /// step; at the end the network heals and the cluster must make progress again.
 ///
@@ -17,12 +17,15 @@ public enum RandomizedFaults {
         public var reads: Int
         /// Of those, reads served from a leader's lease.
         public var leaseReads: UInt64
+        /// Leadership transfers a leader started (whether or not they finished).
+        public var transfers: Int
     }
 
     /// Runs one seed: builds its cluster and fault schedule, runs it with every invariant
     /// checked, then heals and requires progress.
     ///
-    /// - Returns: the linearizable reads it confirmed, and how many leaders served from leases.
+    /// - Returns: the linearizable reads it confirmed, how many leaders served from leases, and
+    ///   the leadership transfers started.
     /// - Throws: ``SimulationFailure`` naming the seed and how to replay it.
     @discardableResult
     public static func run(seed: UInt64) throws(SimulationFailure) -> Outcome {
@@ -109,6 +112,23 @@ public enum RandomizedFaults {
         }
         if sim.randomNumber(below: 3) == 0 { sim.schedule(after: .milliseconds(1), crashMidSync) }
 
+        // A "transferrer" on a third of the seeds: leaders are asked to hand their leadership to
+        // a random node. It draws from a generator of its own, so the other seeds replay as
+        // they did before leadership transfer existed.
+        var transfers = SeededGenerator(seed: seed ^ 0x7EA5)
+        var transfersStarted = 0
+        func transfer() {
+            guard rebooting else { return }
+            for id in ids where sim.isUp(id) && sim.engine(id)?.role == .leader {
+                let target = ids[Int(transfers.next() % UInt64(ids.count))]
+                if sim.transferLeadership(from: id, to: target) == .started { transfersStarted += 1 }
+            }
+            sim.schedule(after: .milliseconds(100 + transfers.next() % 1_000), transfer)
+        }
+        if transfers.next() % 3 == 0 {
+            sim.schedule(after: .milliseconds(100 + transfers.next() % 1_000), transfer)
+        }
+
         for _ in 0..<25 {
             switch sim.randomNumber(below: 9) {
             case 0: sim.network.unreliable.toggle()
@@ -137,6 +157,6 @@ public enum RandomizedFaults {
         }
         try sim.one(.command(-1), expectedServers: servers, retry: true)
         try sim.checkLogsMatch()
-        return Outcome(reads: reads, leaseReads: sim.leaseReadsServed)
+        return Outcome(reads: reads, leaseReads: sim.leaseReadsServed, transfers: transfersStarted)
     }
 }

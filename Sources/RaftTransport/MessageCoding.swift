@@ -5,6 +5,15 @@ package import RaftCore
 //     from u64 | to u64 | term u64 | payload tag u8 | payload fields
 //
 // Tags are fixed forever within a protocol version; a new payload kind needs a new version.
+//
+// Tag 11 (leadership transfer) was reserved from the start; it is followed by a kind byte:
+//
+//     11 | 0                                      timeoutNow
+//     11 | 1 | lastLogIndex u64 | lastLogTerm u64  vote with `VoteRequest.transfer` set
+//
+// A transfer vote cannot be tag 3 with one more byte: version-1 readers reject trailing bytes.
+// So every frame a node sent before leadership transfer existed is encoded as it was, and only
+// a transfer (which a leader of this version starts) uses tag 11.
 
 private enum PayloadTag: UInt8 {
     case preVote = 1
@@ -17,7 +26,14 @@ private enum PayloadTag: UInt8 {
     case heartbeatResponse = 8
     case installSnapshot = 9
     case installSnapshotResponse = 10
-    // 11 is reserved (leadership transfer).
+    /// Followed by a `TransferKind` byte.
+    case transfer = 11
+}
+
+/// The kinds of message under `PayloadTag.transfer`.
+private enum TransferKind: UInt8 {
+    case timeoutNow = 0
+    case vote = 1
 }
 
 /// Smallest encoding of an `Entry`: term, index, kind and an empty data length.
@@ -36,6 +52,10 @@ extension Message {
         case .preVoteResponse(let response):
             output.writeWireByte(PayloadTag.preVoteResponse.rawValue)
             output.writeBool(response.granted)
+        case .vote(let request) where request.transfer:
+            output.writeWireByte(PayloadTag.transfer.rawValue)
+            output.writeWireByte(TransferKind.vote.rawValue)
+            request.encode(into: &output)
         case .vote(let request):
             output.writeWireByte(PayloadTag.vote.rawValue)
             request.encode(into: &output)
@@ -89,6 +109,9 @@ extension Message {
             output.writeWireInteger(response.snapshotTerm)
             output.writeWireInteger(response.nextOffset)
             output.writeBool(response.done)
+        case .timeoutNow:
+            output.writeWireByte(PayloadTag.transfer.rawValue)
+            output.writeWireByte(TransferKind.timeoutNow.rawValue)
         }
     }
 
@@ -190,6 +213,19 @@ extension Message {
                     done: try reader.readBool("snapshot response done")
                 )
             )
+        case .transfer:
+            let kindOffset = reader.position
+            let rawKind = try reader.readByte("transfer kind")
+            switch TransferKind(rawValue: rawKind) {
+            case .timeoutNow:
+                payload = .timeoutNow
+            case .vote:
+                var request = try VoteRequest(from: &reader)
+                request.transfer = true
+                payload = .vote(request)
+            case nil:
+                throw WireError(.badTag, "transfer kind \(rawKind) is unknown", offset: kindOffset)
+            }
         }
         self.init(from: from, to: to, term: term, payload: payload)
     }

@@ -83,7 +83,8 @@ package final class GroupExecutor: Sendable {
         case tick
         case message(Message)
         case request(ClientRequest, Reply)
-        case stop
+        /// `handOff`: a leader first transfers its leadership (see ``GroupExecutor/stop(handingOffLeadership:)``).
+        case stop(handOff: Bool)
     }
 
     private struct Waiting {
@@ -152,8 +153,13 @@ package final class GroupExecutor: Sendable {
 
     /// Asks the executor to finish: it completes the batch in progress (its sync included),
     /// answers the requests still waiting with a retryable error and returns from ``run()``.
-    package func stop() {
-        enqueue(.stop)
+    ///
+    /// With `handingOffLeadership` (a graceful shutdown), a leader first hands its leadership
+    /// to its most up-to-date follower (``RaftEngine/transferLeadership(to:)``) and keeps
+    /// running until that follower has taken over or the transfer is abandoned, which the
+    /// engine does after one election timeout; the transport must stay up meanwhile.
+    package func stop(handingOffLeadership: Bool = false) {
+        enqueue(.stop(handOff: handingOffLeadership))
     }
 
     private func enqueue(_ event: Event) {
@@ -226,6 +232,8 @@ package final class GroupExecutor: Sendable {
         }
 
         var stopping = false
+        /// While handing off: the latest time to stop at, should ticks stall.
+        var handOffDeadline: ContinuousClock.Instant?
         for await _ in doorbell {
             let events = queue.withLock { queue in
                 defer { queue = [] }
@@ -257,7 +265,11 @@ package final class GroupExecutor: Sendable {
                     case .query(let query, let consistency):
                         replica.submitQuery(query, requestID: requestID, consistency: consistency)
                     }
-                case .stop:
+                case .stop(let handOff):
+                    if handOff && !stopping && beginHandOff(&replica) {
+                        let ticks = replica.engine.configuration.electionTimeoutTicks
+                        handOffDeadline = clock.now.advanced(by: heartbeat * (2 * ticks))
+                    }
                     stopping = true
                 }
             }
@@ -273,7 +285,44 @@ package final class GroupExecutor: Sendable {
             let status = Self.status(of: replica, name: name, storage: storage, metrics: metrics.withLock { $0 })
             currentStatus.withLock { $0 = status }
             instruments.record(status)
-            if stopping || Task.isCancelled { break }
+            if Task.isCancelled { break }
+            if stopping {
+                // A hand-off ends when the transfer does: this node stepped down, or the engine
+                // abandoned it after an election timeout.
+                guard let deadline = handOffDeadline,
+                    replica.engine.transferTarget != nil && clock.now < deadline
+                else {
+                    if handOffDeadline != nil { logHandOffEnd(replica.engine) }
+                    break
+                }
+            }
+        }
+    }
+
+    /// Starts a graceful stop's leadership transfer to the follower with the highest match
+    /// index; returns false when this node does not lead or has no follower to hand over to.
+    private func beginHandOff(_ replica: inout Replica) -> Bool {
+        guard replica.engine.role == .leader else { return false }
+        // Highest match index first; the lowest id among equals, so the choice is stable.
+        let best = replica.engine.followerMatchIndexes.min {
+            ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue)
+        }
+        guard let target = best?.key, replica.transferLeadership(to: target) == .started else { return false }
+        logger.info(
+            "handing leadership over before stopping",
+            metadata: ["raft.term": "\(replica.engine.term)", "raft.target": "\(target)"]
+        )
+        return true
+    }
+
+    private func logHandOffEnd(_ engine: RaftEngine) {
+        if engine.role == .leader {
+            logger.warning("leadership hand-off did not finish; stopping as leader")
+        } else {
+            logger.info(
+                "leadership handed over",
+                metadata: ["raft.term": "\(engine.term)", "raft.leader": "\(engine.leader.map { "\($0)" } ?? "none")"]
+            )
         }
     }
 

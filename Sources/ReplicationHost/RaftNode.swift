@@ -26,9 +26,10 @@ import Darwin
 /// client port.
 ///
 /// Run it as a ServiceLifecycle `Service` (a graceful shutdown stops it: the client port stops
-/// accepting, the groups finish the sync in progress and answer what is still waiting with a
-/// retryable error, connections and files close), or call ``start()`` first to learn the bound
-/// ports, then ``run()``, and ``shutdown()`` to stop it.
+/// accepting, each group this node leads hands its leadership to its most up-to-date follower,
+/// waiting at most about an election timeout, the groups finish the sync in progress and
+/// answer what is still waiting with a retryable error, connections and files close), or call
+/// ``start()`` first to learn the bound ports, then ``run()``, and ``shutdown()`` to stop it.
 public final class RaftNode: Service {
     /// Where a started node listens.
     public struct Endpoints: Sendable, Hashable {
@@ -435,13 +436,16 @@ public final class RaftNode: Service {
                     }
                     group.addTask {
                         for await _ in self.stopSignal {}
-                        if self.crashed.load(ordering: .acquiring) {
+                        let crashed = self.crashed.load(ordering: .acquiring)
+                        if crashed {
                             await self.dropEverything(running)
                         } else {
                             running.httpServer.listener.stopAccepting()
                             running.clientServer.listener.stopAccepting()
                         }
-                        running.executors.forEach { $0.stop() }
+                        // A graceful stop hands each group's leadership over first, so clients
+                        // wait for one quick election instead of an election timeout.
+                        running.executors.forEach { $0.stop(handingOffLeadership: !crashed) }
                     }
                     do {
                         try await withThrowingDiscardingTaskGroup { executors in

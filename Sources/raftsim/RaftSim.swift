@@ -56,7 +56,8 @@ struct RaftSim: ParsableCommand {
         print(
             "randomized simulation (release): \(summary.seeds) seeds in \(String(format: "%.1f", elapsed)) s "
                 + "(\(String(format: "%.0f", Double(summary.seeds) / elapsed)) seeds/s on \(jobs) threads), "
-                + "\(summary.reads) linearizable reads confirmed, \(summary.leaseReads) of them from leases"
+                + "\(summary.reads) linearizable reads confirmed, \(summary.leaseReads) of them from leases, "
+                + "\(summary.transfers) leadership transfers started"
         )
     }
 }
@@ -67,6 +68,7 @@ private final class SeedRun: Sendable {
         var seeds = 0
         var reads = 0
         var leaseReads: UInt64 = 0
+        var transfers = 0
         var failure: SimulationFailure?
         var finishedThreads = 0
     }
@@ -98,6 +100,7 @@ private final class SeedRun: Sendable {
                     $0.seeds += 1
                     $0.reads += outcome.reads
                     $0.leaseReads += outcome.leaseReads
+                    $0.transfers += outcome.transfers
                 }
             } catch {
                 state.withLock { if $0.failure == nil { $0.failure = error } }

@@ -17,6 +17,7 @@ import RaftCore
 /// - `campaign n1`: ticks `n1` until its election timeout runs out and it asks for (pre-)votes;
 /// - `elect n1`: `campaign n1`, then `stabilize`; prints only the resulting `status`;
 /// - `propose n1 cmd [cmd ...]`: proposes the commands as one batch;
+/// - `transfer n1 to=n2`: asks `n1` to hand its leadership to `n2`;
 /// - `deliver [from=n1] [to=n2] [type=append] [drop=true]`: delivers (or drops) the messages
 ///   on the network that match, in the order they were sent, then handles the output;
 /// - `stabilize`: delivers until the network is empty;
@@ -79,6 +80,7 @@ struct TranscriptCluster {
         case "campaign": try campaign(command)
         case "elect": try elect(command)
         case "propose": try propose(command)
+        case "transfer": try transfer(command)
         case "deliver": try deliver(command)
         case "stabilize": try stabilize()
         case "persist": try persist(command)
@@ -157,6 +159,18 @@ struct TranscriptCluster {
         case .accepted(let index, let term): lines.append("\(id) accepted index=\(index) term=\(term)")
         case .notLeader(let hint): lines.append("\(id) notLeader leaderHint=\(Render.name(hint))")
         case .overloaded: lines.append("\(id) overloaded")
+        case .transferringLeadership(let target): lines.append("\(id) transferringLeadership target=\(target)")
+        }
+        handleOutputs()
+    }
+
+    private mutating func transfer(_ command: TranscriptCommand) throws(Failure) {
+        let id = try onlyNode(command)
+        guard let target = try command.node(option: "to") else { throw Failure(description: "transfer needs to=") }
+        switch nodes[id]!.engine.transferLeadership(to: target) {
+        case .started: lines.append("\(id) transfer started target=\(target)")
+        case .notLeader(let hint): lines.append("\(id) notLeader leaderHint=\(Render.name(hint))")
+        case .invalidTarget: lines.append("\(id) invalidTarget")
         }
         handleOutputs()
     }
@@ -485,6 +499,7 @@ enum Render {
         case .heartbeatResponse: "heartbeatResponse"
         case .installSnapshot: "installSnapshot"
         case .installSnapshotResponse: "installSnapshotResponse"
+        case .timeoutNow: "timeoutNow"
         }
     }
 
@@ -493,6 +508,7 @@ enum Render {
         switch message.payload {
         case .preVote(let request), .vote(let request):
             return "\(head) lastIndex=\(request.lastLogIndex) lastTerm=\(request.lastLogTerm)"
+                + (request.transfer ? " transfer=true" : "")
         case .preVoteResponse(let response), .voteResponse(let response):
             return "\(head) granted=\(response.granted)"
         case .append(let request):
@@ -513,6 +529,8 @@ enum Render {
         case .installSnapshotResponse(let response):
             return "\(head) snapshot=\(position(response.snapshotIndex, response.snapshotTerm)) "
                 + "nextOffset=\(response.nextOffset) done=\(response.done)"
+        case .timeoutNow:
+            return head
         }
     }
 

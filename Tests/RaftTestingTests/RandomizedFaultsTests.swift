@@ -30,17 +30,20 @@ struct RandomizedFaultsTests {
         var seeds = 0
         var reads = 0
         var leaseReads: UInt64 = 0
+        var transfers = 0
         while seedCount.map({ seeds < $0 }) ?? (Date().timeIntervalSince(started) < budget) {
             let outcome = try RandomizedFaults.run(seed: base + UInt64(seeds))
             reads += outcome.reads
             leaseReads += outcome.leaseReads
+            transfers += outcome.transfers
             seeds += 1
         }
         let elapsed = Date().timeIntervalSince(started)
         print(
             "randomized simulation: \(seeds) seeds in \(String(format: "%.1f", elapsed)) s "
                 + "(\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s), "
-                + "\(reads) linearizable reads confirmed, \(leaseReads) of them from leases"
+                + "\(reads) linearizable reads confirmed, \(leaseReads) of them from leases, "
+                + "\(transfers) leadership transfers started"
         )
         return seeds
     }

@@ -161,6 +161,21 @@ struct FrameCodecTests {
         var append = header + [5] + Array(repeating: 0, count: 24) + [0, 0, 0, 1]
         append += Array(repeating: 0, count: 16) + [9, 0, 0, 0, 0]
         #expect(code(append) == .badTag)
+        #expect(code(header + [11, 2]) == .badTag)  // transfer kind 2
+        #expect(code(header + [11, 0, 0]) == .trailingBytes)  // timeoutNow has no fields
+    }
+
+    @Test("leadership transfer leaves the version-1 vote layout alone and uses tag 11")
+    func transferLayout() throws {
+        func body(_ payload: Message.Payload) throws -> [UInt8] {
+            let bytes = try codec.encode(.raft(group: GroupID(0), message: message(payload)))
+            // Skip the length prefix, frame type, group and the from/to/term header.
+            return Array(bytes[(FrameCodec.lengthPrefixSize + 1 + 4 + 24)...])
+        }
+        let position: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 4]
+        #expect(try body(.vote(VoteRequest(lastLogIndex: 9, lastLogTerm: 4))) == [3] + position)
+        #expect(try body(.vote(VoteRequest(lastLogIndex: 9, lastLogTerm: 4, transfer: true))) == [11, 1] + position)
+        #expect(try body(.timeoutNow) == [11, 0])
     }
 
     @Test("encoding a frame over the limit fails and leaves the output untouched")

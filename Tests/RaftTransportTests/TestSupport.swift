@@ -24,6 +24,8 @@ let samplePayloads: [Message.Payload] = [
     .preVote(VoteRequest(lastLogIndex: 7, lastLogTerm: 3)),
     .preVoteResponse(VoteResponse(granted: true)),
     .vote(VoteRequest(lastLogIndex: .max, lastLogTerm: .max)),
+    .vote(VoteRequest(lastLogIndex: 9, lastLogTerm: 4, transfer: true)),
+    .timeoutNow,
     .voteResponse(VoteResponse(granted: false)),
     .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0)),
     .append(

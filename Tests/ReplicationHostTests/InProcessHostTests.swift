@@ -354,3 +354,42 @@ struct InProcessHostTests {
         await cluster.stopAll()
     }
 }
+
+@Suite("In-process host: leadership hand-off")
+struct LeadershipHandOffTests {
+    @Test("a leader stopped gracefully hands its leadership to a follower, which wins the next term at once")
+    func gracefulStopHandsOff() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        // A long election timeout: a new leader within it can only come from the hand-off.
+        let cluster = InProcessCluster(
+            directory: directory,
+            groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
+            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .seconds(1))
+        )
+        let recorder = LogRecorder()
+        for id in ["n1", "n2", "n3"] {
+            try await cluster.start(id, logger: recorder.logger(label: id))
+        }
+        do {
+            try await withTimeout(.seconds(20), "a leader") { await recorder.leaderElected(in: "kv") }
+            let written = try await cluster.submitToLeader(KV.put("k", "1", client: 3, sequence: 1), group: "kv")
+            #expect(KV.response(written) == .ok)
+            let leader = try await eventually(within: .seconds(10), "a stable leader") { cluster.leader(of: "kv") }
+            let term = leader.status()[0].term
+            let started = ContinuousClock.now
+            try await cluster.stop(leader.node.id)
+            let stopping = ContinuousClock.now - started
+            #expect(stopping < .milliseconds(500), "the stop waited \(stopping)")
+            // Without the hand-off the followers would wait at least an election timeout (1 s).
+            let next = try await eventually(within: .milliseconds(500), "the new leader") { cluster.leader(of: "kv") }
+            #expect(next.status()[0].term == term + 1)
+            let read = try await cluster.submitToLeader(KV.get("k"), group: "kv")
+            #expect(KV.response(read) == .value("1"))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+}
