@@ -100,7 +100,7 @@ package final class GroupExecutor: Sendable {
     private let transport: any PeerTransport
     private let storage: any PersistentStorage
     private let logger: Logger
-    /// The swift-metrics instruments every batch's status is recorded to.
+    /// The swift-metrics instruments the status is recorded to, once per tick and on a scrape.
     private let instruments: GroupInstruments
     /// Inputs not yet taken by the executor; nil once it has returned, when requests are
     /// answered at once instead.
@@ -138,6 +138,11 @@ package final class GroupExecutor: Sendable {
         (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.replica = Mutex(replica)
         self.currentStatus = Mutex(Self.status(of: replica, name: name, storage: storage, metrics: GroupMetrics()))
+    }
+
+    /// Records the group's latest status to its swift-metrics instruments now (before a scrape).
+    package func recordInstruments() {
+        instruments.record(status)
     }
 
     /// The group's state at the end of the last batch.
@@ -284,7 +289,9 @@ package final class GroupExecutor: Sendable {
             }
             let status = Self.status(of: replica, name: name, storage: storage, metrics: metrics.withLock { $0 })
             currentStatus.withLock { $0 = status }
-            instruments.record(status)
+            if ticked || stopping {
+                instruments.record(status)
+            }
             if Task.isCancelled { break }
             if stopping {
                 // A hand-off ends when the transfer does: this node stepped down, or the engine

@@ -5,8 +5,10 @@ import Synchronization
 /// The swift-metrics instruments of one group on one node, labelled `node` and `group` (and
 /// `peer` for the replication lag), under the names of the README's metrics list.
 ///
-/// The executor hands it each batch's ``GroupStatus``: gauges take the new values, counters
-/// grow by the difference from the status before. Sync latencies are recorded one by one.
+/// It is handed the group's ``GroupStatus`` once per tick by the executor and before every
+/// `/metrics` scrape, not per batch (that would cost the hot path a dozen instrument updates
+/// per batch): gauges take the new values, counters grow to the highest value seen, so a status
+/// recorded out of order never counts twice. Sync latencies are recorded one by one.
 package final class GroupInstruments: Sendable {
     private let factory: any MetricsFactory
     private let dimensions: [(String, String)]
@@ -29,8 +31,8 @@ package final class GroupInstruments: Sendable {
     private let fsyncSeconds: Timer
 
     private struct State {
-        /// The status counters last grew to.
-        var recorded: GroupStatus?
+        /// The value each counter last grew to, by counter name.
+        var counted: [String: UInt64] = [:]
         /// The lag gauge of each peer the last status had.
         var lag: [NodeID: Gauge] = [:]
     }
@@ -82,11 +84,13 @@ package final class GroupInstruments: Sendable {
         snapshotIndex.record(Double(status.snapshotIndex))
         snapshotBytes.record(Double(status.metrics.lastSnapshotBytes))
         state.withLock { state in
-            let before = state.recorded
             func grow(_ counter: Counter, _ value: (GroupStatus) -> UInt64) {
-                let old = before.map(value) ?? 0
+                let old = state.counted[counter.label] ?? 0
                 let new = value(status)
-                if new > old { counter.increment(by: Int64(clamping: new - old)) }
+                if new > old {
+                    counter.increment(by: Int64(clamping: new - old))
+                    state.counted[counter.label] = new
+                }
             }
             grow(fsyncs) { UInt64($0.syncs) }
             grow(proposals) { $0.metrics.proposals }
@@ -95,7 +99,6 @@ package final class GroupInstruments: Sendable {
             grow(leaseReads) { $0.metrics.leaseReads }
             grow(leaseStalls) { $0.metrics.leaseStalls }
             grow(snapshots) { $0.metrics.snapshots }
-            state.recorded = status
             for (peer, gauge) in state.lag where status.replicationLag[peer] == nil {
                 gauge.destroy()
                 state.lag[peer] = nil

@@ -45,6 +45,8 @@ package struct HTTPAPI: Sendable {
     private let configuration: ClusterConfiguration
     private let metricsFactory: any MetricsFactory
     private let status: @Sendable () -> [GroupStatus]
+    /// Brings the node's metrics instruments up to date, before a scrape.
+    private let recordMetrics: @Sendable () -> Void
     private let local: LocalSubmit
     private let routers: [String: LeaderRouter]
     /// Each group's plugin routes and JSON forms, by group name.
@@ -57,6 +59,7 @@ package struct HTTPAPI: Sendable {
         routers: [String: LeaderRouter],
         interfaces: [String: PluginHTTPInterface],
         status: @escaping @Sendable () -> [GroupStatus],
+        recordMetrics: @escaping @Sendable () -> Void,
         local: @escaping LocalSubmit
     ) {
         self.nodeID = nodeID
@@ -65,6 +68,7 @@ package struct HTTPAPI: Sendable {
         self.routers = routers
         self.interfaces = interfaces
         self.status = status
+        self.recordMetrics = recordMetrics
         self.local = local
     }
 
@@ -360,7 +364,6 @@ package struct HTTPAPI: Sendable {
         return .json(.ok, NodeStatus(node: nodeID, groups: groups))
     }
 
-    /// The Prometheus text exposition (format 0.0.4), written by hand from ``GroupStatus``.
     /// The Prometheus text of the node's registry, when it records through one; a host that
     /// bootstrapped another swift-metrics backend exports its metrics its own way.
     private func metricsAnswer() -> HTTPAnswer {
@@ -371,6 +374,7 @@ package struct HTTPAPI: Sendable {
                     + "(\(type(of: metricsFactory))), not a Prometheus registry: nothing to export here"
             )
         }
+        recordMetrics()
         return HTTPAnswer(
             .ok,
             contentType: "text/plain; version=0.0.4; charset=utf-8",

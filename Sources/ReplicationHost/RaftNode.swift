@@ -288,6 +288,7 @@ public final class RaftNode: Service {
                 }
             ),
             status: { [weak self] in self?.status() ?? [] },
+            recordMetrics: { [weak self] in self?.recordMetrics() },
             local: { [weak self] request, group in
                 guard let self else { return .error(ReplicaError(.leaderChanged, "the node is not running; retry")) }
                 return await self.submit(request, group: group)
@@ -533,6 +534,13 @@ public final class RaftNode: Service {
     public func status() -> [GroupStatus] {
         guard case .started(let running) = lifecycle.withLock({ $0 }) else { return [] }
         return running.executors.map(\.status)
+    }
+
+    /// Records every group's latest status to its metrics instruments (executors do it once
+    /// per tick; a scrape wants the values of now).
+    private func recordMetrics() {
+        guard case .started(let running) = lifecycle.withLock({ $0 }) else { return }
+        for executor in running.executors { executor.recordInstruments() }
     }
 
     /// Serves a client request on `group`, as the client port would.
