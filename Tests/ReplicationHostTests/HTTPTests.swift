@@ -65,6 +65,9 @@ private final class HTTPCluster {
             startTransport: {},
             shutdownTransport: { transport.shutdown() },
             registry: try StateMachineRegistry([KeyValueStore.self, LockService.self]),
+            // A registry per node: another test of this process may have bootstrapped the
+            // process-wide backend, and its nodes have the same ids and group names.
+            metricsFactory: RaftHostMetrics.prometheusFactory(),
             logger: logger
         )
         httpPorts[id] = try await node.start().http.port
