@@ -31,6 +31,9 @@ public struct Message: Sendable, Hashable {
         /// Leadership transfer (thesis §3.10): the leader tells an up-to-date follower to start
         /// an election at once, without pre-vote, with ``VoteRequest/transfer`` set.
         case timeoutNow
+        /// The sender's group removed the receiver (it sent to a member of the group after its
+        /// removal was committed): the receiver stops taking part.
+        case removed
     }
 
     /// True for the messages that answer a request (counted apart from requests by tests).
@@ -38,7 +41,7 @@ public struct Message: Sendable, Hashable {
         switch payload {
         case .preVoteResponse, .voteResponse, .appendResponse, .heartbeatResponse, .installSnapshotResponse:
             return true
-        case .preVote, .vote, .append, .heartbeat, .installSnapshot, .timeoutNow:
+        case .preVote, .vote, .append, .heartbeat, .installSnapshot, .timeoutNow, .removed:
             return false
         }
     }
@@ -49,7 +52,7 @@ public struct Message: Sendable, Hashable {
         case .append(let request):
             return 48 + request.entries.reduce(0) { $0 + $1.approximateByteSize }
         case .installSnapshot(let chunk):
-            return 64 + chunk.data.count + chunk.metadata.voters.count * 8
+            return 64 + chunk.data.count + chunk.metadata.membership.encoded.count
         default:
             return 48
         }

@@ -68,7 +68,7 @@ extension RaftEngine {
 
     private mutating func requestVotes(preVote: Bool, transfer: Bool = false) {
         let request = VoteRequest(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm, transfer: transfer)
-        for peer in configuration.voters where peer != id {
+        for peer in Set(membership.voters + membership.outgoingVoters).sorted() where peer != id {
             if preVote {
                 // Asks for the term it would campaign in without adopting it.
                 output.messages.append(Message(from: id, to: peer, term: term + 1, payload: .preVote(request)))
@@ -82,9 +82,12 @@ extension RaftEngine {
         role = .leader
         leader = id
         resetRoleState()
-        for peer in configuration.voters where peer != id {
+        for peer in replicationPeers {
             progress[peer] = Progress(next: log.lastIndex + 1)
         }
+        // An earlier leader's membership entry may still be uncommitted: no change until the
+        // log through here is applied.
+        pendingMembershipIndex = log.lastIndex
         // Committing an entry of its own term is how a new leader learns what is committed
         // (§5.4.2) and what makes ReadIndex safe (§6.4).
         appendToLog(Entry(term: term, index: log.lastIndex + 1, kind: .noop))
@@ -92,7 +95,7 @@ extension RaftEngine {
     }
 
     private func tallyVotes() -> Quorum.VoteResult {
-        Quorum.voteResult(of: configuration.voters) { votes[$0] }
+        membership.voteResult { votes[$0] }
     }
 
     mutating func resetElectionTimer() {
@@ -103,7 +106,7 @@ extension RaftEngine {
     /// Check-quorum: whether a majority, this leader included, was heard from since the flags
     /// were last cleared.
     func quorumRecentlyActive() -> Bool {
-        Quorum.voteResult(of: configuration.voters) { voter in
+        membership.voteResult { voter in
             voter == id || progress[voter]?.recentActive == true
         } == .won
     }

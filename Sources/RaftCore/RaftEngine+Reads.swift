@@ -36,7 +36,7 @@ extension RaftEngine {
             pendingReads[i].index = commitIndex
             pendingReads[i].round = nextReadRound
         }
-        if configuration.voters.count == 1 {
+        if replicationPeers.isEmpty {
             advanceReads()
             return
         }
@@ -47,7 +47,7 @@ extension RaftEngine {
     /// Releases reads whose round a quorum has confirmed.
     mutating func advanceReads() {
         guard role == .leader, !pendingReads.isEmpty || !unconfirmedRounds.isEmpty else { return }
-        let confirmed = Quorum.majorityValue(of: configuration.voters) { voter in
+        let confirmed = membership.majorityValue { voter in
             voter == id ? nextReadRound : progress[voter]?.readRoundAck ?? 0
         }
         extendLease(confirmedRound: confirmed)

@@ -219,7 +219,7 @@ extension RaftEngine {
         if configuration.leaseTicks > 0 && unconfirmedRounds.last?.round != nextReadRound {
             unconfirmedRounds.append((nextReadRound, ticks))
         }
-        for peer in configuration.voters where peer != id {
+        for peer in replicationPeers {
             guard let state = progress[peer] else { continue }
             send(
                 to: peer,
@@ -233,7 +233,7 @@ extension RaftEngine {
     @discardableResult
     mutating func maybeCommit() -> Bool {
         // This node counts only what it made durable itself (thesis §10.2.1).
-        let candidate = Quorum.majorityValue(of: configuration.voters) { voter in
+        let candidate = membership.majorityValue { voter in
             voter == id ? stableIndex : progress[voter]?.match ?? 0
         }
         guard candidate > commitIndex, log.term(at: candidate) == term else { return false }

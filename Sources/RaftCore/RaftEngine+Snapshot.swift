@@ -16,10 +16,11 @@ extension RaftEngine {
             throw RaftError(.compactionBeyondApplied, "index \(index) is beyond the applied index \(appliedIndex)")
         }
         let newSnapshot = Snapshot(
-            metadata: SnapshotMetadata(index: index, term: entryTerm, voters: configuration.voters),
+            metadata: SnapshotMetadata(index: index, term: entryTerm, membership: membership(at: index)),
             data: snapshotData
         )
         log.compact(through: index)
+        membershipHistory.removeAll { $0.index <= index }
         snapshot = newSnapshot
         return newSnapshot
     }
@@ -58,6 +59,10 @@ extension RaftEngine {
         } else {
             let installed = Snapshot(metadata: metadata, data: incoming.data)
             log.reset(toSnapshotIndex: metadata.index, term: metadata.term)
+            membership = metadata.membership
+            membershipIndex = metadata.index
+            membershipHistory = []
+            if membership.removed.contains(id) && !membership.contains(id) { isRemoved = true }
             commitIndex = metadata.index
             appliedIndex = metadata.index
             stableIndex = metadata.index

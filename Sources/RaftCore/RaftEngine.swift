@@ -48,6 +48,19 @@ public struct RaftEngine: Sendable {
     public internal(set) var snapshot: Snapshot?
     /// Reads this engine released from its lease, without a confirmation round (since start).
     public private(set) var leaseReadCount: UInt64 = 0
+    /// The group's members as of the last applied membership entry (or snapshot, or the
+    /// bootstrap ``RaftConfiguration/voters``).
+    public internal(set) var membership: Membership
+    /// The index of the entry (or snapshot) ``membership`` comes from.
+    public internal(set) var membershipIndex: LogIndex = 0
+    /// This node learned that the group removed it: it never campaigns again and the driver
+    /// should stop serving the group.
+    public internal(set) var isRemoved = false
+    /// Memberships applied after the snapshot, oldest first: a compaction records the one in
+    /// force at its index.
+    var membershipHistory: [(index: LogIndex, membership: Membership)] = []
+    /// The leader's latest membership entry; no other change is proposed until it is applied.
+    var pendingMembershipIndex: LogIndex = 0
 
     var electionElapsed = 0
     var heartbeatElapsed = 0
@@ -95,7 +108,6 @@ public struct RaftEngine: Sendable {
     /// and the log after it. It restores its state machine from the snapshot itself; committed
     /// entries after the snapshot come out of ``takeOutput()`` again.
     public init(configuration: RaftConfiguration, persistentState: PersistentState = PersistentState()) {
-        precondition(configuration.voters.contains(configuration.id), "a node must be one of the voters")
         precondition(
             configuration.heartbeatTicks >= 1 && configuration.electionTimeoutTicks > configuration.heartbeatTicks
         )
@@ -113,6 +125,8 @@ public struct RaftEngine: Sendable {
             entries: persistentState.entries
         )
         snapshot = persistentState.snapshot
+        membership = persistentState.snapshot?.metadata.membership ?? Membership(voters: configuration.voters)
+        membershipIndex = snapshotIndex
         term = persistentState.hardState.term
         vote = persistentState.hardState.vote
         commitIndex = min(max(persistentState.hardState.commit, snapshotIndex), log.lastIndex)
@@ -120,6 +134,11 @@ public struct RaftEngine: Sendable {
         stableIndex = log.lastIndex
         lastHardState = HardState(term: term, vote: vote, commit: commitIndex)
         lastSoftState = SoftState(role: .follower, term: term, leader: nil)
+        // Committed memberships are in force already; the entries themselves are handed out
+        // for applying again like any committed entry.
+        for entry in log.entries(from: snapshotIndex + 1, through: commitIndex) where entry.kind == .membership {
+            adoptMembership(from: entry)
+        }
         resetElectionTimer()
     }
 
@@ -133,7 +152,12 @@ public struct RaftEngine: Sendable {
         switch role {
         case .follower, .preCandidate, .candidate:
             if electionElapsed >= randomizedElectionTimeout {
-                campaign()
+                // Learners, joining and removed nodes never campaign.
+                if membership.isVoter(id) && !isRemoved {
+                    campaign()
+                } else {
+                    electionElapsed = 0
+                }
             }
         case .leader:
             heartbeatElapsed += 1
@@ -230,7 +254,22 @@ public struct RaftEngine: Sendable {
 
     /// Handles a message from a peer.
     public mutating func step(_ message: Message) {
-        guard message.to == id, message.from != id, configuration.voters.contains(message.from) else { return }
+        guard message.to == id, message.from != id else { return }
+        // A node that knows no members yet (it is joining) hears from anyone.
+        guard membership.contains(message.from) || membership.members.isEmpty else {
+            if membership.removed.contains(message.from) {
+                // Its removal is committed; say so, or it would campaign forever unheard.
+                send(to: message.from, .removed)
+            }
+            return
+        }
+        if case .removed = message.payload {
+            if !isRemoved {
+                isRemoved = true
+                becomeFollower(term: term, leader: nil)
+            }
+            return
+        }
 
         if message.term > term {
             switch message.payload {
@@ -324,11 +363,20 @@ public struct RaftEngine: Sendable {
     /// Collects the work produced since the last call. See ``RaftOutput`` for what the driver
     /// must do with it.
     public mutating func takeOutput() -> RaftOutput {
+        // First: applying a membership may change who the leader sends to.
+        let applyLimit = min(commitIndex, stableIndex)
+        if applyLimit > appliedIndex {
+            output.committedEntries = Array(log.entries(from: appliedIndex + 1, through: applyLimit))
+            appliedIndex = applyLimit
+            for entry in output.committedEntries where entry.kind == .membership && entry.index > membershipIndex {
+                adoptMembership(from: entry)
+            }
+        }
         if role == .leader {
             assignReadRounds()
             if broadcastPending {
                 broadcastPending = false
-                for peer in configuration.voters where peer != id {
+                for peer in replicationPeers {
                     sendAppend(to: peer, sendEmpty: true)
                 }
             }
@@ -355,11 +403,6 @@ public struct RaftEngine: Sendable {
             output.softState = softState
             lastSoftState = softState
         }
-        let applyLimit = min(commitIndex, stableIndex)
-        if applyLimit > appliedIndex {
-            output.committedEntries = Array(log.entries(from: appliedIndex + 1, through: applyLimit))
-            appliedIndex = applyLimit
-        }
         let result = output
         output = RaftOutput()
         return result
@@ -379,6 +422,12 @@ public struct RaftEngine: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// Every member but this node: whom a leader replicates to. Sorted, so that message order
+    /// does not depend on hashing.
+    var replicationPeers: [NodeID] {
+        membership.members.filter { $0 != id }
+    }
 
     mutating func appendToLog(_ entry: Entry) {
         log.append(entry)

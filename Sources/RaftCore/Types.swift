@@ -27,6 +27,9 @@ public struct Entry: Sendable, Hashable {
         /// The empty entry a new leader appends so that it can commit entries of earlier terms
         /// (Raft §5.4.2) and serve ReadIndex requests. State machines never see it.
         case noop = 1
+        /// A new ``Membership`` (its ``Membership/encoded`` form), in force once applied.
+        /// State machines never see it.
+        case membership = 2
     }
 
     public var term: Term
@@ -67,16 +70,21 @@ public struct HardState: Sendable, Hashable {
 }
 
 /// What a snapshot covers: the log prefix up to `index` (whose entry had `term`), and the
-/// configuration in force at that point.
+/// membership in force at that point.
 public struct SnapshotMetadata: Sendable, Hashable {
     public var index: LogIndex
     public var term: Term
-    public var voters: [NodeID]
+    public var membership: Membership
 
-    public init(index: LogIndex, term: Term, voters: [NodeID]) {
+    public init(index: LogIndex, term: Term, membership: Membership) {
         self.index = index
         self.term = term
-        self.voters = voters
+        self.membership = membership
+    }
+
+    /// Metadata of a group whose membership is `voters` only.
+    public init(index: LogIndex, term: Term, voters: [NodeID]) {
+        self.init(index: index, term: term, membership: Membership(voters: voters))
     }
 }
 

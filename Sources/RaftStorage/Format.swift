@@ -14,12 +14,14 @@ import RaftCore
 //   hard state  term u64 | vote u64 | has vote u8 | commit u64
 //   reset       index u64 | term u64: the log before this record is replaced by an empty log whose
 //               base (snapshot point) is (index, term); written first in a rewritten segment.
-// Snapshot file `snap-<seq, 16 hex digits>.snap`:
-//   "RSNP" | version u16 | reserved u16 | index u64 | term u64 | voter count u32 | voters u64...
-//   | data length u64 | data | crc32c(everything before) u32
+// Snapshot file `snap-<seq, 16 hex digits>.snap`, version 2:
+//   "RSNP" | version u16 | reserved u16 | index u64 | term u64 | membership length u32
+//   | membership (`Membership.encoded`) | data length u64 | data | crc32c(everything before) u32
+// Version 1 (still read) had `voter count u32 | voters u64...` where version 2 has the membership.
 
 enum Format {
     static let version: UInt16 = 1
+    static let snapshotVersion: UInt16 = 2
     static let segmentMagic: [UInt8] = Array("RLOG".utf8)
     static let snapshotMagic: [UInt8] = Array("RSNP".utf8)
     static let segmentHeaderSize = 20
@@ -107,20 +109,19 @@ enum Format {
     }
 
     static func snapshotFileSize(_ snapshot: Snapshot) -> Int {
-        40 + 8 * snapshot.metadata.voters.count + snapshot.data.count
+        40 + snapshot.metadata.membership.encoded.count + snapshot.data.count
     }
 
     static func snapshotFile(_ snapshot: Snapshot) -> [UInt8] {
         var bytes = snapshotMagic
         bytes.reserveCapacity(snapshotFileSize(snapshot))
-        bytes.appendLittleEndian(version)
+        bytes.appendLittleEndian(snapshotVersion)
         bytes.appendLittleEndian(UInt16(0))
         bytes.appendLittleEndian(snapshot.metadata.index)
         bytes.appendLittleEndian(snapshot.metadata.term)
-        bytes.appendLittleEndian(UInt32(snapshot.metadata.voters.count))
-        for voter in snapshot.metadata.voters {
-            bytes.appendLittleEndian(voter.rawValue)
-        }
+        let membership = snapshot.metadata.membership.encoded
+        bytes.appendLittleEndian(UInt32(membership.count))
+        bytes.append(contentsOf: membership)
         bytes.appendLittleEndian(UInt64(snapshot.data.count))
         bytes.append(contentsOf: snapshot.data)
         bytes.appendLittleEndian(CRC32C.checksum(bytes))
@@ -246,17 +247,31 @@ enum Format {
             return .failure(SnapshotProblem(message: "not a snapshot file (bad magic)", offset: 0))
         }
         let version = bytes.littleEndian(UInt16.self, at: 4)
-        guard version == Format.version else {
+        guard version == 1 || version == snapshotVersion else {
             return .failure(SnapshotProblem(message: "snapshot format version \(version) is not supported", offset: 4))
         }
         let index = bytes.littleEndian(UInt64.self, at: 8)
         let term = bytes.littleEndian(UInt64.self, at: 16)
-        let voterCount = Int(bytes.littleEndian(UInt32.self, at: 24))
-        let dataLengthOffset = 28 + 8 * voterCount
-        guard voterCount <= (bytes.count - 40) / 8 else {
-            return .failure(SnapshotProblem(message: "voter count \(voterCount) does not fit the file", offset: 24))
+        let count = Int(bytes.littleEndian(UInt32.self, at: 24))
+        let membership: Membership
+        let dataLengthOffset: Int
+        if version == 1 {
+            guard count <= (bytes.count - 40) / 8 else {
+                return .failure(SnapshotProblem(message: "voter count \(count) does not fit the file", offset: 24))
+            }
+            membership = Membership(voters: (0..<count).map { NodeID(bytes.littleEndian(UInt64.self, at: 28 + 8 * $0)) })
+            dataLengthOffset = 28 + 8 * count
+        } else {
+            guard count <= bytes.count - 40 else {
+                return .failure(SnapshotProblem(message: "membership length \(count) does not fit the file", offset: 24))
+            }
+            do {
+                membership = try Membership(decoding: bytes[28..<(28 + count)])
+            } catch {
+                return .failure(SnapshotProblem(message: error.message, offset: 28))
+            }
+            dataLengthOffset = 28 + count
         }
-        let voters = (0..<voterCount).map { NodeID(bytes.littleEndian(UInt64.self, at: 28 + 8 * $0)) }
         let dataLength = bytes.littleEndian(UInt64.self, at: dataLengthOffset)
         let dataStart = dataLengthOffset + 8
         guard dataLength == UInt64(crcOffset - dataStart) else {
@@ -267,7 +282,7 @@ enum Format {
                 )
             )
         }
-        let metadata = SnapshotMetadata(index: index, term: term, voters: voters)
+        let metadata = SnapshotMetadata(index: index, term: term, membership: membership)
         return .success(Snapshot(metadata: metadata, data: Array(bytes[dataStart..<crcOffset])))
     }
 

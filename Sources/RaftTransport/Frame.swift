@@ -64,7 +64,7 @@ private enum FrameType: UInt8 {
 /// Encodes and decodes frames. Pure: no I/O and no NIO, so it can be tested and fuzzed cheaply.
 package struct FrameCodec: Sendable {
     /// The protocol version this build speaks. Peers with another version are rejected.
-    package static let protocolVersion: UInt16 = 1
+    package static let protocolVersion: UInt16 = 2
     /// "RAFT": the first bytes of every handshake body, so stray traffic fails at once.
     package static let magic: UInt32 = 0x5241_4654
     /// Size of the length prefix.

@@ -1,6 +1,6 @@
 package import RaftCore
 
-// Wire layout of a `Message` (protocol version 1):
+// Wire layout of a `Message` (protocol version 2):
 //
 //     from u64 | to u64 | term u64 | payload tag u8 | payload fields
 //
@@ -10,10 +10,11 @@ package import RaftCore
 //
 //     11 | 0                                      timeoutNow
 //     11 | 1 | lastLogIndex u64 | lastLogTerm u64  vote with `VoteRequest.transfer` set
+//     11 | 2                                      removed: the receiver left the group
 //
-// A transfer vote cannot be tag 3 with one more byte: version-1 readers reject trailing bytes.
-// So every frame a node sent before leadership transfer existed is encoded as it was, and only
-// a transfer (which a leader of this version starts) uses tag 11.
+// Version 2 (membership changes): entries may be of kind 2 (membership), and a snapshot's
+// metadata carries its whole membership (`Membership.encoded`, length-prefixed) where
+// version 1 had a voter list. Version-1 peers are refused at the handshake.
 
 private enum PayloadTag: UInt8 {
     case preVote = 1
@@ -34,6 +35,7 @@ private enum PayloadTag: UInt8 {
 private enum TransferKind: UInt8 {
     case timeoutNow = 0
     case vote = 1
+    case removed = 2
 }
 
 /// Smallest encoding of an `Entry`: term, index, kind and an empty data length.
@@ -96,10 +98,7 @@ extension Message {
             output.writeWireByte(PayloadTag.installSnapshot.rawValue)
             output.writeWireInteger(chunk.metadata.index)
             output.writeWireInteger(chunk.metadata.term)
-            output.writeCount(chunk.metadata.voters.count)
-            for voter in chunk.metadata.voters {
-                output.writeWireInteger(voter.rawValue)
-            }
+            output.writeLengthPrefixed(chunk.metadata.membership.encoded)
             output.writeWireInteger(chunk.offset)
             output.writeWireInteger(chunk.totalSize)
             output.writeLengthPrefixed(chunk.data)
@@ -112,10 +111,13 @@ extension Message {
         case .timeoutNow:
             output.writeWireByte(PayloadTag.transfer.rawValue)
             output.writeWireByte(TransferKind.timeoutNow.rawValue)
+        case .removed:
+            output.writeWireByte(PayloadTag.transfer.rawValue)
+            output.writeWireByte(TransferKind.removed.rawValue)
         }
     }
 
-    /// Reads one version-1 message from `reader`, leaving it just after the message.
+    /// Reads one version-2 message from `reader`, leaving it just after the message.
     package init(from reader: inout WireReader) throws(WireError) {
         let from = NodeID(try reader.readInteger(UInt64.self, "message sender"))
         let to = NodeID(try reader.readInteger(UInt64.self, "message receiver"))
@@ -187,18 +189,20 @@ extension Message {
         case .installSnapshot:
             let index = try reader.readInteger(LogIndex.self, "snapshot index")
             let snapshotTerm = try reader.readInteger(Term.self, "snapshot term")
-            let voterCount = try reader.readCount(minimumElementSize: 8, "snapshot voters")
-            var voters: [NodeID] = []
-            voters.reserveCapacity(voterCount)
-            for _ in 0..<voterCount {
-                voters.append(NodeID(try reader.readInteger(UInt64.self, "snapshot voter")))
+            let membershipOffset = reader.position
+            let membershipBytes = try reader.readLengthPrefixed("snapshot membership")
+            let membership: Membership
+            do {
+                membership = try Membership(decoding: membershipBytes)
+            } catch {
+                throw WireError(.invalidMembership, error.message, offset: membershipOffset)
             }
             let offset = try reader.readInteger(UInt64.self, "snapshot chunk offset")
             let totalSize = try reader.readInteger(UInt64.self, "snapshot total size")
             let data = try reader.readLengthPrefixed("snapshot chunk data")
             payload = .installSnapshot(
                 SnapshotChunk(
-                    metadata: SnapshotMetadata(index: index, term: snapshotTerm, voters: voters),
+                    metadata: SnapshotMetadata(index: index, term: snapshotTerm, membership: membership),
                     offset: offset,
                     totalSize: totalSize,
                     data: data
@@ -223,6 +227,8 @@ extension Message {
                 var request = try VoteRequest(from: &reader)
                 request.transfer = true
                 payload = .vote(request)
+            case .removed:
+                payload = .removed
             case nil:
                 throw WireError(.badTag, "transfer kind \(rawKind) is unknown", offset: kindOffset)
             }

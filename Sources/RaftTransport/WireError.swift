@@ -13,6 +13,7 @@ package struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
             case trailingBytes
             case invalidUTF8
             case badMagic
+            case invalidMembership
         }
 
         private let base: Base
@@ -37,6 +38,8 @@ package struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         package static let invalidUTF8 = Code(.invalidUTF8)
         /// A handshake does not start with the protocol's magic number: not a RaftHost peer.
         package static let badMagic = Code(.badMagic)
+        /// A snapshot's membership field is not an encoded `Membership`.
+        package static let invalidMembership = Code(.invalidMembership)
 
         package var description: String {
             switch base {
@@ -47,6 +50,7 @@ package struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
             case .lengthOverflow: "length overflow"
             case .trailingBytes: "trailing bytes"
             case .invalidUTF8: "invalid UTF-8"
+            case .invalidMembership: "invalid membership"
             case .badMagic: "bad magic"
             }
         }

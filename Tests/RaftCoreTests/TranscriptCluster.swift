@@ -18,6 +18,11 @@ import RaftCore
 /// - `elect n1`: `campaign n1`, then `stabilize`; prints only the resulting `status`;
 /// - `propose n1 cmd [cmd ...]`: proposes the commands as one batch;
 /// - `transfer n1 to=n2`: asks `n1` to hand its leadership to `n2`;
+/// - `add-node n4`: starts a node that joins: it knows no members until the log tells it;
+/// - `membership n1 [voters=4,5] [learners=6] [remove=2]`: `n1` proposes one membership change
+///   (no option: leave the joint configuration);
+/// - `members [n1 ...]`: prints each node's membership (and `removed` once it knows);
+/// - `compact n1`: `n1` snapshots through its applied index (data: the index as text);
 /// - `deliver [from=n1] [to=n2] [type=append] [drop=true]`: delivers (or drops) the messages
 ///   on the network that match, in the order they were sent, then handles the output;
 /// - `stabilize`: delivers until the network is empty;
@@ -59,6 +64,8 @@ struct TranscriptCluster {
     }
 
     private var nodes: [NodeID: Node] = [:]
+    /// The `cluster` command's settings, for nodes added later.
+    private var template = RaftConfiguration(id: NodeID(0), voters: [])
     private var ids: [NodeID] = []
     private var network: [Message] = []
     /// The partition group of each node; empty when the network is whole.
@@ -81,6 +88,10 @@ struct TranscriptCluster {
         case "elect": try elect(command)
         case "propose": try propose(command)
         case "transfer": try transfer(command)
+        case "add-node": try addNode(command)
+        case "membership": try proposeMembership(command)
+        case "members": try members(command)
+        case "compact": try compact(command)
         case "deliver": try deliver(command)
         case "stabilize": try stabilize()
         case "persist": try persist(command)
@@ -118,7 +129,62 @@ struct TranscriptCluster {
                 throw Failure(description: "needs 1 <= heartbeat < election")
             }
             nodes[id] = Node(engine: RaftEngine(configuration: configuration), manualPersist: manual.contains(id))
+            template = configuration
         }
+    }
+
+    private mutating func addNode(_ command: TranscriptCommand) throws(Failure) {
+        let list = try command.positionalNodes()
+        guard list.count == 1, let id = list.first, nodes[id] == nil else {
+            throw Failure(description: "add-node takes one new node")
+        }
+        var configuration = template
+        configuration.id = id
+        configuration.voters = []
+        nodes[id] = Node(engine: RaftEngine(configuration: configuration))
+        ids = (ids + [id]).sorted()
+        if !groups.isEmpty { groups[id] = (groups.values.max() ?? 0) + 1 }
+        lines.append(Render.status(nodes[id]!.engine))
+    }
+
+    private mutating func proposeMembership(_ command: TranscriptCommand) throws(Failure) {
+        let id = try onlyNode(command)
+        let changes =
+            try command.nodes(option: "voters").map(MembershipChange.addVoter)
+            + command.nodes(option: "learners").map(MembershipChange.addLearner)
+            + command.nodes(option: "remove").map(MembershipChange.remove)
+        switch nodes[id]!.engine.proposeMembershipChange(changes, context: []) {
+        case .accepted(let index, let term): lines.append("\(id) accepted index=\(index) term=\(term)")
+        case .notLeader(let hint): lines.append("\(id) notLeader leaderHint=\(Render.name(hint))")
+        case .changeInProgress(let index): lines.append("\(id) changeInProgress index=\(index)")
+        case .transferringLeadership(let target): lines.append("\(id) transferringLeadership target=\(target)")
+        case .rejected(let reason): lines.append("\(id) rejected: \(reason)")
+        }
+        handleOutputs()
+    }
+
+    private mutating func members(_ command: TranscriptCommand) throws(Failure) {
+        for id in try selectedNodes(command) {
+            let engine = nodes[id]!.engine
+            lines.append(
+                "\(id) members \(Render.membership(engine.membership)) at=\(engine.membershipIndex)"
+                    + (engine.isRemoved ? " removed" : "")
+            )
+        }
+    }
+
+    private mutating func compact(_ command: TranscriptCommand) throws(Failure) {
+        let id = try onlyNode(command)
+        let applied = nodes[id]!.engine.appliedIndex
+        let snapshot: Snapshot
+        do {
+            snapshot = try nodes[id]!.engine.compact(through: applied, snapshotData: Array("\(applied)".utf8))
+        } catch {
+            throw Failure(description: "compact: \(error)")
+        }
+        nodes[id]!.storage.snapshot = snapshot
+        nodes[id]!.storage.entries.removeAll { $0.index <= applied }
+        lines.append("\(id) compacted \(Render.membership(snapshot.metadata.membership)) through=\(applied)")
     }
 
     private mutating func tick(_ command: TranscriptCommand) throws(Failure) {
@@ -461,7 +527,7 @@ enum Render {
         if let snapshot = output.snapshot {
             let metadata = snapshot.metadata
             lines.append(
-                "\(id) snapshot \(position(metadata.index, metadata.term)) voters=\(list(metadata.voters)) "
+                "\(id) snapshot \(position(metadata.index, metadata.term)) \(membership(metadata.membership)) "
                     + "size=\(snapshot.data.count)"
             )
         }
@@ -500,6 +566,7 @@ enum Render {
         case .installSnapshot: "installSnapshot"
         case .installSnapshotResponse: "installSnapshotResponse"
         case .timeoutNow: "timeoutNow"
+        case .removed: "removed"
         }
     }
 
@@ -529,7 +596,7 @@ enum Render {
         case .installSnapshotResponse(let response):
             return "\(head) snapshot=\(position(response.snapshotIndex, response.snapshotTerm)) "
                 + "nextOffset=\(response.nextOffset) done=\(response.done)"
-        case .timeoutNow:
+        case .timeoutNow, .removed:
             return head
         }
     }
@@ -562,6 +629,9 @@ enum Render {
         switch entry.kind {
         case .noop: return "\(position(entry.index, entry.term)) noop"
         case .command: return "\(position(entry.index, entry.term)) \(data(entry.data))"
+        case .membership:
+            let text = (try? Membership(decoding: entry.data)).map(membership) ?? "undecodable"
+            return "\(position(entry.index, entry.term)) membership(\(text))"
         }
     }
 
@@ -580,6 +650,13 @@ enum Render {
 
     static func name(_ term: Term?) -> String {
         term.map(String.init) ?? "none"
+    }
+
+    /// `voters=n1,n2,n3`, then the joint, learner and removed sets when not empty.
+    static func membership(_ membership: Membership) -> String {
+        var copy = membership
+        copy.context = []
+        return copy.description
     }
 
     static func list(_ ids: [NodeID]) -> String {

@@ -161,7 +161,7 @@ struct FrameCodecTests {
         var append = header + [5] + Array(repeating: 0, count: 24) + [0, 0, 0, 1]
         append += Array(repeating: 0, count: 16) + [9, 0, 0, 0, 0]
         #expect(code(append) == .badTag)
-        #expect(code(header + [11, 2]) == .badTag)  // transfer kind 2
+        #expect(code(header + [11, 3]) == .badTag)  // transfer kind 3
         #expect(code(header + [11, 0, 0]) == .trailingBytes)  // timeoutNow has no fields
     }
 
@@ -192,7 +192,7 @@ struct FrameCodecTests {
     @Test("a handshake from a later version may carry extra fields")
     func handshakeExtension() throws {
         let handshake = Handshake(
-            protocolVersion: 2,
+            protocolVersion: 99,
             clusterName: "c",
             sender: NodeID(1),
             receiver: NodeID(2),

@@ -59,7 +59,7 @@ struct PeerConnectionStateMachineTests {
             ),
             (
                 Handshake(
-                    protocolVersion: 2,
+                    protocolVersion: 99,
                     clusterName: "prod",
                     sender: NodeID(1),
                     receiver: NodeID(2),
@@ -96,7 +96,7 @@ struct PeerConnectionStateMachineTests {
         let identity = Machine.Identity(clusterName: "prod", node: NodeID(1), groups: [])
         let replies: [(Frame, String)] = [
             (.handshakeReject(reason: "unknown node n1"), "rejected by n2: unknown node n1"),
-            (.handshakeAccept(protocolVersion: 1, node: NodeID(5)), "n5 answered"),
+            (.handshakeAccept(protocolVersion: FrameCodec.protocolVersion, node: NodeID(5)), "n5 answered"),
             (.handshakeAccept(protocolVersion: 7, node: NodeID(2)), "protocol version 7"),
             (.clientResponse(id: 1, payload: []), "client-response"),
         ]
@@ -131,7 +131,7 @@ struct PeerConnectionStateMachineTests {
 
         var client = Machine.initiator(identity: serverIdentity, peer: NodeID(1))
         _ = client.start()
-        _ = client.received(.handshakeAccept(protocolVersion: 1, node: NodeID(1)))
+        _ = client.received(.handshakeAccept(protocolVersion: FrameCodec.protocolVersion, node: NodeID(1)))
         guard case .close = client.received(.raft(group: GroupID(0), message: ping())) else {
             Issue.record("send-only connection accepted a frame")
             return

@@ -26,6 +26,7 @@ let samplePayloads: [Message.Payload] = [
     .vote(VoteRequest(lastLogIndex: .max, lastLogTerm: .max)),
     .vote(VoteRequest(lastLogIndex: 9, lastLogTerm: 4, transfer: true)),
     .timeoutNow,
+    .removed,
     .voteResponse(VoteResponse(granted: false)),
     .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0)),
     .append(
@@ -36,6 +37,7 @@ let samplePayloads: [Message.Payload] = [
                 Entry(term: 5, index: 42, kind: .noop),
                 Entry(term: 5, index: 43, data: []),
                 Entry(term: 6, index: 44, data: [1, 2, 3, 0, 255]),
+                Entry(term: 6, index: 45, kind: .membership, data: Membership(voters: [NodeID(1)]).encoded),
             ],
             leaderCommit: 40
         )
@@ -67,6 +69,19 @@ let samplePayloads: [Message.Payload] = [
             offset: 1 << 40,
             totalSize: 1 << 41,
             data: []
+        )
+    ),
+    .installSnapshot(
+        SnapshotChunk(
+            metadata: SnapshotMetadata(
+                index: 5,
+                term: 2,
+                membership: try! Membership(voters: [NodeID(1), NodeID(2)], learners: [NodeID(7)], removed: [NodeID(3)])
+                    .applying([.addVoter(NodeID(4)), .remove(NodeID(2))], context: Array("n4 at 10.0.0.4".utf8))
+            ),
+            offset: 0,
+            totalSize: 1,
+            data: [1]
         )
     ),
     .installSnapshotResponse(SnapshotChunkResponse(snapshotIndex: 100, snapshotTerm: 7, nextOffset: 3, done: true)),
