@@ -48,6 +48,10 @@ public struct Membership: Sendable, Hashable, CustomStringConvertible {
     /// Whether `node` is a voter or a learner.
     public func contains(_ node: NodeID) -> Bool { isVoter(node) || isLearner(node) }
 
+    /// Whether `node` was removed and no longer votes (during a joint configuration a removed
+    /// voter still votes in the outgoing half).
+    public func hasRemoved(_ node: NodeID) -> Bool { removed.contains(node) && !contains(node) }
+
     /// Every voter and learner, sorted: the nodes a leader replicates to.
     public var members: [NodeID] { Set(voters + outgoingVoters + learners).sorted() }
 

@@ -65,7 +65,7 @@ extension RaftEngine {
         membershipIndex = entry.index
         membershipHistory.append((entry.index, next))
         // Removed in the joint configuration, a node still votes in it until the group leaves it.
-        if next.removed.contains(id) && !next.contains(id) {
+        if next.hasRemoved(id) {
             isRemoved = true
         }
         guard role == .leader else {
@@ -85,12 +85,18 @@ extension RaftEngine {
             handOverAfterRemoval()
             return
         }
-        if next.isJoint && next.autoLeave && pendingMembershipIndex <= entry.index {
-            _ = appendMembership((try? next.applying([], context: next.context)) ?? next)
-        }
         // A smaller or different quorum may already hold more of the log.
         maybeCommit()
         broadcastPending = true
+    }
+
+    /// A leader leaves an automatic joint configuration as soon as everything it proposed
+    /// before is applied: also a leader elected after the joint entry was applied elsewhere.
+    mutating func leaveJointConfigurationIfDue() {
+        guard role == .leader, membership.isJoint, membership.autoLeave, pendingMembershipIndex <= appliedIndex,
+            let left = try? membership.applying([], context: membership.context)
+        else { return }
+        _ = appendMembership(left)
     }
 
     /// This leader applied a membership it does not vote in: it tells the most up-to-date

@@ -62,7 +62,7 @@ extension RaftEngine {
             membership = metadata.membership
             membershipIndex = metadata.index
             membershipHistory = []
-            if membership.removed.contains(id) && !membership.contains(id) { isRemoved = true }
+            if membership.hasRemoved(id) { isRemoved = true }
             commitIndex = metadata.index
             appliedIndex = metadata.index
             stableIndex = metadata.index

@@ -255,19 +255,18 @@ public struct RaftEngine: Sendable {
     /// Handles a message from a peer.
     public mutating func step(_ message: Message) {
         guard message.to == id, message.from != id else { return }
-        // A node that knows no members yet (it is joining) hears from anyone.
-        guard membership.contains(message.from) || membership.members.isEmpty else {
-            if membership.removed.contains(message.from) {
-                // Its removal is committed; say so, or it would campaign forever unheard.
-                send(to: message.from, .removed)
-            }
-            return
-        }
+        // Messages from nodes this one does not know as members are handled: a node behind on
+        // membership changes (or joining) must hear from a leader it has not learned of yet.
+        // Pre-vote and check-quorum keep non-members from disrupting; removed nodes are told.
         if case .removed = message.payload {
             if !isRemoved {
                 isRemoved = true
                 becomeFollower(term: term, leader: nil)
             }
+            return
+        }
+        if membership.hasRemoved(message.from) {
+            if !message.isResponse { send(to: message.from, .removed) }
             return
         }
 
@@ -303,11 +302,10 @@ public struct RaftEngine: Sendable {
         } else if message.term < term {
             switch message.payload {
             case .append, .heartbeat:
-                if configuration.checkQuorum || configuration.preVote {
-                    // A stale leader that never hears a higher term would keep its followers'
-                    // leases alive forever; tell it about our term so it steps down.
-                    send(to: message.from, .appendResponse(AppendResponse(success: false, matchIndex: 0)))
-                }
+                // A stale leader must hear our term and step down (Figure 2): with check-quorum
+                // it would otherwise keep its followers' leases alive forever, and a node that
+                // cannot campaign (a learner, a joining node) would never hear a leader again.
+                send(to: message.from, .appendResponse(AppendResponse(success: false, matchIndex: 0)))
             case .preVote:
                 send(to: message.from, .preVoteResponse(VoteResponse(granted: false)))
             default:
@@ -371,6 +369,7 @@ public struct RaftEngine: Sendable {
             for entry in output.committedEntries where entry.kind == .membership && entry.index > membershipIndex {
                 adoptMembership(from: entry)
             }
+            leaveJointConfigurationIfDue()
         }
         if role == .leader {
             assignReadRounds()

@@ -115,6 +115,16 @@ public struct Replica: Sendable {
         engine.transferLeadership(to: target)
     }
 
+    /// Proposes a membership change (see ``RaftEngine/proposeMembershipChange(_:context:)``).
+    /// It is in force once applied; ``RaftEngine/membership`` shows the one in force.
+    @discardableResult
+    public mutating func proposeMembershipChange(
+        _ changes: [MembershipChange],
+        context: [UInt8]
+    ) -> RaftEngine.MembershipChangeResult {
+        engine.proposeMembershipChange(changes, context: context)
+    }
+
     /// Proposes a client command. The answer comes out of the driver step that applies it, or
     /// out of ``takeCompletions()`` when it is a duplicate or cannot be proposed.
     ///

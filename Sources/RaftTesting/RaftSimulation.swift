@@ -50,6 +50,9 @@ public final class RaftSimulation {
     /// Every entry any node applied, by index: committed entries never change.
     private var committed: [LogIndex: CommittedEntry] = [:]
     private var highestCommitted: LogIndex = 0
+    /// Every applied membership entry, by index, with the bootstrap membership at 0: who must
+    /// hold an entry durably before it may be applied.
+    private var committedMemberships: [LogIndex: Membership] = [:]
     /// Every (index, term) any node persisted, with its data: log matching.
     private var persistedEntries: [EntryKey: [UInt8]] = [:]
     private var failure: SimulationFailure?
@@ -119,12 +122,15 @@ public final class RaftSimulation {
 
     /// - Parameters:
     ///   - servers: cluster size.
+    ///   - spares: nodes started after the cluster's voters (ids `servers + 1`, ...) that
+    ///     know no members: they take part once a membership change adds them.
     ///   - seed: determines every random choice of the run.
     ///   - snapshots: when nodes snapshot.
     ///   - machine: makes each node's empty state machine.
     ///   - configure: adjusts each node's engine configuration.
     public init(
         servers: Int,
+        spares: Int = 0,
         seed: UInt64,
         testName: String = #function,
         tickInterval: VirtualTime = .milliseconds(10),
@@ -137,12 +143,14 @@ public final class RaftSimulation {
         self.tickInterval = tickInterval
         self.snapshotPolicy = snapshots
         self.makeMachine = machine
-        let ids = (1...servers).map { NodeID(UInt64($0)) }
+        let voters = (1...servers).map { NodeID(UInt64($0)) }
+        let ids = (1...(servers + spares)).map { NodeID(UInt64($0)) }
         nodeIDs = ids
         connected = Set(ids)
         random = SeededGenerator(seed: seed)
+        committedMemberships[0] = Membership(voters: voters)
         configurationTemplate = { id in
-            var configuration = RaftConfiguration(id: id, voters: ids)
+            var configuration = RaftConfiguration(id: id, voters: voters.contains(id) ? voters : [])
             // 100 ms heartbeats and a 300-600 ms election timeout, as the lab suggests.
             configuration.heartbeatTicks = 10
             configuration.electionTimeoutTicks = 30
@@ -368,12 +376,27 @@ public final class RaftSimulation {
         }
         node.lastApplied = entry.index
         // Committed means durable on a majority: applying (and answering) earlier is a promise
-        // a crash of the right nodes can break.
-        let durableCopies = nodes.values.filter { $0.storage.hasSynced(index: entry.index, term: entry.term) }.count
-        if durableCopies <= nodes.count / 2 {
+        // a crash of the right nodes can break. The majority is of the membership the leader
+        // had applied when it committed: the latest one before the entry, or (when the leader
+        // committed both at once) the one before that.
+        let durable = Set(
+            nodes.values.filter { $0.storage.hasSynced(index: entry.index, term: entry.term) }.map(\.id)
+        )
+        let candidates = committedMemberships.keys.filter { $0 < entry.index }.sorted().suffix(2)
+        let heldByMajority = candidates.contains { index in
+            let membership = committedMemberships[index]!
+            return [membership.voters, membership.outgoingVoters].allSatisfy { voters in
+                voters.isEmpty || voters.filter(durable.contains).count > voters.count / 2
+            }
+        }
+        if !heldByMajority {
             _ = fail(
-                "\(node.id) applied index \(entry.index) while it was durable on only \(durableCopies) of \(nodes.count) nodes"
+                "\(node.id) applied index \(entry.index) while it was durable only on \(durable.sorted()), not on a "
+                    + "majority of \(candidates.map { committedMemberships[$0]!.description })"
             )
+        }
+        if entry.kind == .membership, committedMemberships[entry.index] == nil {
+            committedMemberships[entry.index] = try? Membership(decoding: entry.data)
         }
         if let previous = committed[entry.index] {
             if previous.term != entry.term || previous.data != entry.data {
@@ -563,7 +586,8 @@ public final class RaftSimulation {
             guard let engine = nodes[id]?.engine else { return "  \(id): down, \(links)\(group)" }
             return "  \(id): \(engine.role) term \(engine.term) leader \(engine.leader?.description ?? "-") "
                 + "commit \(engine.commitIndex) applied \(lastApplied(id)) stable \(engine.stableIndex) "
-                + "log \(engine.log.snapshotIndex)...\(engine.log.lastIndex), \(links)\(group)"
+                + "log \(engine.log.snapshotIndex)...\(engine.log.lastIndex), \(links)\(group), "
+                + "members \(engine.membership)\(engine.isRemoved ? " (removed)" : "")"
         }.joined(separator: "\n")
     }
 
@@ -624,6 +648,19 @@ public final class RaftSimulation {
     public func transferLeadership(from: NodeID, to target: NodeID) -> RaftEngine.TransferResult? {
         guard let node = nodes[from], node.isUp else { return nil }
         let result = node.replica!.transferLeadership(to: target)
+        scheduleFlush(node)
+        return result
+    }
+
+    /// Proposes a membership change on node `id` (see
+    /// ``RaftEngine/proposeMembershipChange(_:context:)``); nil when the node is down.
+    @discardableResult
+    public func proposeMembershipChange(
+        on id: NodeID,
+        _ changes: [MembershipChange]
+    ) -> RaftEngine.MembershipChangeResult? {
+        guard let node = nodes[id], node.isUp else { return nil }
+        let result = node.replica!.proposeMembershipChange(changes, context: [])
         scheduleFlush(node)
         return result
     }

@@ -4,7 +4,7 @@ import RaftReplica
 /// The randomized fault simulation: every seed builds a cluster and a random schedule of all
 /// the faults the simulator knows (loss, delay, long reordering, partitions, disconnections,
 /// crashes with restarts, crashes in the middle of a sync, stalled nodes, slow disks, clock-speed
-/// skew, every snapshot policy, leadership transfers)
+/// skew, every snapshot policy, leadership transfers, membership changes)
 /// while a client proposes and reads. The simulator checks the safety invariants after every
 /// step; at the end the network heals and the cluster must make progress again.
 ///
@@ -19,6 +19,8 @@ public enum RandomizedFaults {
         public var leaseReads: UInt64
         /// Leadership transfers a leader started (whether or not they finished).
         public var transfers: Int
+        /// Membership changes a leader accepted (whether or not they committed).
+        public var membershipChanges: Int
     }
 
     /// Runs one seed: builds its cluster and fault schedule, runs it with every invariant
@@ -45,8 +47,13 @@ public enum RandomizedFaults {
         let maxMessageBytes = chooser.next() % 2 == 0 ? 40 : 1 << 20
         // Lease reads hold only while clocks agree to within the drift they assume (10 %).
         let leaseReads = checkQuorum && chooser.next() % 2 == 0
+        // Membership changes on a third of the seeds, from a generator of their own (and with
+        // spare nodes only then), so the other seeds replay as they did before.
+        var reconfigurations = SeededGenerator(seed: seed ^ 0x3E3B)
+        let changesMembership = reconfigurations.next() % 3 == 0
         let sim = RaftSimulation(
             servers: servers,
+            spares: changesMembership ? 2 : 0,
             seed: seed,
             testName: "RandomizedFaults",
             snapshots: snapshots,
@@ -129,6 +136,34 @@ public enum RandomizedFaults {
             sim.schedule(after: .milliseconds(100 + transfers.next() % 1_000), transfer)
         }
 
+        // A "reconfigurer": leaders are asked to add a spare as a learner or a voter, promote a
+        // learner, remove a member, or replace a voter (two voters changed: a joint configuration).
+        var membershipChanges = 0
+        func reconfigure() {
+            guard rebooting else { return }
+            for id in ids where sim.isUp(id) && sim.engine(id)?.role == .leader {
+                let membership = sim.engine(id)!.membership
+                let newcomers = ids.filter { !membership.contains($0) && !membership.removed.contains($0) }
+                let newcomer = newcomers.isEmpty ? nil : newcomers[Int(reconfigurations.next() % UInt64(newcomers.count))]
+                let voter = membership.voters[Int(reconfigurations.next() % UInt64(membership.voters.count))]
+                var changes: [MembershipChange] = []
+                switch reconfigurations.next() % 5 {
+                case 0: if let newcomer { changes = [.addLearner(newcomer)] }
+                case 1: if let learner = membership.learners.first { changes = [.addVoter(learner)] }
+                case 2: if membership.voters.count > 3 { changes = [.remove(voter)] }
+                case 3: if let learner = membership.learners.first { changes = [.remove(learner)] }
+                default: if let newcomer { changes = [.addVoter(newcomer), .remove(voter)] }
+                }
+                if !changes.isEmpty, case .accepted = sim.proposeMembershipChange(on: id, changes) {
+                    membershipChanges += 1
+                }
+            }
+            sim.schedule(after: .milliseconds(100 + reconfigurations.next() % 800), reconfigure)
+        }
+        if changesMembership {
+            sim.schedule(after: .milliseconds(100 + reconfigurations.next() % 800), reconfigure)
+        }
+
         for _ in 0..<25 {
             switch sim.randomNumber(below: 9) {
             case 0: sim.network.unreliable.toggle()
@@ -155,8 +190,30 @@ public enum RandomizedFaults {
             if !sim.isUp(id) { sim.restart(id) }
             sim.connect(id)
         }
-        try sim.one(.command(-1), expectedServers: servers, retry: true)
+        // Every voter of the final membership (once the group left any joint configuration)
+        // must apply the last command.
+        var voters = servers
+        if changesMembership {
+            // The leader of the highest term: a deposed one may not have heard of it yet.
+            func latestLeader() -> RaftEngine? {
+                ids.compactMap { sim.engine($0) }.filter { $0.role == .leader }.max { $0.term < $1.term }
+            }
+            let settled = try sim.run(atMost: .seconds(10)) {
+                guard let engine = latestLeader() else { return false }
+                return !engine.membership.isJoint && engine.appliedIndex >= engine.log.lastIndex
+            }
+            guard settled, let leader = latestLeader() else {
+                throw sim.fail("no leader left the joint configuration within 10 s after healing")
+            }
+            voters = leader.membership.voters.count
+        }
+        try sim.one(.command(-1), expectedServers: voters, retry: true)
         try sim.checkLogsMatch()
-        return Outcome(reads: reads, leaseReads: sim.leaseReadsServed, transfers: transfersStarted)
+        return Outcome(
+            reads: reads,
+            leaseReads: sim.leaseReadsServed,
+            transfers: transfersStarted,
+            membershipChanges: membershipChanges
+        )
     }
 }

@@ -57,7 +57,7 @@ struct RaftSim: ParsableCommand {
             "randomized simulation (release): \(summary.seeds) seeds in \(String(format: "%.1f", elapsed)) s "
                 + "(\(String(format: "%.0f", Double(summary.seeds) / elapsed)) seeds/s on \(jobs) threads), "
                 + "\(summary.reads) linearizable reads confirmed, \(summary.leaseReads) of them from leases, "
-                + "\(summary.transfers) leadership transfers started"
+                + "\(summary.transfers) leadership transfers started, \(summary.membershipChanges) membership changes"
         )
     }
 }
@@ -69,6 +69,7 @@ private final class SeedRun: Sendable {
         var reads = 0
         var leaseReads: UInt64 = 0
         var transfers = 0
+        var membershipChanges = 0
         var failure: SimulationFailure?
         var finishedThreads = 0
     }
@@ -101,6 +102,7 @@ private final class SeedRun: Sendable {
                     $0.reads += outcome.reads
                     $0.leaseReads += outcome.leaseReads
                     $0.transfers += outcome.transfers
+                    $0.membershipChanges += outcome.membershipChanges
                 }
             } catch {
                 state.withLock { if $0.failure == nil { $0.failure = error } }

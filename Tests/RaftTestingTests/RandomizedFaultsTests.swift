@@ -31,11 +31,13 @@ struct RandomizedFaultsTests {
         var reads = 0
         var leaseReads: UInt64 = 0
         var transfers = 0
+        var membershipChanges = 0
         while seedCount.map({ seeds < $0 }) ?? (Date().timeIntervalSince(started) < budget) {
             let outcome = try RandomizedFaults.run(seed: base + UInt64(seeds))
             reads += outcome.reads
             leaseReads += outcome.leaseReads
             transfers += outcome.transfers
+            membershipChanges += outcome.membershipChanges
             seeds += 1
         }
         let elapsed = Date().timeIntervalSince(started)
@@ -43,7 +45,7 @@ struct RandomizedFaultsTests {
             "randomized simulation: \(seeds) seeds in \(String(format: "%.1f", elapsed)) s "
                 + "(\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s), "
                 + "\(reads) linearizable reads confirmed, \(leaseReads) of them from leases, "
-                + "\(transfers) leadership transfers started"
+                + "\(transfers) leadership transfers started, \(membershipChanges) membership changes"
         )
         return seeds
     }
