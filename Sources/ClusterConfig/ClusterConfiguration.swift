@@ -100,6 +100,13 @@ extension ClusterConfiguration {
         public var client: Address
         /// `http` (required): where the node serves the HTTP/JSON API, status and metrics.
         public var http: Address
+        /// `join` (default false): the node is not a founding member. It starts knowing no
+        /// members and takes part once `raftctl member add` adds it (the others learn its
+        /// addresses from the membership change, not from this file). Founding nodes (the rest)
+        /// form the first membership of every group of a new cluster; afterwards each group's
+        /// members live in its log and snapshots, and this flag is only read for an empty data
+        /// directory.
+        public var joins = false
 
         /// Creates a node from values.
         public init(id: String, numericID: UInt64, peer: Address, client: Address, http: Address) {
@@ -284,5 +291,14 @@ extension ClusterConfiguration {
         public init(maxBodySize: Int = 1 << 20) {
             self.maxBodySize = maxBodySize
         }
+    }
+}
+
+extension ClusterConfiguration.Address {
+    /// Parses `host:port` or `[ipv6]:port`, as the file's addresses are written; nil when the
+    /// text is not one.
+    public init?(parsing text: String) {
+        guard case .valid(let host, let port) = Scalars.address(text) else { return nil }
+        self.init(host: host, port: port)
     }
 }

@@ -81,7 +81,7 @@ struct ConfigurationDecoder {
         var addresses: [ClusterConfiguration.Address: Field] = [:]
         var nodes: [ClusterConfiguration.Node] = []
         for item in items {
-            let node = try fields(item, known: ["id", "peer", "client", "http"])
+            let node = try fields(item, known: ["id", "peer", "client", "http", "join"])
             let idField = try node.required("id")
             let id = try identifier(idField, kind: "node id")
             if let first = ids[id] {
@@ -109,15 +109,18 @@ struct ConfigurationDecoder {
                 addresses[identity] = addressField
                 endpoints.append(endpoint)
             }
-            nodes.append(
-                ClusterConfiguration.Node(
-                    id: id,
-                    numericID: UInt64(nodes.count + 1),
-                    peer: endpoints[0],
-                    client: endpoints[1],
-                    http: endpoints[2]
-                )
+            var member = ClusterConfiguration.Node(
+                id: id,
+                numericID: UInt64(nodes.count + 1),
+                peer: endpoints[0],
+                client: endpoints[1],
+                http: endpoints[2]
             )
+            if let joinField = node.optional("join") { member.joins = try bool(joinField) }
+            nodes.append(member)
+        }
+        guard nodes.contains(where: { !$0.joins }) else {
+            throw error(.emptyList, "every node has join: true; a new cluster needs at least one founding node", at: field)
         }
         return nodes
     }

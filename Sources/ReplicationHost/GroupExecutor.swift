@@ -33,6 +33,33 @@ public struct GroupStatus: Sendable, Hashable {
     public var metrics: GroupMetrics
     /// On a leader: entries each follower is behind this node's last index.
     public var replicationLag: [NodeID: UInt64]
+    /// On a leader: the highest index each follower (learners included) is known to hold.
+    public var followerMatch: [NodeID: LogIndex]
+    /// The group's members as this node has applied them.
+    public var membership: Membership
+    /// The group removed this node: it no longer serves the group.
+    public var isRemoved: Bool
+}
+
+/// An operator's request to a group's leader (membership, leadership).
+package enum AdminRequest: Sendable {
+    /// Proposes a membership change with the resulting address book; answered once applied.
+    case changeMembership([MembershipChange], context: [UInt8])
+    /// Hands leadership to `target`, or to the most up-to-date follower; answered once done.
+    case transferLeadership(to: NodeID?)
+}
+
+/// How an ``AdminRequest`` ended.
+package enum AdminResult: Sendable {
+    /// Done: the membership now in force (for a transfer: the new leader).
+    case membershipChanged(Membership)
+    case leadershipTransferred(to: NodeID)
+    /// This node does not lead; try the leader it knows of.
+    case notLeader(leaderHint: NodeID?)
+    /// Cannot be done as asked (the reason says why); retrying will not help.
+    case rejected(String)
+    /// May work later (a change in progress, a leader change, a timeout).
+    case retry(String)
 }
 
 /// What a group counted since its node started (exported on `/metrics`).
@@ -85,6 +112,17 @@ package final class GroupExecutor: Sendable {
         case request(ClientRequest, Reply)
         /// `handOff`: a leader first transfers its leadership (see ``GroupExecutor/stop(handingOffLeadership:)``).
         case stop(handOff: Bool)
+        case admin(AdminRequest, @Sendable (AdminResult) -> Void)
+    }
+
+    /// An admin request accepted by the engine, answered once its outcome is known.
+    private struct PendingAdmin {
+        var request: AdminRequest
+        var reply: @Sendable (AdminResult) -> Void
+        var deadline: ContinuousClock.Instant
+        /// For a membership change: the entry that carries it.
+        var index: LogIndex
+        var term: Term
     }
 
     private struct Waiting {
@@ -102,6 +140,8 @@ package final class GroupExecutor: Sendable {
     private let logger: Logger
     /// The swift-metrics instruments the status is recorded to, once per tick and on a scrape.
     private let instruments: GroupInstruments
+    /// Called after a batch that changed the membership in force (or removed this node).
+    private let membershipChanged: @Sendable (GroupStatus) -> Void
     /// Inputs not yet taken by the executor; nil once it has returned, when requests are
     /// answered at once instead.
     private let queue = Mutex<[Event]?>([])
@@ -123,8 +163,10 @@ package final class GroupExecutor: Sendable {
         heartbeat: Duration,
         requestTimeout: Duration,
         instruments: GroupInstruments,
+        membershipChanged: @escaping @Sendable (GroupStatus) -> Void = { _ in },
         logger: Logger
     ) {
+        self.membershipChanged = membershipChanged
         self.instruments = instruments
         self.name = name
         self.groupID = groupID
@@ -167,6 +209,19 @@ package final class GroupExecutor: Sendable {
         enqueue(.stop(handOff: handingOffLeadership))
     }
 
+    /// Hands an admin request to the group; `reply` is called exactly once, when the change is
+    /// applied (or the transfer done), refused, or after the request timeout.
+    package func admin(_ request: AdminRequest, reply: @escaping @Sendable (AdminResult) -> Void) {
+        enqueue(.admin(request, reply))
+    }
+
+    /// ``admin(_:reply:)`` as an async call.
+    package func admin(_ request: AdminRequest) async -> AdminResult {
+        await withCheckedContinuation { continuation in
+            admin(request) { continuation.resume(returning: $0) }
+        }
+    }
+
     private func enqueue(_ event: Event) {
         let accepted = queue.withLock { queue in
             queue?.append(event)
@@ -176,6 +231,8 @@ package final class GroupExecutor: Sendable {
             doorbellContinuation.yield()
         } else if case .request(_, let reply) = event {
             reply(.error(Self.shuttingDown))
+        } else if case .admin(_, let reply) = event {
+            reply(.retry("the node is shutting down"))
         }
     }
 
@@ -212,6 +269,7 @@ package final class GroupExecutor: Sendable {
 
     private func loop(_ replica: inout Replica) async throws {
         var waiting: [UInt64: Waiting] = [:]
+        var pendingAdmin: [PendingAdmin] = []
         defer {
             // However the executor ends, what is still queued or waiting gets an answer.
             let unserved = queue.withLock { queue in
@@ -223,6 +281,12 @@ package final class GroupExecutor: Sendable {
             }
             for entry in waiting.values {
                 entry.reply(.error(Self.shuttingDown))
+            }
+            for case .admin(_, let reply) in unserved {
+                reply(.retry("the node is shutting down"))
+            }
+            for entry in pendingAdmin {
+                entry.reply(.retry("the node is shutting down; the change may still be applied"))
             }
         }
         var nextRequestID: UInt64 = 1
@@ -270,6 +334,11 @@ package final class GroupExecutor: Sendable {
                     case .query(let query, let consistency):
                         replica.submitQuery(query, requestID: requestID, consistency: consistency)
                     }
+                case .admin(let request, let reply):
+                    let deadline = clock.now.advanced(by: requestTimeout)
+                    if let pending = startAdmin(request, reply: reply, deadline: deadline, &replica) {
+                        pendingAdmin.append(pending)
+                    }
                 case .stop(let handOff):
                     if handOff && !stopping && beginHandOff(&replica) {
                         let ticks = replica.engine.configuration.electionTimeoutTicks
@@ -287,8 +356,20 @@ package final class GroupExecutor: Sendable {
                     entry.reply(.error(ReplicaError(.leaderChanged, "not finished within \(requestTimeout); retry")))
                 }
             }
+            pendingAdmin = pendingAdmin.filter { !finishAdmin($0, replica.engine, now: clock.now) }
             let status = Self.status(of: replica, name: name, storage: storage, metrics: metrics.withLock { $0 })
-            currentStatus.withLock { $0 = status }
+            let previous = currentStatus.withLock { current in
+                defer { current = status }
+                return current
+            }
+            if previous.membership != status.membership || previous.isRemoved != status.isRemoved {
+                logMembership(status, previous: previous.membership)
+                membershipChanged(status)
+            }
+            if status.isRemoved {
+                // Nothing to serve any more; the log line above says why.
+                break
+            }
             if ticked || stopping {
                 instruments.record(status)
             }
@@ -303,6 +384,100 @@ package final class GroupExecutor: Sendable {
                     break
                 }
             }
+        }
+    }
+
+    /// Proposes an admin request; returns what to wait for, or nil when it was answered at once.
+    private func startAdmin(
+        _ request: AdminRequest,
+        reply: @escaping @Sendable (AdminResult) -> Void,
+        deadline: ContinuousClock.Instant,
+        _ replica: inout Replica
+    ) -> PendingAdmin? {
+        let engine = replica.engine
+        switch request {
+        case .changeMembership(let changes, let context):
+            switch replica.proposeMembershipChange(changes, context: context) {
+            case .accepted(let index, let term):
+                logger.info(
+                    "membership change proposed",
+                    metadata: ["raft.index": "\(index)", "raft.change": "\(changes)"]
+                )
+                return PendingAdmin(request: request, reply: reply, deadline: deadline, index: index, term: term)
+            case .notLeader(let hint):
+                reply(.notLeader(leaderHint: hint))
+            case .changeInProgress(let index):
+                reply(.retry("the membership change at index \(index) is not applied yet"))
+            case .transferringLeadership(let target):
+                reply(.retry("leadership is being handed to \(target)"))
+            case .rejected(let reason):
+                reply(.rejected(reason))
+            }
+            return nil
+        case .transferLeadership(let target):
+            guard engine.role == .leader else {
+                reply(.notLeader(leaderHint: engine.leader))
+                return nil
+            }
+            let chosen =
+                target
+                ?? engine.followerMatchIndexes
+                .filter { engine.membership.voters.contains($0.key) }
+                .min { ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue) }?.key
+            guard let chosen, replica.transferLeadership(to: chosen) == .started else {
+                reply(.rejected("\(target.map { "\($0)" } ?? "no follower") cannot take over: a target must be another voter"))
+                return nil
+            }
+            return PendingAdmin(request: request, reply: reply, deadline: deadline, index: 0, term: engine.term)
+        }
+    }
+
+    /// Answers `pending` if its outcome is known; returns whether it did.
+    private func finishAdmin(_ pending: PendingAdmin, _ engine: RaftEngine, now: ContinuousClock.Instant) -> Bool {
+        switch pending.request {
+        case .changeMembership:
+            if engine.membershipIndex >= pending.index {
+                if engine.log.term(at: pending.index).map({ $0 == pending.term }) ?? (engine.membershipIndex > pending.index) {
+                    pending.reply(.membershipChanged(engine.membership))
+                } else {
+                    pending.reply(.retry("the leader changed before the membership change was committed; retry"))
+                }
+                return true
+            }
+            if engine.term != pending.term || engine.role != .leader {
+                if engine.log.term(at: pending.index) != pending.term {
+                    pending.reply(.retry("the leader changed before the membership change was committed; retry"))
+                    return true
+                }
+            }
+        case .transferLeadership:
+            if engine.term > pending.term, let leader = engine.leader, leader != engine.id {
+                pending.reply(.leadershipTransferred(to: leader))
+                return true
+            }
+            if engine.role == .leader && engine.transferTarget == nil && engine.term == pending.term {
+                pending.reply(.retry("the transfer was abandoned after an election timeout; this node still leads"))
+                return true
+            }
+        }
+        if now >= pending.deadline {
+            pending.reply(.retry("not finished within \(requestTimeout); it may still happen"))
+            return true
+        }
+        return false
+    }
+
+    private func logMembership(_ status: GroupStatus, previous: Membership) {
+        if status.isRemoved {
+            logger.error(
+                "this node was removed from the group; it stops serving it (its data stays on disk)",
+                metadata: ["raft.members": "\(status.membership)"]
+            )
+        } else {
+            logger.info(
+                "membership changed",
+                metadata: ["raft.members": "\(status.membership)", "raft.previous": "\(previous)"]
+            )
         }
     }
 
@@ -437,7 +612,10 @@ package final class GroupExecutor: Sendable {
             snapshotIndex: engine.log.snapshotIndex,
             syncs: storage.statistics.syncs,
             metrics: metrics,
-            replicationLag: engine.followerMatchIndexes.mapValues { lastIndex - min($0, lastIndex) }
+            replicationLag: engine.followerMatchIndexes.mapValues { lastIndex - min($0, lastIndex) },
+            followerMatch: engine.followerMatchIndexes,
+            membership: engine.membership,
+            isRemoved: engine.isRemoved
         )
     }
 }

@@ -4,7 +4,7 @@ public import Logging
 public import NIOCore
 public import NIOPosix
 import RaftClient
-import RaftCore
+package import RaftCore
 public import RaftReplica
 import RaftStorage
 package import RaftTransport
@@ -56,14 +56,16 @@ public final class RaftNode: Service {
 
     /// This node's entry in the configuration.
     public let node: ClusterConfiguration.Node
-    private let configuration: ClusterConfiguration
+    let configuration: ClusterConfiguration
     private let registry: StateMachineRegistry
     private let metricsFactory: any MetricsFactory
     private let transport: any PeerTransport
     private let startTransport: @Sendable () async throws -> Void
     private let shutdownTransport: @Sendable () async -> Void
     private let eventLoopGroup: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
+    /// Tells the transport where a member listens (nil: the transport knows every node already).
+    let setPeerAddress: (@Sendable (PeerAddress, NodeID) -> Void)?
     private let lifecycle = Mutex(Lifecycle.idle)
     private let stopSignal: AsyncStream<Void>
     private let stopContinuation: AsyncStream<Void>.Continuation
@@ -90,6 +92,8 @@ public final class RaftNode: Service {
     ) throws(HostError) {
         let member = try Self.member(node, of: configuration)
         var peers: [NodeID: PeerAddress] = [:]
+        // Nodes added later are dialled once a membership change names them (and so are the
+        // file's joining nodes, which the file already knows).
         for other in configuration.nodes where other.id != member.id {
             peers[NodeID(other.numericID)] = PeerAddress(host: other.peer.host, port: other.peer.port)
         }
@@ -116,6 +120,7 @@ public final class RaftNode: Service {
             transport: transport,
             startTransport: { try await transport.start() },
             shutdownTransport: { await transport.shutdown() },
+            setPeerAddress: { transport.setPeerAddress($0, for: $1) },
             registry: registry,
             eventLoopGroup: eventLoopGroup,
             metricsFactory: metricsFactory,
@@ -130,12 +135,14 @@ public final class RaftNode: Service {
         transport: any PeerTransport,
         startTransport: @escaping @Sendable () async throws -> Void,
         shutdownTransport: @escaping @Sendable () async -> Void,
+        setPeerAddress: (@Sendable (PeerAddress, NodeID) -> Void)? = nil,
         registry: StateMachineRegistry,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger
     ) throws(HostError) {
         self.node = try Self.member(node, of: configuration)
+        self.setPeerAddress = setPeerAddress
         self.metricsFactory = metricsFactory ?? RaftHostMetrics.defaultFactory()
         self.configuration = configuration
         self.registry = registry
@@ -371,8 +378,12 @@ public final class RaftNode: Service {
                     configuration.nodes.first { $0.numericID == peer.rawValue }?.id ?? "\(peer.rawValue)"
                 }
             ),
+            membershipChanged: { [weak self] status in self?.membershipChanged(status) },
             logger: logger
         )
+        if !replica.engine.membership.members.isEmpty {
+            membershipChanged(executor.status)
+        }
         return (executor, storage)
     }
 
@@ -381,9 +392,11 @@ public final class RaftNode: Service {
 
     private func raftConfiguration() -> RaftConfiguration {
         let raft = configuration.raft
+        // A new group's first membership: the founding nodes. A joining node knows none; the
+        // leader's log (or snapshot) tells it. Once the log has a membership, this is unused.
         var engine = RaftConfiguration(
             id: NodeID(node.numericID),
-            voters: configuration.nodes.map { NodeID($0.numericID) }
+            voters: node.joins ? [] : configuration.nodes.filter { !$0.joins }.map { NodeID($0.numericID) }
         )
         engine.heartbeatTicks = 1
         engine.electionTimeoutTicks = max(2, Int(raft.electionTimeout / raft.heartbeat))
@@ -541,6 +554,12 @@ public final class RaftNode: Service {
     private func recordMetrics() {
         guard case .started(let running) = lifecycle.withLock({ $0 }) else { return }
         for executor in running.executors { executor.recordInstruments() }
+    }
+
+    /// The executor of `group`, while the node runs.
+    func executor(named group: String) -> GroupExecutor? {
+        guard case .started(let running) = lifecycle.withLock({ $0 }) else { return nil }
+        return running.executors.first { $0.name == group }
     }
 
     /// Serves a client request on `group`, as the client port would.
