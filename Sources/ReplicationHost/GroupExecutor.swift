@@ -356,12 +356,13 @@ package final class GroupExecutor: Sendable {
                     entry.reply(.error(ReplicaError(.leaderChanged, "not finished within \(requestTimeout); retry")))
                 }
             }
-            pendingAdmin = pendingAdmin.filter { !finishAdmin($0, replica.engine, now: clock.now) }
             let status = Self.status(of: replica, name: name, storage: storage, metrics: metrics.withLock { $0 })
             let previous = currentStatus.withLock { current in
                 defer { current = status }
                 return current
             }
+            // After the status: an answer shows the membership it reports.
+            pendingAdmin = pendingAdmin.filter { !finishAdmin($0, replica.engine, now: clock.now) }
             if previous.membership != status.membership || previous.isRemoved != status.isRemoved {
                 logMembership(status, previous: previous.membership)
                 membershipChanged(status)

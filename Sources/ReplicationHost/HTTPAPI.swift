@@ -51,6 +51,8 @@ package struct HTTPAPI: Sendable {
     private let routers: [String: LeaderRouter]
     /// Each group's plugin routes and JSON forms, by group name.
     private let interfaces: [String: PluginHTTPInterface]
+    /// Members and leadership of each group (``MembershipHTTP``).
+    private let membership: MembershipHTTP
 
     package init(
         nodeID: String,
@@ -60,8 +62,10 @@ package struct HTTPAPI: Sendable {
         interfaces: [String: PluginHTTPInterface],
         status: @escaping @Sendable () -> [GroupStatus],
         recordMetrics: @escaping @Sendable () -> Void,
-        local: @escaping LocalSubmit
+        local: @escaping LocalSubmit,
+        membership: MembershipHTTP = MembershipHTTP(members: { _ in nil }, perform: { _, _ in .unknownGroup })
     ) {
+        self.membership = membership
         self.nodeID = nodeID
         self.configuration = configuration
         self.metricsFactory = metricsFactory
@@ -77,6 +81,9 @@ package struct HTTPAPI: Sendable {
         let (path, query) = Self.split(request.uri)
         guard let segments = Self.segments(path) else {
             return .error(.badRequest, "the path is not valid percent-encoded UTF-8")
+        }
+        if let answer = await membership.handle(request, segments: segments, path: String(path)) {
+            return answer
         }
         switch segments {
         case ["v1", "status"]:

@@ -242,13 +242,14 @@ extension RaftNode {
 
     /// After a group applied a membership: the transport learns every member's peer address.
     func membershipChanged(_ status: GroupStatus) {
+        guard let setPeerAddress else { return }
         let directory = MemberDirectory(of: status.membership, configuration: configuration)
         for member in directory.members where member.id != node.numericID {
             guard let address = ClusterConfiguration.Address(parsing: member.peer) else {
                 logger.warning("member \(member.name) has an unusable peer address \(member.peer)")
                 continue
             }
-            setPeerAddress?(PeerAddress(host: address.host, port: address.port), NodeID(member.id))
+            setPeerAddress(PeerAddress(host: address.host, port: address.port), NodeID(member.id))
         }
     }
 }

@@ -299,7 +299,14 @@ public final class RaftNode: Service {
             local: { [weak self] request, group in
                 guard let self else { return .error(ReplicaError(.leaderChanged, "the node is not running; retry")) }
                 return await self.submit(request, group: group)
-            }
+            },
+            membership: MembershipHTTP(
+                members: { [weak self] group in self?.members(of: group) },
+                perform: { [weak self] operation, group in
+                    guard let self else { return .unavailable("the node is not running") }
+                    return await self.perform(operation, group: group)
+                }
+            )
         )
         let server = HTTPServer(
             host: node.http.host,

@@ -24,6 +24,7 @@ final class InProcessCluster {
     init(
         directory: TemporaryDirectory,
         nodeCount: Int = 3,
+        joining: Int = 0,
         groups: [ClusterConfiguration.Group],
         raft: ClusterConfiguration.Raft = .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100)),
         requestTimeout: Duration = .seconds(5)
@@ -32,8 +33,16 @@ final class InProcessCluster {
         configuration = ClusterConfiguration(
             name: "in-process",
             dataDirectory: directory.path,
-            nodes: (1...nodeCount).map {
-                .init(id: "n\($0)", numericID: UInt64($0), peer: loopback, client: loopback, http: loopback)
+            nodes: (1...(nodeCount + joining)).map {
+                var node = ClusterConfiguration.Node(
+                    id: "n\($0)",
+                    numericID: UInt64($0),
+                    peer: loopback,
+                    client: loopback,
+                    http: loopback
+                )
+                node.joins = $0 > nodeCount
+                return node
             },
             groups: groups,
             raft: raft,

@@ -63,6 +63,9 @@ final class LogRecorder: Sendable {
         }
     }
 
+    /// Every record so far.
+    var records: [Record] { state.withLock { $0.records } }
+
     /// The first record (past or future) that matches.
     func first(where predicate: @escaping @Sendable (Record) -> Bool) async -> Record {
         await withCheckedContinuation { continuation in
