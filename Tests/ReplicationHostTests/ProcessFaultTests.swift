@@ -27,122 +27,35 @@ struct ProcessFaultTests {
         for id in all { try cluster.start(id) }
         _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
 
-        let endpoints = cluster.nodes.enumerated().map { index, node in
-            RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
-        }
-        let recorder = Recorder()
-        let shared = SharedWorkload()
-        let nativeClients = 4
-        let httpClients = 2
-        let clientCount = nativeClients + httpClients
-        let httpPorts = cluster.nodes.map(\.http)
-        let workload = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for client in nativeClients..<clientCount {
-                    group.addTask {
-                        await Self.runHTTPClient(client, ports: httpPorts, recorder: recorder, shared: shared)
-                    }
-                }
-                for client in 0..<nativeClients {
-                    group.addTask {
-                        let kv = KeyValueClient(
-                            RaftClient(
-                                endpoints: endpoints,
-                                group: "kv",
-                                configuration: RaftClient.Configuration(attemptTimeout: .milliseconds(300))
-                            )
-                        )
-                        var n = 0
-                        while !shared.stop.load(ordering: .relaxed) {
-                            let key = "k\(client)"
-                            if n % 3 == 2 {
-                                let ticket = recorder.call(client: client, .get(key))
-                                guard let value = try? await kv.get(key) else { continue }
-                                recorder.returned(ticket, .value(value))
-                            } else {
-                                let value = "x \(client) \(n) y"
-                                let ticket = recorder.call(client: client, .append(key, value))
-                                do {
-                                    try await kv.append(key, value: value)
-                                    recorder.returned(ticket, .ok)
-                                    shared.acknowledged.withLock { $0[client, default: []].append(value) }
-                                } catch {
-                                    // Unknown outcome: it may or may not have been applied.
-                                }
-                            }
-                            n += 1
-                        }
-                        await kv.close()
-                    }
-                }
-            }
-        }
-
-        // Faults are spaced by progress, not by the clock: each step waits until the clients
-        // got more writes acknowledged (so each fault lands on a cluster under load).
-        func progress(_ what: String) async throws {
-            let target = shared.acknowledgedCount + 150
-            _ = try await eventually(within: .seconds(30), what) { shared.acknowledgedCount >= target ? true : nil }
-        }
+        let workload = ProcessWorkload(cluster: cluster)
         var kills = 0
         var pauses = 0
         for round in 0..<2 {
-            try await progress("writes before round \(round)")
+            try await workload.progress("writes before round \(round)")
             let leader = try await eventually(within: .seconds(20), "a leader (round \(round))") {
                 await cluster.leader(among: all)
             }
             cluster.kill(leader)
             kills += 1
-            try await progress("writes after killing \(leader)")
+            try await workload.progress("writes after killing \(leader)")
             try cluster.start(leader)
-            try await progress("writes after restarting \(leader)")
+            try await workload.progress("writes after restarting \(leader)")
             let paused = all[(all.firstIndex(of: leader)! + 1 + round) % all.count]
             cluster.signal(paused, SIGSTOP)
             pauses += 1
-            try await progress("writes while \(paused) is stopped")
+            try await workload.progress("writes while \(paused) is stopped")
             cluster.signal(paused, SIGCONT)
         }
-        try await progress("writes after the last fault")
-        shared.stop.store(true, ordering: .relaxed)
-        await workload.value
+        try await workload.progress("writes after the last fault")
+        await workload.stop()
 
-        // Every node holds every acknowledged append, once and in order.
-        let expected = shared.acknowledged.withLock { $0 }
-        for (index, node) in cluster.nodes.enumerated() {
-            let local = KeyValueClient(
-                RaftClient(
-                    endpoints: [
-                        RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
-                    ],
-                    group: "kv",
-                    configuration: RaftClient.Configuration(timeout: .seconds(20))
-                )
-            )
-            for client in 0..<clientCount {
-                let values = expected[client] ?? []
-                let holds = try await eventually(within: .seconds(20), "\(node.id) holds client \(client)'s appends") {
-                    () async throws -> Bool? in
-                    let stored = try await local.get("k\(client)", consistency: .stale) ?? ""
-                    return Self.containsInOrder(stored, values) ? true : nil
-                }
-                #expect(holds)
-            }
-            await local.close()
-        }
-        // The whole history, Clerks and HTTP clients alike. An HTTP request that timed out
-        // (to a stopped node) stays an operation of unknown outcome.
-        let history = recorder.history()
-        let model = try #require(AppendOnlyKeyValueModel(history: history))
-        let result = LinearizabilityChecker(model: model, timeLimit: .seconds(60)).check(history)
-        #expect(result.verdict == .linearizable, "\(result)")
-        let httpOperations = history.filter { $0.client >= nativeClients }.count
-        let appends = expected.values.reduce(0) { $0 + $1.count }
+        try await workload.expectEveryAppend(on: cluster.nodes, of: cluster)
+        let summary = try workload.checkHistory()
         print(
-            "rafthost processes under faults: \(history.count - httpOperations) native and \(httpOperations) HTTP operations "
-                + "(\(appends) acknowledged appends), \(kills) leader kills, \(pauses) pauses, "
-                + "history \(result.verdict)"
+            "rafthost processes under faults: \(summary.native) native and \(summary.http) HTTP operations "
+                + "(\(summary.appends) acknowledged appends), \(kills) leader kills, \(pauses) pauses, "
+                + "history \(summary.verdict)"
         )
-        #expect(appends > 0)
     }
 
     /// Appends and reads over HTTP, each request to a random node. A request that fails or

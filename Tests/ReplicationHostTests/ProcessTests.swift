@@ -26,23 +26,34 @@ final class ProcessCluster: Sendable {
     /// - Parameters:
     ///   - extraGroups: YAML list items of more groups after `kv`, at column 0.
     ///   - extraYAML: more top-level keys, such as `plugins:`.
-    init(directory: TemporaryDirectory, extraGroups: String = "", extraYAML: String = "") async throws {
+    ///   - joining: nodes after the three founding ones, marked `join: true` (started empty, they
+    ///     take part once a membership change adds them).
+    ///   - maxRaftState: the kv group's `maxraftstate`.
+    init(
+        directory: TemporaryDirectory,
+        joining: Int = 0,
+        maxRaftState: Int = 65536,
+        extraGroups: String = "",
+        extraYAML: String = ""
+    ) async throws {
         self.directory = directory
         executable = try Self.findExecutable()
-        let ports = try await freePorts(9)
-        nodes = (0..<3).map { Node(id: "n\($0 + 1)", client: ports[3 + $0], http: ports[6 + $0]) }
+        let count = 3 + joining
+        let ports = try await freePorts(3 * count)
+        nodes = (0..<count).map { Node(id: "n\($0 + 1)", client: ports[count + $0], http: ports[2 * count + $0]) }
         var yaml = """
             cluster: process-test
             data: \(directory.path)/data
             nodes:
 
             """
-        for index in 0..<3 {
+        for index in 0..<count {
             yaml += """
                   - id: n\(index + 1)
                     peer: 127.0.0.1:\(ports[index])
-                    client: 127.0.0.1:\(ports[3 + index])
-                    http: 127.0.0.1:\(ports[6 + index])
+                    client: 127.0.0.1:\(ports[count + index])
+                    http: 127.0.0.1:\(ports[2 * count + index])
+                    join: \(index >= 3)
 
                 """
         }
@@ -50,7 +61,7 @@ final class ProcessCluster: Sendable {
             groups:
               - name: kv
                 stateMachine: KeyValueStore
-                maxraftstate: 65536
+                maxraftstate: \(maxRaftState)
             \(extraGroups)
             raft:                    # the timing of the repository's cluster.yaml
               heartbeat: 50ms
