@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release microbench example native-example wasm-examples
+.PHONY: run test deps build release microbench example native-example wasm-examples openapi ui-test api-fuzz
 
 # Installs the system packages the build needs on a fresh Debian machine.
 deps:
@@ -88,3 +88,13 @@ run: release
 # build folder so the main build never sees the benchmark package.
 microbench: deps
 	RAFTHOST_BENCHMARKS=1 swift package --scratch-path .build-bench --disable-sandbox benchmark $(BENCH_ARGS)
+
+# openapi.yaml, embedded in the binary (GET /v1/openapi.yaml) as a Swift string: run after
+# editing openapi.yaml; OpenAPITests fails while the two differ.
+OPENAPI_SWIFT := Sources/ReplicationHost/Console/OpenAPIDocument.swift
+openapi:
+	{ echo '// Generated from openapi.yaml by `make openapi`: edit openapi.yaml, then run it.'; \
+	  echo '// OpenAPITests checks that the two are the same.'; echo; \
+	  echo '/// The OpenAPI 3.1 description of the HTTP API, served at `GET /v1/openapi.yaml`.'; \
+	  echo 'enum OpenAPIDocument {'; echo '    static let yaml = #"""'; \
+	  cat openapi.yaml; echo '"""#'; echo '}'; } > $(OPENAPI_SWIFT)

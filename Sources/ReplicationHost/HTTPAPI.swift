@@ -51,6 +51,8 @@ package struct HTTPAPI: Sendable {
     private let routers: [String: LeaderRouter]
     /// Each group's plugin routes and JSON forms, by group name.
     private let interfaces: [String: PluginHTTPInterface]
+    /// The console, the cluster view behind it and the OpenAPI description.
+    private let operatorRoutes: OperatorRoutes
 
     package init(
         nodeID: String,
@@ -70,6 +72,7 @@ package struct HTTPAPI: Sendable {
         self.status = status
         self.recordMetrics = recordMetrics
         self.local = local
+        self.operatorRoutes = OperatorRoutes(nodeID: nodeID, configuration: configuration, status: status)
     }
 
     /// Answers one request.
@@ -78,28 +81,44 @@ package struct HTTPAPI: Sendable {
         guard let segments = Self.segments(path) else {
             return .error(.badRequest, "the path is not valid percent-encoded UTF-8")
         }
+        if let (route, parameters) = HostRoute.match(segments) {
+            guard request.method == route.method else { return .methodNotAllowed(request.method, allowed: [route.method]) }
+            return await serve(route, parameters: parameters, request, query: query)
+        }
         switch segments {
-        case ["v1", "status"]:
-            guard request.method == .GET else { return .methodNotAllowed(request.method) }
-            return statusAnswer()
-        case ["metrics"]:
-            guard request.method == .GET else { return .methodNotAllowed(request.method) }
-            return metricsAnswer()
         case _ where segments.count >= 4 && segments[0] == "v1" && segments[1] == "groups":
             guard let group = configuration.groups.first(where: { $0.name == segments[2] }) else {
                 return .error(.notFound, "this cluster has no group named \"\(segments[2])\"")
             }
-            switch segments[3...] {
-            case ["command"]: return await generic(.command, request, group: group, query: query)
-            case ["query"]: return await generic(.query, request, group: group, query: query)
-            default: return await pluginRoute(request, group: group, path: Array(segments[3...]), query: query)
-            }
+            return await pluginRoute(request, group: group, path: Array(segments[3...]), query: query)
         case _ where segments.count >= 2 && segments[0] == "v1" && segments[1] != "groups":
             // The first group's plugin routes are also served under /v1/ (`/v1/kv/{key}`).
             guard let group = configuration.groups.first else { return .error(.notFound, "no groups") }
             return await pluginRoute(request, group: group, path: Array(segments[1...]), query: query)
         default:
             return .error(.notFound, "no such path: \(path)")
+        }
+    }
+
+    /// A route of the host's own (``HostRoute``), its method checked.
+    private func serve(
+        _ route: HostRoute,
+        parameters: [String: String],
+        _ request: HTTPRequest,
+        query: [String: String]
+    ) async -> HTTPAnswer {
+        switch route {
+        case .status: return statusAnswer()
+        case .metrics: return metricsAnswer()
+        case .console: return OperatorRoutes.console
+        case .openAPI: return OperatorRoutes.openAPI
+        case .cluster: return await operatorRoutes.cluster()
+        case .command, .query:
+            let name = parameters["group", default: ""]
+            guard let group = configuration.groups.first(where: { $0.name == name }) else {
+                return .error(.notFound, "this cluster has no group named \"\(name)\"")
+            }
+            return await generic(route == .command ? .command : .query, request, group: group, query: query)
         }
     }
 
@@ -121,8 +140,8 @@ package struct HTTPAPI: Sendable {
         case .route(let found, let found2):
             route = found
             parameters = found2
-        case .methodNotAllowed:
-            return .methodNotAllowed(request.method)
+        case .methodNotAllowed(let allowed):
+            return .methodNotAllowed(request.method, allowed: allowed.map { HTTPMethod(rawValue: $0) })
         case .none:
             return .error(
                 .notFound,
@@ -177,7 +196,6 @@ package struct HTTPAPI: Sendable {
         group: ClusterConfiguration.Group,
         query: [String: String]
     ) async -> HTTPAnswer {
-        guard request.method == .POST else { return .methodNotAllowed(request.method) }
         guard let interface = interfaces[group.name] else {
             return .error(.notFound, "this cluster has no group named \"\(group.name)\"")
         }
@@ -342,26 +360,8 @@ package struct HTTPAPI: Sendable {
 
     // MARK: - Status and metrics
 
-    private func nodeName(_ id: NodeID?) -> String? {
-        guard let id else { return nil }
-        return configuration.nodes.first { $0.numericID == id.rawValue }?.id ?? "\(id.rawValue)"
-    }
-
     private func statusAnswer() -> HTTPAnswer {
-        let groups = status().map { group in
-            NodeStatus.Group(
-                name: group.name,
-                stateMachine: configuration.groups.first { $0.name == group.name }?.stateMachine ?? "",
-                role: group.role.rawValue,
-                term: group.term,
-                leader: nodeName(group.leader),
-                commitIndex: group.commitIndex,
-                appliedIndex: group.appliedIndex,
-                lastIndex: group.lastIndex,
-                snapshotIndex: group.snapshotIndex
-            )
-        }
-        return .json(.ok, NodeStatus(node: nodeID, groups: groups))
+        .json(.ok, NodeStatus(node: nodeID, groups: status(), configuration: configuration))
     }
 
     /// The Prometheus text of the node's registry, when it records through one; a host that
@@ -474,7 +474,10 @@ extension HTTPAnswer {
         json(status, ["error": message])
     }
 
-    static func methodNotAllowed(_ method: HTTPMethod) -> HTTPAnswer {
-        error(.methodNotAllowed, "method \(method) is not allowed here")
+    /// 405, with the `Allow` header naming the methods the path has.
+    static func methodNotAllowed(_ method: HTTPMethod, allowed: [HTTPMethod]) -> HTTPAnswer {
+        var answer = error(.methodNotAllowed, "method \(method) is not allowed here")
+        answer.headers = [("allow", allowed.map(\.rawValue).joined(separator: ", "))]
+        return answer
     }
 }

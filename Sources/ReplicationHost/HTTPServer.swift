@@ -17,6 +17,8 @@ package struct HTTPAnswer: Sendable {
     package var status: HTTPResponseStatus
     package var contentType: String
     package var body: [UInt8]
+    /// More response headers, such as `allow` on a 405.
+    package var headers: [(name: String, value: String)] = []
 
     package init(_ status: HTTPResponseStatus, contentType: String, body: [UInt8]) {
         self.status = status
@@ -167,8 +169,9 @@ package final class HTTPServer: Sendable {
         allocator: ByteBufferAllocator
     ) async throws {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(3)
+        headers.reserveCapacity(3 + answer.headers.count)
         headers.add(name: "content-type", value: answer.contentType)
+        for (name, value) in answer.headers { headers.add(name: name, value: value) }
         headers.add(name: "content-length", value: String(answer.body.count))
         if !keepAlive {
             headers.add(name: "connection", value: "close")
