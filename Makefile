@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release microbench example native-example wasm-examples openapi ui-test api-fuzz
+.PHONY: run test deps build release microbench example native-example wasm-examples openapi ui-test ui-test-run api-fuzz
 
 # Installs the system packages the build needs on a fresh Debian machine.
 deps:
@@ -30,6 +30,24 @@ test: deps native-example wasm-examples
 	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/raftsim" --seeds $(SIM_SEEDS)
 	$(MAKE) example
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	$(MAKE) ui-test-run
+
+# The web console in headless Chromium (Tests/ui/console.mjs): three debug rafthost nodes, the
+# page on a follower, a key written through the page and read back with raftctl, the leader
+# SIGKILLed and the new one shown; screenshots in build/ui-test/. Installs Debian's chromium
+# (and nodejs) when missing. About 6 s once built; `make test` runs it after the suite.
+UI_TEST_OUT ?= build/ui-test
+ui-test: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+	$(MAKE) ui-test-run
+
+ui-test-run:
+	@if ! command -v chromium >/dev/null || ! command -v node >/dev/null; then \
+		echo "installing chromium and nodejs with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium nodejs; \
+	fi
+	BIN="$$(swift build --show-bin-path $(SWIFT_BUILD_FLAGS))"; \
+		RAFTHOST="$$BIN/rafthost" RAFTCTL="$$BIN/raftctl" node Tests/ui/console.mjs $(UI_TEST_OUT)
 
 # The plugin package a user copies (Examples/Counter): its build, its tests, and its
 # end-to-end check (three nodes of its own host, curl and raftctl call, one node killed).

@@ -1,16 +1,18 @@
 // The web console in a real browser: three `rafthost serve` processes on loopback, headless
-// Chromium driven through the Chrome DevTools Protocol (no npm packages: node's own
-// WebSocket, `node --experimental-websocket` on node 20), the page opened on a follower.
+// Chromium driven through the Chrome DevTools Protocol (no npm packages: the few lines of
+// WebSocket client below, so any node >= 18 will do), the page opened on a follower.
 // It checks that the page shows the leader, writes a key through the page's key browser and
 // reads it back with raftctl, SIGKILLs the leader and sees the page show the new one (and
 // the old leader unreachable). Screenshots go to the output folder. `make ui-test` runs it.
 //
 //   RAFTHOST=.build/debug/rafthost RAFTCTL=.build/debug/raftctl \
-//     node --experimental-websocket Tests/ui/console.mjs build/ui-test
+//     node Tests/ui/console.mjs build/ui-test
 //
 // Every wait polls a condition with a deadline; nothing sleeps to synchronise.
 import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +22,6 @@ const out = process.argv[2] ?? "build/ui-test";
 const rafthost = process.env.RAFTHOST, raftctl = process.env.RAFTCTL;
 const chromium = process.env.CHROMIUM ?? "chromium";
 if (!rafthost || !raftctl) throw new Error("set RAFTHOST and RAFTCTL to the built executables");
-if (typeof WebSocket !== "function") throw new Error("no global WebSocket: run node >= 20 with --experimental-websocket");
 mkdirSync(out, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "rafthost-ui-"));
 const children = new Map(); // name -> child process
@@ -85,6 +86,58 @@ function run(file, args) {
 }
 
 // --- the browser, over the DevTools protocol ------------------------------------------------
+
+/** A WebSocket client for the DevTools endpoint: text messages, no extensions (RFC 6455). */
+class DevToolsSocket {
+  constructor(url) {
+    const { hostname, port, pathname } = new URL(url);
+    this.buffer = Buffer.alloc(0);
+    this.parts = [];
+    const upgrade = request({ host: hostname, port, path: pathname, headers: {
+      Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": randomBytes(16).toString("base64") } });
+    upgrade.on("upgrade", (_, socket, head) => {
+      this.socket = socket;
+      socket.on("data", (data) => { this.buffer = Buffer.concat([this.buffer, data]); this.receive(); });
+      this.buffer = head;
+      this.receive();
+      this.onopen?.();
+    });
+    upgrade.on("error", (error) => this.onerror?.(error));
+    upgrade.end();
+  }
+
+  receive() {
+    for (;;) {
+      const b = this.buffer;
+      if (b.length < 2) return;
+      let length = b[1] & 0x7f, offset = 2;
+      if (length === 126) { if (b.length < 4) return; length = b.readUInt16BE(2); offset = 4; }
+      if (length === 127) { if (b.length < 10) return; length = Number(b.readBigUInt64BE(2)); offset = 10; }
+      if (b.length < offset + length) return;
+      const final = (b[0] & 0x80) !== 0, opcode = b[0] & 0x0f;
+      if (opcode === 1 || opcode === 0) this.parts.push(b.subarray(offset, offset + length));
+      this.buffer = b.subarray(offset + length);
+      if ((opcode === 1 || opcode === 0) && final) {
+        const data = Buffer.concat(this.parts).toString();
+        this.parts = [];
+        this.onmessage?.({ data });
+      }
+    }
+  }
+
+  send(text) {
+    const payload = Buffer.from(text), mask = randomBytes(4);
+    const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length])
+      : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    if (payload.length >= 65536) throw new Error("DevTools commands here are small");
+    for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
+    this.socket.write(Buffer.concat([header, mask, payload]));
+  }
+
+  close() { this.socket?.end(); }
+}
+
 class Browser {
   static async launch() {
     const profile = join(work, "chromium");
@@ -95,7 +148,7 @@ class Browser {
     let stderr = "";
     child.stderr.on("data", (d) => { stderr += d; });
     const url = await eventually(60, "Chromium's DevTools endpoint", () => stderr.match(/DevTools listening on (ws:\/\/\S+)/)?.[1]);
-    const browser = new Browser(new WebSocket(url));
+    const browser = new Browser(new DevToolsSocket(url));
     await new Promise((resolve, reject) => { browser.socket.onopen = resolve; browser.socket.onerror = reject; });
     return browser;
   }
@@ -233,8 +286,10 @@ try {
     console.error(`--- ${node.id} (last lines)\n${child?.logs().split("\n").slice(-15).join("\n")}`);
   }
 } finally {
-  for (const child of children.values()) if (child.exitCode === null) child.kill("SIGKILL");
-  rmSync(work, { recursive: true, force: true });
+  // Every process started is killed and waited for, then the temporary folder goes.
+  await Promise.all([...children.values()].map((child) => child.exitCode !== null || child.signalCode !== null
+    ? undefined : new Promise((resolve) => { child.once("exit", resolve); child.kill("SIGKILL"); })));
+  rmSync(work, { recursive: true, force: true, maxRetries: 3 });
 }
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`ui-test phases: ${phases.map((p) => `${p.name} at ${(p.ms / 1000).toFixed(1)}s`).join(", ")}`);

@@ -158,8 +158,10 @@ function renderGroups(view, series) {
     const rows = view.nodes.map((node) => {
       const g = node.status?.groups.find((candidate) => candidate.name === group.name);
       if (!g) {
+        // The leader still knows how far behind an unreachable follower is.
         return `<tr data-node="${esc(node.id)}" class="down"><td>${esc(node.id)}</td>
-          <td><span class="badge unreachable">unreachable</span></td><td colspan="6"></td></tr>`;
+          <td><span class="badge unreachable">unreachable</span></td><td colspan="5"></td>
+          <td class="num lag">${esc(number(lag[node.id]))}</td></tr>`;
       }
       const behind = node.id === group.leader ? "leader" : (group.leader ? number(lag[node.id]) : "?");
       return `<tr data-node="${esc(node.id)}"><td>${esc(node.id)}</td>
