@@ -86,7 +86,11 @@ paths:
           description: The OpenAPI 3.1 description of the API, as in the repository's `openapi.yaml`.
           content:
             application/yaml:
-              schema: { type: string }
+              schema:
+                type: object
+                required: [openapi, info, paths, components]
+                properties:
+                  openapi: { const: 3.1.0 }
   /v1/status:
     get:
       tags: [operators]
@@ -137,7 +141,10 @@ paths:
         required: true
         content:
           application/json:
-            schema: { description: "The plugin's command as JSON, e.g. `{\"put\":{\"key\":\"k\",\"value\":\"v\"}}`." }
+            schema:
+              description: |
+                The plugin's command as JSON, e.g. `{"put":{"key":"k","value":"v"}}` for
+                KeyValueStore: its shape is the plugin's, so JSON the plugin cannot decode is 400.
           application/octet-stream:
             schema: { type: string, format: binary }
       responses:
@@ -161,7 +168,10 @@ paths:
         required: true
         content:
           application/json:
-            schema: { description: "The plugin's query as JSON, e.g. `{\"get\":{\"key\":\"k\"}}`." }
+            schema:
+              description: |
+                The plugin's query as JSON, e.g. `{"get":{"key":"k"}}` for KeyValueStore: its
+                shape is the plugin's, so JSON the plugin cannot decode is 400.
           application/octet-stream:
             schema: { type: string, format: binary }
       responses:
@@ -200,8 +210,8 @@ paths:
       tags: [key/value]
       summary: Write a key
       requestBody:
-        required: true
-        description: The value, UTF-8 text.
+        required: false
+        description: The value, UTF-8 text; no body writes the empty value.
         content:
           text/plain:
             schema: { type: string }
@@ -229,8 +239,8 @@ paths:
       tags: [key/value]
       summary: Append to a key's value (a missing key counts as empty)
       requestBody:
-        required: true
-        description: The text to append, UTF-8.
+        required: false
+        description: The text to append, UTF-8; no body appends nothing (and creates a missing key, empty).
         content:
           text/plain:
             schema: { type: string }
@@ -251,7 +261,7 @@ paths:
               required: [new]
               properties:
                 expected:
-                  type: [string, "null"]
+                  oneOf: [{ type: string }, { type: "null" }]
                   description: The value the key must have; `null` (or missing) for a missing key.
                 new: { type: string }
       responses:
@@ -288,7 +298,7 @@ paths:
 
   /v1/groups/{group}/locks/{lock}:
     parameters:
-      - $ref: "#/components/parameters/group"
+      - $ref: "#/components/parameters/lockGroup"
       - $ref: "#/components/parameters/lock"
     get:
       tags: [locks]
@@ -312,7 +322,7 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/groups/{group}/locks/{lock}/acquire:
     parameters:
-      - $ref: "#/components/parameters/group"
+      - $ref: "#/components/parameters/lockGroup"
       - $ref: "#/components/parameters/lock"
     post:
       tags: [locks]
@@ -360,7 +370,7 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/groups/{group}/locks/{lock}/renew:
     parameters:
-      - $ref: "#/components/parameters/group"
+      - $ref: "#/components/parameters/lockGroup"
       - $ref: "#/components/parameters/lock"
     post:
       tags: [locks]
@@ -380,7 +390,7 @@ paths:
       responses: *lockResponses
   /v1/groups/{group}/locks/{lock}/release:
     parameters:
-      - $ref: "#/components/parameters/group"
+      - $ref: "#/components/parameters/lockGroup"
       - $ref: "#/components/parameters/lock"
     post:
       tags: [locks]
@@ -406,6 +416,12 @@ components:
       required: true
       description: A group of `cluster.yaml` (404 for any other).
       schema: { type: string, examples: [kv] }
+    lockGroup:
+      name: group
+      in: path
+      required: true
+      description: A group of `cluster.yaml` that runs LockService (404 for any other).
+      schema: { type: string, examples: [locks] }
     key:
       name: key
       in: path
