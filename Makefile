@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release microbench example native-example wasm-examples openapi ui-test ui-test-run api-fuzz
+.PHONY: run test deps build release microbench example native-example wasm-examples openapi ui-test ui-test-run api-fuzz deploy-check
 
 # Installs the system packages the build needs on a fresh Debian machine.
 deps:
@@ -30,7 +30,7 @@ test: deps native-example wasm-examples
 	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/raftsim" --seeds $(SIM_SEEDS)
 	$(MAKE) example
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
-	$(MAKE) ui-test-run
+	$(MAKE) ui-test-run deploy-check
 
 # The web console in headless Chromium (Tests/ui/console.mjs): three debug rafthost nodes, the
 # page on a follower, a key written through the page and read back with raftctl, the leader
@@ -126,3 +126,13 @@ api-fuzz: deps
 	swift build $(SWIFT_BUILD_FLAGS)
 	SCHEMA=openapi.yaml RAFTHOST="$$(swift build --show-bin-path $(SWIFT_BUILD_FLAGS))/rafthost" \
 		Tests/api-fuzz/run.sh build/api-fuzz
+
+# systemd-analyze verify of the unit (deploy/rafthost@.service, instance n1), its ExecStart
+# pointed at the built rafthost (the unit's own path, /usr/local/bin/rafthost, is where an
+# install puts it). Installs systemd's tools with apt-get when missing; under a second.
+deploy-check:
+	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq systemd; }
+	@dir="$$(mktemp -d)"; trap 'rm -rf "$$dir"' EXIT; \
+		sed "s#/usr/local/bin/rafthost#$$(swift build --show-bin-path $(SWIFT_BUILD_FLAGS))/rafthost#" \
+			deploy/rafthost@.service >"$$dir/rafthost@.service"; \
+		systemd-analyze verify "$$dir/rafthost@n1.service" && echo "deploy-check: systemd-analyze verify rafthost@n1.service: ok"
