@@ -129,10 +129,12 @@ api-fuzz: deps
 
 # systemd-analyze verify of the unit (deploy/rafthost@.service, instance n1), its ExecStart
 # pointed at the built rafthost (the unit's own path, /usr/local/bin/rafthost, is where an
-# install puts it). Installs systemd's tools with apt-get when missing; under a second.
+# install puts it); a warning fails it too. Installs systemd's tools with apt-get when missing.
 deploy-check:
 	@command -v systemd-analyze >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq systemd; }
 	@dir="$$(mktemp -d)"; trap 'rm -rf "$$dir"' EXIT; \
 		sed "s#/usr/local/bin/rafthost#$$(swift build --show-bin-path $(SWIFT_BUILD_FLAGS))/rafthost#" \
 			deploy/rafthost@.service >"$$dir/rafthost@.service"; \
-		systemd-analyze verify "$$dir/rafthost@n1.service" && echo "deploy-check: systemd-analyze verify rafthost@n1.service: ok"
+		out="$$(systemd-analyze verify "$$dir/rafthost@n1.service" 2>&1)" && [ -z "$$out" ] \
+			|| { echo "$$out"; echo "deploy-check: systemd-analyze verify found problems" >&2; exit 1; }; \
+		echo "deploy-check: systemd-analyze verify rafthost@n1.service: no warnings"
