@@ -34,10 +34,12 @@ import Foundation
 /// - the plugin's own routes (`StateMachineHTTP`'s `HTTPRoutable`) under `/v1/groups/{group}/`,
 ///   and the first group's also under `/v1/` (so `/v1/kv/{key}` reaches the first group).
 ///
-/// `GET /v1/status` (JSON) and `GET /metrics` (Prometheus text). Path parameters are one path
-/// segment, percent-decoded (encode `/` as `%2F`). Errors are JSON `{"error": "..."}`: 400 bad
-/// input, 404 unknown path or group, 405 wrong method, 413 body too large, 415 unsupported
-/// content type, 503 unavailable.
+/// `GET /v1/status` (JSON), `GET /metrics` (Prometheus text), and for operators the console
+/// (`GET /`), the cluster view it polls (`GET /v1/cluster`) and the OpenAPI description
+/// (`GET /v1/openapi.yaml`): the host's own routes are the cases of ``HostRoute``. Path
+/// parameters are one path segment, percent-decoded (encode `/` as `%2F`). Errors are JSON
+/// `{"error": "..."}`: 400 bad input, 404 unknown path or group, 405 wrong method (with
+/// `Allow`), 413 body too large, 415 unsupported content type, 503 unavailable.
 package struct HTTPAPI: Sendable {
     package typealias LocalSubmit = @Sendable (ClientRequest, String) async -> ClientResponse
 
@@ -82,7 +84,9 @@ package struct HTTPAPI: Sendable {
             return .error(.badRequest, "the path is not valid percent-encoded UTF-8")
         }
         if let (route, parameters) = HostRoute.match(segments) {
-            guard request.method == route.method else { return .methodNotAllowed(request.method, allowed: [route.method]) }
+            guard request.method == route.method else {
+                return .methodNotAllowed(request.method, allowed: [route.method])
+            }
             return await serve(route, parameters: parameters, request, query: query)
         }
         switch segments {

@@ -99,7 +99,9 @@ struct ConsoleTests {
             let port = try #require(cluster.httpPorts["n1"])
             let page = try await httpRequest(.GET, port: port, "/")
             #expect(page.status == 200 && page.contentType == "text/html; charset=utf-8")
-            #expect(page.body.contains("<title>RaftHost console</title>") && page.body.contains(#"fetch("/v1/cluster""#))
+            #expect(
+                page.body.contains("<title>RaftHost console</title>") && page.body.contains(#"fetch("/v1/cluster""#)
+            )
             #expect(!page.body.contains("http://") && !page.body.contains("https://"), "no external assets")
 
             let description = try await httpRequest(.GET, port: port, "/v1/openapi.yaml")

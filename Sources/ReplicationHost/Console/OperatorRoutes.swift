@@ -18,7 +18,11 @@ struct OperatorRoutes: Sendable {
     static let statusTimeout: Duration = .milliseconds(800)
 
     static let console = HTTPAnswer(.ok, contentType: "text/html; charset=utf-8", body: Array(ConsolePage.html.utf8))
-    static let openAPI = HTTPAnswer(.ok, contentType: "application/yaml", body: Array((OpenAPIDocument.yaml + "\n").utf8))
+    static let openAPI = HTTPAnswer(
+        .ok,
+        contentType: "application/yaml",
+        body: Array((OpenAPIDocument.yaml + "\n").utf8)
+    )
 
     let nodeID: String
     let configuration: ClusterConfiguration
@@ -30,7 +34,8 @@ struct OperatorRoutes: Sendable {
         let own = NodeStatus(node: nodeID, groups: status(), configuration: configuration)
         let nodes = await withTaskGroup(of: (Int, ClusterView.Node).self) { group in
             for (index, member) in configuration.nodes.enumerated() {
-                let address = member.http.host.contains(":")
+                let address =
+                    member.http.host.contains(":")
                     ? "[\(member.http.host)]:\(member.http.port)" : "\(member.http.host):\(member.http.port)"
                 guard member.id != nodeID else {
                     group.addTask { (index, ClusterView.Node(id: member.id, http: address, status: own)) }
@@ -95,7 +100,9 @@ struct OperatorRoutes: Sendable {
             try await channel.executeThenClose { inbound, outbound in
                 let headers = HTTPHeaders([("host", "\(host):\(port)"), ("connection", "close")])
                 try await outbound.write(
-                    contentsOf: [.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)), .end(nil)]
+                    contentsOf: [
+                        .head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)), .end(nil),
+                    ]
                 )
                 var status = HTTPResponseStatus.ok
                 var body: [UInt8] = []
