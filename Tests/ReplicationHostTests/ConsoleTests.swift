@@ -12,32 +12,10 @@ import Testing
 /// description, on three in-process nodes whose HTTP ports are in the configuration.
 @Suite("Console and cluster view")
 struct ConsoleTests {
-    /// The answer of `GET /v1/cluster`, as the console reads it.
-    struct View: Decodable {
-        struct Node: Decodable {
-            var id: String
-            var http: String
-            var reachable: Bool
-            var error: String?
-            var status: NodeStatus?
-        }
-        struct Group: Decodable {
-            var name: String
-            var stateMachine: String
-            var leader: String?
-            var term: UInt64
-            var leaderChanges: [NodeStatus.LeaderChange]
-        }
-        var cluster: String
-        var servedBy: String
-        var nodes: [Node]
-        var groups: [Group]
-    }
-
-    private static func view(port: Int) async throws -> View {
+    private static func view(port: Int) async throws -> ClusterView {
         let answer = try await httpRequest(.GET, port: port, "/v1/cluster")
         #expect(answer.status == 200 && answer.contentType == "application/json")
-        return try JSONDecoder().decode(View.self, from: Data(answer.bytes))
+        return try JSONDecoder().decode(ClusterView.self, from: Data(answer.bytes))
     }
 
     @Test("a follower's /v1/cluster shows every node, the leader, lag and leader changes; a stopped node unreachable")

@@ -125,8 +125,8 @@ struct OperatorRoutes: Sendable {
 
 /// The answer of `GET /v1/cluster`: every configured node, reachable or not, and per group
 /// the leader and the recent leader changes that the reachable nodes know of.
-struct ClusterView: Encodable {
-    struct Node: Encodable {
+struct ClusterView: Codable {
+    struct Node: Codable {
         var id: String
         /// The node's HTTP address in `cluster.yaml`.
         var http: String
@@ -150,7 +150,7 @@ struct ClusterView: Encodable {
         }
     }
 
-    struct Group: Encodable {
+    struct Group: Codable {
         var name: String
         var stateMachine: String
         /// The reachable node that leads the group in the highest term any of them reports;
