@@ -35,7 +35,7 @@ test: deps native-example wasm-examples
 # The web console in headless Chromium (Tests/ui/console.mjs): three debug rafthost nodes, the
 # page on a follower, a key written through the page and read back with raftctl, the leader
 # SIGKILLed and the new one shown; screenshots in build/ui-test/. Installs Debian's chromium
-# (and nodejs) when missing. About 6 s once built; `make test` runs it after the suite.
+# (and nodejs) when missing. About 8 s once built; `make test` runs it after the suite.
 UI_TEST_OUT ?= build/ui-test
 ui-test: deps
 	swift build $(SWIFT_BUILD_FLAGS)

@@ -2,8 +2,9 @@
 // Chromium driven through the Chrome DevTools Protocol (no npm packages: the few lines of
 // WebSocket client below, so any node >= 18 will do), the page opened on a follower.
 // It checks that the page shows the leader, writes a key through the page's key browser and
-// reads it back with raftctl, SIGKILLs the leader and sees the page show the new one (and
-// the old leader unreachable). Screenshots go to the output folder. `make ui-test` runs it.
+// reads it back with raftctl, sees raftctl bench traffic in the charts, SIGKILLs the leader
+// and sees the page show the new one (and the old leader unreachable), then reads the key
+// again through the page. Screenshots go to the output folder. `make ui-test` runs it.
 //
 //   RAFTHOST=.build/debug/rafthost RAFTCTL=.build/debug/raftctl \
 //     node Tests/ui/console.mjs build/ui-test
@@ -254,6 +255,25 @@ try {
   log(`raftctl read back "${read.stdout.trim()}"`);
   phase("key written and read back");
 
+  // Traffic (raftctl bench, half puts, half linearizable gets) shows in the live charts.
+  const bench = run(raftctl, ["bench", "--config", config, "--op", "mixed", "--clients", "4", "--conns", "2",
+    "--keys", "100", "--duration", "4s"]);
+  // Each chart is one bar per poll: wait for two seconds of traffic in both.
+  const rates = await eventually(30, "the page to chart proposals and reads per second of kv", async () => {
+    const [proposals, reads] = await page.evaluate(`["proposals", "reads"].map((name) => {
+      const figure = document.querySelector('article[data-group="kv"] .rate-' + name).closest("figure");
+      return [Number(figure.querySelector("b").textContent),
+        [...figure.querySelectorAll("rect")].filter((bar) => Number(bar.getAttribute("height")) > 0).length];
+    })`);
+    return proposals[0] > 0 && reads[0] > 0 && proposals[1] >= 2 && reads[1] >= 2
+      ? { proposals: proposals[0], reads: reads[0] } : undefined;
+  });
+  log(`the page shows ${rates.proposals} proposals/s and ${rates.reads} reads/s`);
+  await page.screenshot("3-traffic.png");
+  const benched = await bench;
+  if (benched.code !== 0) throw new Error(`raftctl bench: exit ${benched.code}: ${benched.stderr}`);
+  phase("traffic shown");
+
   // SIGKILL the leader: the page (served by a follower) shows the new leader and the old one unreachable.
   children.get(firstLeader).kill("SIGKILL");
   log(`SIGKILLed the leader ${firstLeader}`);
@@ -262,7 +282,7 @@ try {
     return view.leader && view.leader !== "none" && view.leader !== firstLeader
       && view.states[firstLeader] === "unreachable" ? view.leader : undefined;
   });
-  await page.screenshot("3-new-leader.png");
+  await page.screenshot("4-new-leader.png");
   log(`the page shows the new leader ${newLeader}, ${firstLeader} unreachable`);
   phase("new leader shown");
 
@@ -276,7 +296,7 @@ try {
     return view.result === "200" && view.resultText.endsWith(value);
   });
   phase("key read through the page after the kill");
-  await page.screenshot("4-key-read-after-kill.png");
+  await page.screenshot("5-key-read-after-kill.png");
   browser.socket.close();
 } catch (error) {
   failed = true;

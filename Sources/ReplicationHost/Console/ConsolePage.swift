@@ -121,17 +121,17 @@ function rates(view) {
 }
 
 function chart(points, key, color) {
-  const width = 220, height = 44;
+  // One bar per poll, the newest on the right, scaled to the highest value shown.
+  const width = 220, height = 44, step = width / HISTORY;
   const values = points.map((point) => point[key]);
   const top = Math.max(1, ...values);
-  const step = width / (HISTORY - 1);
-  const start = width - step * (values.length - 1);
-  const xy = values.map((value, i) =>
-    `${(start + i * step).toFixed(1)},${(height - 2 - (value / top) * (height - 6)).toFixed(1)}`);
-  const line = xy.length > 1 ? `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${xy.join(" ")}"/>` : "";
-  const area = xy.length > 1
-    ? `<polygon fill="${color}" fill-opacity=".12" points="${start.toFixed(1)},${height} ${xy.join(" ")} ${width},${height}"/>` : "";
-  return `<svg class="chart" viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" role="img">${area}${line}</svg>`;
+  const bars = values.map((value, i) => {
+    const h = value > 0 ? Math.max(1, (value / top) * (height - 4)) : 0;
+    const x = width - step * (values.length - i);
+    return `<rect x="${x.toFixed(1)}" y="${(height - h).toFixed(1)}" width="${(step - 0.6).toFixed(1)}" height="${h.toFixed(1)}"/>`;
+  }).join("");
+  return `<svg class="chart" viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" role="img" fill="${color}">`
+    + `<title>peak ${top.toFixed(1)}/s over the last ${values.length} s</title>${bars}</svg>`;
 }
 
 const number = (value) => value === undefined || value === null ? "—" : String(value);
