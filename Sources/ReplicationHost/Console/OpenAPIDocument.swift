@@ -145,6 +145,10 @@ paths:
               description: |
                 The plugin's command as JSON, e.g. `{"put":{"key":"k","value":"v"}}` for
                 KeyValueStore: its shape is the plugin's, so JSON the plugin cannot decode is 400.
+            examples:
+              keyValuePut:
+                summary: A KeyValueStore put (group kv)
+                value: { put: { key: k, value: v } }
           application/octet-stream:
             schema: { type: string, format: binary }
       responses:
@@ -172,6 +176,10 @@ paths:
               description: |
                 The plugin's query as JSON, e.g. `{"get":{"key":"k"}}` for KeyValueStore: its
                 shape is the plugin's, so JSON the plugin cannot decode is 400.
+            examples:
+              keyValueGet:
+                summary: A KeyValueStore get (group kv)
+                value: { get: { key: k } }
           application/octet-stream:
             schema: { type: string, format: binary }
       responses:
