@@ -22,12 +22,14 @@ package enum HostRoute: String, CaseIterable, Sendable {
         String(rawValue.drop { $0 != " " }.dropFirst())
     }
 
+    /// Each route's pattern split into segments, once (matching runs on every request).
+    private static let patterns: [(route: HostRoute, segments: [String])] = allCases.map { route in
+        (route, route.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init))
+    }
+
     /// The route whose path matches `segments` (percent-decoded), and its parameters.
     static func match(_ segments: [String]) -> (route: HostRoute, parameters: [String: String])? {
-        for route in allCases {
-            guard let pattern = HTTPAPI.segments(Substring(route.path)), pattern.count == segments.count else {
-                continue
-            }
+        for (route, pattern) in patterns where pattern.count == segments.count {
             var parameters: [String: String] = [:]
             let matched = zip(pattern, segments).allSatisfy { expected, actual in
                 guard expected.hasPrefix("{") && expected.hasSuffix("}") else { return expected == actual }
