@@ -16,6 +16,15 @@ package struct NodeStatus: Codable, Sendable, Hashable {
         package var appliedIndex: UInt64
         package var lastIndex: UInt64
         package var snapshotIndex: UInt64
+        /// Commands and queries handed to this node's replica of the group since the node
+        /// started (counters; a console turns them into rates). Absent from older nodes.
+        package var proposals: UInt64?
+        package var reads: UInt64?
+        /// On the leader: how many entries each follower (by node id) is behind the leader's
+        /// last index; `{}` on other nodes.
+        package var replicationLag: [String: UInt64]?
+        /// The latest leaders this node learned of, oldest first.
+        package var leaderChanges: [LeaderChange]?
 
         package init(
             name: String,
@@ -26,7 +35,11 @@ package struct NodeStatus: Codable, Sendable, Hashable {
             commitIndex: UInt64,
             appliedIndex: UInt64,
             lastIndex: UInt64,
-            snapshotIndex: UInt64
+            snapshotIndex: UInt64,
+            proposals: UInt64? = nil,
+            reads: UInt64? = nil,
+            replicationLag: [String: UInt64]? = nil,
+            leaderChanges: [LeaderChange]? = nil
         ) {
             self.name = name
             self.stateMachine = stateMachine
@@ -37,6 +50,10 @@ package struct NodeStatus: Codable, Sendable, Hashable {
             self.appliedIndex = appliedIndex
             self.lastIndex = lastIndex
             self.snapshotIndex = snapshotIndex
+            self.proposals = proposals
+            self.reads = reads
+            self.replicationLag = replicationLag
+            self.leaderChanges = leaderChanges
         }
 
         package func encode(to encoder: any Encoder) throws {
@@ -50,10 +67,28 @@ package struct NodeStatus: Codable, Sendable, Hashable {
             try container.encode(appliedIndex, forKey: .appliedIndex)
             try container.encode(lastIndex, forKey: .lastIndex)
             try container.encode(snapshotIndex, forKey: .snapshotIndex)
+            try container.encodeIfPresent(proposals, forKey: .proposals)
+            try container.encodeIfPresent(reads, forKey: .reads)
+            try container.encodeIfPresent(replicationLag, forKey: .replicationLag)
+            try container.encodeIfPresent(leaderChanges, forKey: .leaderChanges)
         }
 
         private enum CodingKeys: String, CodingKey {
             case name, stateMachine, role, term, leader, commitIndex, appliedIndex, lastIndex, snapshotIndex
+            case proposals, reads, replicationLag, leaderChanges
+        }
+    }
+
+    /// A leader a node learned of, and when (milliseconds since the Unix epoch, the node's clock).
+    package struct LeaderChange: Codable, Sendable, Hashable {
+        package var term: UInt64
+        package var leader: String
+        package var at: UInt64
+
+        package init(term: UInt64, leader: String, at: UInt64) {
+            self.term = term
+            self.leader = leader
+            self.at = at
         }
     }
 

@@ -69,6 +69,8 @@ public struct GroupMetrics: Sendable, Hashable {
 
     /// Client commands handed to the replica on this node.
     public var proposals: UInt64 = 0
+    /// Client queries (reads) handed to the replica on this node.
+    public var reads: UInt64 = 0
     /// Log entries applied (commands and the leaders' no-ops).
     public var appliedEntries: UInt64 = 0
     /// Times this node started an election (became candidate).
@@ -85,6 +87,8 @@ public struct GroupMetrics: Sendable, Hashable {
     public var syncLatencyBuckets: [UInt64] = Array(repeating: 0, count: syncLatencyBounds.count + 1)
     public var syncLatencySum: Double = 0
     public var syncCount: UInt64 = 0
+    /// The latest leaders this node learned of, oldest first (at most ``LeaderChange/kept``).
+    public var leaderChanges: [LeaderChange] = []
 
     mutating func recordSync(seconds: Double) {
         let slot = Self.syncLatencyBounds.firstIndex { seconds <= $0 } ?? Self.syncLatencyBounds.count
@@ -332,6 +336,7 @@ package final class GroupExecutor: Sendable {
                         metrics.withLock { $0.proposals += 1 }
                         replica.submitCommand(command, requestID: requestID, now: wallClockMilliseconds())
                     case .query(let query, let consistency):
+                        metrics.withLock { $0.reads += 1 }
                         replica.submitQuery(query, requestID: requestID, consistency: consistency)
                     }
                 case .admin(let request, let reply):
@@ -522,6 +527,10 @@ package final class GroupExecutor: Sendable {
                 let current = Leadership(replica.engine)
                 if current.role == .candidate && lastSoftState.role != .candidate {
                     metrics.withLock { $0.elections += 1 }
+                }
+                if let leader = current.leader, leader != lastSoftState.leader {
+                    let change = LeaderChange(term: current.term, leader: leader, at: wallClockMilliseconds())
+                    metrics.withLock { $0.leaderChanges = LeaderChange.appending(change, to: $0.leaderChanges) }
                 }
                 logTransition(from: lastSoftState, to: current)
                 lastSoftState = current

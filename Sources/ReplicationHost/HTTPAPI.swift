@@ -34,10 +34,12 @@ import Foundation
 /// - the plugin's own routes (`StateMachineHTTP`'s `HTTPRoutable`) under `/v1/groups/{group}/`,
 ///   and the first group's also under `/v1/` (so `/v1/kv/{key}` reaches the first group).
 ///
-/// `GET /v1/status` (JSON) and `GET /metrics` (Prometheus text). Path parameters are one path
-/// segment, percent-decoded (encode `/` as `%2F`). Errors are JSON `{"error": "..."}`: 400 bad
-/// input, 404 unknown path or group, 405 wrong method, 413 body too large, 415 unsupported
-/// content type, 503 unavailable.
+/// `GET /v1/status` (JSON), `GET /metrics` (Prometheus text), and for operators the console
+/// (`GET /`), the cluster view it polls (`GET /v1/cluster`) and the OpenAPI description
+/// (`GET /v1/openapi.yaml`): the host's own routes are the cases of ``HostRoute``. Path
+/// parameters are one path segment, percent-decoded (encode `/` as `%2F`). Errors are JSON
+/// `{"error": "..."}`: 400 bad input, 404 unknown path or group, 405 wrong method (with
+/// `Allow`), 413 body too large, 415 unsupported content type, 503 unavailable.
 package struct HTTPAPI: Sendable {
     package typealias LocalSubmit = @Sendable (ClientRequest, String) async -> ClientResponse
 
@@ -53,6 +55,8 @@ package struct HTTPAPI: Sendable {
     private let interfaces: [String: PluginHTTPInterface]
     /// Members and leadership of each group (``MembershipHTTP``).
     private let membership: MembershipHTTP
+    /// The console, the cluster view behind it and the OpenAPI description.
+    private let operatorRoutes: OperatorRoutes
 
     package init(
         nodeID: String,
@@ -74,6 +78,7 @@ package struct HTTPAPI: Sendable {
         self.status = status
         self.recordMetrics = recordMetrics
         self.local = local
+        self.operatorRoutes = OperatorRoutes(nodeID: nodeID, configuration: configuration, status: status)
     }
 
     /// Answers one request.
@@ -82,31 +87,51 @@ package struct HTTPAPI: Sendable {
         guard let segments = Self.segments(path) else {
             return .error(.badRequest, "the path is not valid percent-encoded UTF-8")
         }
-        if let answer = await membership.handle(request, segments: segments, path: String(path)) {
-            return answer
+        switch HostRoute.match(method: request.method, segments) {
+        case .route(let route, let parameters):
+            return await serve(route, parameters: parameters, request, path: String(path), query: query)
+        case .methodNotAllowed(let allowed):
+            return .methodNotAllowed(request.method, allowed: allowed)
+        case nil:
+            break
         }
         switch segments {
-        case ["v1", "status"]:
-            guard request.method == .GET else { return .methodNotAllowed(request.method) }
-            return statusAnswer()
-        case ["metrics"]:
-            guard request.method == .GET else { return .methodNotAllowed(request.method) }
-            return metricsAnswer()
         case _ where segments.count >= 4 && segments[0] == "v1" && segments[1] == "groups":
             guard let group = configuration.groups.first(where: { $0.name == segments[2] }) else {
                 return .error(.notFound, "this cluster has no group named \"\(segments[2])\"")
             }
-            switch segments[3...] {
-            case ["command"]: return await generic(.command, request, group: group, query: query)
-            case ["query"]: return await generic(.query, request, group: group, query: query)
-            default: return await pluginRoute(request, group: group, path: Array(segments[3...]), query: query)
-            }
+            return await pluginRoute(request, group: group, path: Array(segments[3...]), query: query)
         case _ where segments.count >= 2 && segments[0] == "v1" && segments[1] != "groups":
             // The first group's plugin routes are also served under /v1/ (`/v1/kv/{key}`).
             guard let group = configuration.groups.first else { return .error(.notFound, "no groups") }
             return await pluginRoute(request, group: group, path: Array(segments[1...]), query: query)
         default:
             return .error(.notFound, "no such path: \(path)")
+        }
+    }
+
+    /// A route of the host's own (``HostRoute``), its method checked.
+    private func serve(
+        _ route: HostRoute,
+        parameters: [String: String],
+        _ request: HTTPRequest,
+        path: String,
+        query: [String: String]
+    ) async -> HTTPAnswer {
+        switch route {
+        case .members, .addMember, .promoteMember, .removeMember, .leader, .transferLeader:
+            return await membership.serve(route, parameters: parameters, request, path: path)
+        case .status: return statusAnswer()
+        case .metrics: return metricsAnswer()
+        case .console: return OperatorRoutes.console
+        case .openAPI: return OperatorRoutes.openAPI
+        case .cluster: return await operatorRoutes.cluster()
+        case .command, .query:
+            let name = parameters["group", default: ""]
+            guard let group = configuration.groups.first(where: { $0.name == name }) else {
+                return .error(.notFound, "this cluster has no group named \"\(name)\"")
+            }
+            return await generic(route == .command ? .command : .query, request, group: group, query: query)
         }
     }
 
@@ -128,8 +153,8 @@ package struct HTTPAPI: Sendable {
         case .route(let found, let found2):
             route = found
             parameters = found2
-        case .methodNotAllowed:
-            return .methodNotAllowed(request.method)
+        case .methodNotAllowed(let allowed):
+            return .methodNotAllowed(request.method, allowed: allowed.map { HTTPMethod(rawValue: $0) })
         case .none:
             return .error(
                 .notFound,
@@ -184,7 +209,6 @@ package struct HTTPAPI: Sendable {
         group: ClusterConfiguration.Group,
         query: [String: String]
     ) async -> HTTPAnswer {
-        guard request.method == .POST else { return .methodNotAllowed(request.method) }
         guard let interface = interfaces[group.name] else {
             return .error(.notFound, "this cluster has no group named \"\(group.name)\"")
         }
@@ -349,26 +373,8 @@ package struct HTTPAPI: Sendable {
 
     // MARK: - Status and metrics
 
-    private func nodeName(_ id: NodeID?) -> String? {
-        guard let id else { return nil }
-        return configuration.nodes.first { $0.numericID == id.rawValue }?.id ?? "\(id.rawValue)"
-    }
-
     private func statusAnswer() -> HTTPAnswer {
-        let groups = status().map { group in
-            NodeStatus.Group(
-                name: group.name,
-                stateMachine: configuration.groups.first { $0.name == group.name }?.stateMachine ?? "",
-                role: group.role.rawValue,
-                term: group.term,
-                leader: nodeName(group.leader),
-                commitIndex: group.commitIndex,
-                appliedIndex: group.appliedIndex,
-                lastIndex: group.lastIndex,
-                snapshotIndex: group.snapshotIndex
-            )
-        }
-        return .json(.ok, NodeStatus(node: nodeID, groups: groups))
+        .json(.ok, NodeStatus(node: nodeID, groups: status(), configuration: configuration))
     }
 
     /// The Prometheus text of the node's registry, when it records through one; a host that
@@ -481,7 +487,10 @@ extension HTTPAnswer {
         json(status, ["error": message])
     }
 
-    static func methodNotAllowed(_ method: HTTPMethod) -> HTTPAnswer {
-        error(.methodNotAllowed, "method \(method) is not allowed here")
+    /// 405, with the `Allow` header naming the methods the path has.
+    static func methodNotAllowed(_ method: HTTPMethod, allowed: [HTTPMethod]) -> HTTPAnswer {
+        var answer = error(.methodNotAllowed, "method \(method) is not allowed here")
+        answer.headers = [("allow", allowed.map(\.rawValue).joined(separator: ", "))]
+        return answer
     }
 }

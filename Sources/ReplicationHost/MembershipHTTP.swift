@@ -28,61 +28,51 @@ package struct MembershipHTTP: Sendable {
         self.perform = perform
     }
 
-    /// The answer when `segments` is one of these routes, else nil.
-    package func handle(_ request: HTTPRequest, segments: [String], path: String) async -> HTTPAnswer? {
-        guard segments.count >= 4, segments[0] == "v1", segments[1] == "groups" else { return nil }
-        let group = segments[2]
-        let tail = Array(segments[3...])
-        let method = request.method
-        if tail == ["members"] {
-            switch method {
-            case .GET:
-                guard let view = members(group) else { return .error(.notFound, "this cluster has no group named \"\(group)\"") }
-                return .json(.ok, view)
-            case .POST:
-                guard let body = decode(AddMember.self, request) else {
-                    return .error(
-                        .badRequest,
-                        #"the body must be JSON: {"name": "n4", "peer": "host:port", "client": "host:port", "http": "host:port", "learner": false}"#
-                    )
-                }
-                let member = MemberDirectory.Member(
-                    name: body.name,
-                    id: 0,
-                    peer: body.peer ?? "",
-                    client: body.client ?? "",
-                    http: body.http ?? ""
+    /// Answers one of the membership and leadership routes of ``HostRoute``.
+    package func serve(
+        _ route: HostRoute,
+        parameters: [String: String],
+        _ request: HTTPRequest,
+        path: String
+    ) async -> HTTPAnswer {
+        let group = parameters["group", default: ""]
+        let name = parameters["name", default: ""]
+        switch route {
+        case .members:
+            guard let view = members(group) else { return .error(.notFound, "this cluster has no group named \"\(group)\"") }
+            return .json(.ok, view)
+        case .addMember:
+            guard let body = decode(AddMember.self, request) else {
+                return .error(
+                    .badRequest,
+                    #"the body must be JSON: {"name": "n4", "peer": "host:port", "client": "host:port", "http": "host:port", "learner": false}"#
                 )
-                return answer(await perform(.add(member, asVoter: !(body.learner ?? false)), group), path: path)
-            default:
-                return .methodNotAllowed(method)
             }
-        }
-        if tail.count == 3 && tail[0] == "members" && tail[2] == "promote" {
-            guard method == .POST else { return .methodNotAllowed(method) }
-            return answer(await perform(.promote(name: tail[1]), group), path: path)
-        }
-        if tail.count == 2 && tail[0] == "members" {
-            guard method == .DELETE else { return .methodNotAllowed(method) }
-            return answer(await perform(.remove(name: tail[1]), group), path: path)
-        }
-        if tail == ["leader"] {
-            switch method {
-            case .GET:
-                guard let view = members(group) else { return .error(.notFound, "this cluster has no group named \"\(group)\"") }
-                return .json(.ok, LeaderView(group: group, leader: view.leader))
-            case .POST:
-                guard let body = decode(TransferLeader.self, request) else {
-                    return .error(.badRequest, #"the body must be JSON: {"to": "n2"}, or {} for the most up-to-date follower"#)
-                }
-                let outcome = await perform(.transferLeadership(to: body.to), group)
-                if case .done(let view) = outcome { return .json(.ok, LeaderView(group: group, leader: view.leader)) }
-                return answer(outcome, path: path)
-            default:
-                return .methodNotAllowed(method)
+            let member = MemberDirectory.Member(
+                name: body.name,
+                id: 0,
+                peer: body.peer ?? "",
+                client: body.client ?? "",
+                http: body.http ?? ""
+            )
+            return answer(await perform(.add(member, asVoter: !(body.learner ?? false)), group), path: path)
+        case .promoteMember:
+            return answer(await perform(.promote(name: name), group), path: path)
+        case .removeMember:
+            return answer(await perform(.remove(name: name), group), path: path)
+        case .leader:
+            guard let view = members(group) else { return .error(.notFound, "this cluster has no group named \"\(group)\"") }
+            return .json(.ok, LeaderView(group: group, leader: view.leader))
+        case .transferLeader:
+            guard let body = decode(TransferLeader.self, request) else {
+                return .error(.badRequest, #"the body must be JSON: {"to": "n2"}, or {} for the most up-to-date follower"#)
             }
+            let outcome = await perform(.transferLeadership(to: body.to), group)
+            if case .done(let view) = outcome { return .json(.ok, LeaderView(group: group, leader: view.leader)) }
+            return answer(outcome, path: path)
+        default:
+            return .error(.notFound, "no such path: \(path)")
         }
-        return nil
     }
 
     private func answer(_ outcome: MembershipOutcome, path: String) -> HTTPAnswer {

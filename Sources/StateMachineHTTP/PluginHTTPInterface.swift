@@ -32,8 +32,8 @@ package struct PluginHTTPInterface: Sendable {
     /// What a request path and method find.
     package enum Match: Sendable {
         case route(Route, parameters: [String: String])
-        /// The path is a route's, the method is not.
-        case methodNotAllowed
+        /// The path is a route's, the method is not: the methods it has.
+        case methodNotAllowed(allowed: [String])
         case none
     }
 
@@ -138,15 +138,15 @@ package struct PluginHTTPInterface: Sendable {
 
     /// The first route whose pattern matches `path` (percent-decoded segments) and `method`.
     package func match(method: String, path: [String]) -> Match {
-        var pathMatched = false
+        var allowed: [String] = []
         for route in routes {
             guard let parameters = Self.parameters(of: route.pattern, in: path) else { continue }
             if route.method == method {
                 return .route(route, parameters: parameters)
             }
-            pathMatched = true
+            if !allowed.contains(route.method) { allowed.append(route.method) }
         }
-        return pathMatched ? .methodNotAllowed : .none
+        return allowed.isEmpty ? .none : .methodNotAllowed(allowed: allowed)
     }
 
     private static func parameters(of pattern: [Segment], in path: [String]) -> [String: String]? {

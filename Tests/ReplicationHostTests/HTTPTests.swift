@@ -17,8 +17,9 @@ import Testing
 ///
 /// The HTTP API forwards through the nodes' native client ports, which it finds in the
 /// configuration, so those ports are chosen before the nodes start (free ports found by
-/// binding port 0); the HTTP ports are ephemeral.
-private final class HTTPCluster {
+/// binding port 0); the HTTP ports are ephemeral unless `fixedHTTPPorts` (the cluster view of
+/// `/v1/cluster` asks the other nodes at their configured HTTP addresses).
+final class HTTPCluster {
     let configuration: ClusterConfiguration
     let hub: InProcessTransportHub
     private(set) var nodes: [String: RaftNode] = [:]
@@ -29,9 +30,10 @@ private final class HTTPCluster {
         directory: TemporaryDirectory,
         groups: [ClusterConfiguration.Group],
         maxBodySize: Int,
-        requestTimeout: Duration = .seconds(5)
+        requestTimeout: Duration = .seconds(5),
+        fixedHTTPPorts: Bool = false
     ) async throws {
-        let clientPorts = try await freePorts(3)
+        let clientPorts = try await freePorts(fixedHTTPPorts ? 6 : 3)
         let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
         configuration = ClusterConfiguration(
             name: "http",
@@ -42,7 +44,7 @@ private final class HTTPCluster {
                     numericID: UInt64($0),
                     peer: loopback,
                     client: .init(host: "127.0.0.1", port: clientPorts[$0 - 1]),
-                    http: loopback
+                    http: fixedHTTPPorts ? .init(host: "127.0.0.1", port: clientPorts[$0 + 2]) : loopback
                 )
             },
             groups: groups,
@@ -73,6 +75,13 @@ private final class HTTPCluster {
         httpPorts[id] = try await node.start().http.port
         nodes[id] = node
         tasks[id] = Task { try await node.run() }
+    }
+
+    /// Stops node `id` (gracefully: its listeners close, a leader hands over first).
+    func stop(_ id: String) async {
+        nodes[id]?.shutdown()
+        try? await tasks[id]?.value
+        nodes[id] = nil
     }
 
     func stopAll() async {
@@ -112,6 +121,7 @@ struct HTTPResult: Sendable {
     var contentType: String?
     var body: String
     var bytes: [UInt8] = []
+    var headers = HTTPHeaders()
 }
 
 /// One HTTP/1.1 request on a fresh connection. `connected` runs once the connection is up,
@@ -150,6 +160,7 @@ func httpRequest(
             case .head(let head):
                 result.status = Int(head.status.code)
                 result.contentType = head.headers.first(name: "content-type")
+                result.headers = head.headers
             case .body(var chunk):
                 received.writeBuffer(&chunk)
             case .end:

@@ -21,7 +21,9 @@ struct PluginHTTPInterfaceTests {
         #expect(operation.kind == .command)
         #expect(try KeyValueStore.Command(decoding: operation.bytes) == .append(key: "a/b", value: "x"))
 
-        guard case .methodNotAllowed = interface.match(method: "PATCH", path: ["kv", "k"]) else {
+        guard case .methodNotAllowed(let allowed) = interface.match(method: "PATCH", path: ["kv", "k"]),
+            allowed == ["GET", "PUT", "DELETE"]
+        else {
             Issue.record("PATCH kv/{key} should be a known path with a wrong method")
             return
         }
