@@ -207,9 +207,13 @@ extension RaftNode {
             }
             result = await executor.admin(.changeMembership([.addVoter(NodeID(member.id))], context: directory.encoded))
         case .remove(let name):
-            guard let member = lookUp(name) ?? configuration.node(id: name).map(MemberDirectory.Member.init),
-                status.membership.contains(NodeID(member.id))
-            else {
+            guard let member = lookUp(name) ?? configuration.node(id: name).map(MemberDirectory.Member.init) else {
+                return .rejected("\(name) is not a member of group \(group)")
+            }
+            // Idempotent, as a DELETE is: an answer lost with a leader that removed itself is
+            // asked again.
+            if status.membership.hasRemoved(NodeID(member.id)) { return .done(view(of: status)) }
+            guard status.membership.contains(NodeID(member.id)) else {
                 return .rejected("\(name) is not a member of group \(group)")
             }
             directory.members.removeAll { $0.id == member.id }
