@@ -579,7 +579,7 @@ struct HTTPTests {
 }
 
 /// Runs the `raftctl` built next to this test bundle; its exit status and standard output.
-private func runRaftctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+func runRaftctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
     var candidates: [String] = []
     if let bundle = Bundle.main.executableURL {
         candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("raftctl").path)

@@ -118,3 +118,91 @@ struct ProcessMembershipTests {
         }
     }
 }
+
+/// Scenario c: a rolling restart of every node with SIGTERM while `raftctl bench` runs. A
+/// stopping leader hands its leadership over first, so the bench sees no error.
+@Suite("rafthost processes: rolling restart")
+struct RollingRestartTests {
+    @Test("SIGTERM and restart every node in turn under raftctl bench: zero errors")
+    func rollingRestart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await ProcessCluster(directory: directory)
+        defer { cluster.killAll() }
+        let all = cluster.nodes.map(\.id)
+        for id in all { try cluster.start(id) }
+        _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
+        let endpoints = cluster.nodes.map { "127.0.0.1:\($0.client)" }.joined(separator: ",")
+        func bench(_ duration: String) async throws -> [String: Any] {
+            let result = try await runRaftctl([
+                "bench", "--endpoints", endpoints, "--op", "put", "--clients", "8", "--conns", "4",
+                "--duration", duration, "--json", "--timeout", "10s",
+            ])
+            #expect(result.status == 0)
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        }
+        let baseline = try await bench("3s")
+
+        let started = ContinuousClock.now
+        let benchDuration = Duration.seconds(6)
+        async let rolling = bench("6s")
+        var restarts: [String] = []
+        for id in all {
+            // Restart one node only when the others are all caught up and serving.
+            try await Self.waitUntilCaughtUp(all, cluster)
+            let wasLeader = await cluster.leader(among: [id]) != nil
+            let status = cluster.terminate(id)
+            #expect(status == 0, "\(id) exited with \(String(describing: status)) on SIGTERM")
+            try cluster.start(id)
+            restarts.append(wasLeader ? "\(id) (leader)" : id)
+        }
+        try await Self.waitUntilCaughtUp(all, cluster)
+        let restartsTook = ContinuousClock.now - started
+        let result = try await rolling
+        #expect(restartsTook < benchDuration, "the restarts outlasted the bench: \(restartsTook)")
+        #expect(result["errors"] as? Int == 0, "\(result)")
+        #expect(restarts.contains { $0.hasSuffix("(leader)") })
+        func figure(_ summary: [String: Any], _ key: String) -> String {
+            String(format: "%.1f", summary[key] as? Double ?? -1)
+        }
+        print(
+            "rafthost processes, rolling restart of \(restarts.joined(separator: ", ")) in \(restartsTook) under "
+                + "raftctl bench (8 clients, put): \(result["requests"] ?? 0) requests, \(result["errors"] ?? -1) errors, "
+                + "p99 \(figure(result, "p99_ms")) ms, max \(figure(result, "max_ms")) ms; without restarts: "
+                + "p99 \(figure(baseline, "p99_ms")) ms, max \(figure(baseline, "max_ms")) ms"
+        )
+    }
+
+    /// Waits until every node's `/v1/status` names a leader for `kv` and has applied what that
+    /// leader had committed when the wait began.
+    static func waitUntilCaughtUp(_ ids: [String], _ cluster: ProcessCluster) async throws {
+        struct Status: Decodable {
+            struct Group: Decodable {
+                var role: String
+                var leader: String?
+                var commitIndex: UInt64
+                var appliedIndex: UInt64
+            }
+            var groups: [Group]
+        }
+        func status(_ id: String) async -> Status.Group? {
+            let port = cluster.nodes.first { $0.id == id }!.http
+            guard let answer = try? await httpRequest(.GET, port: port, "/v1/status"), answer.status == 200 else {
+                return nil
+            }
+            return (try? JSONDecoder().decode(Status.self, from: Data(answer.body.utf8)))?.groups.first
+        }
+        let target = try await eventually(within: .seconds(20), "a leader's commit index") { () async -> UInt64? in
+            for id in ids {
+                if let group = await status(id), group.role == "leader" { return group.commitIndex }
+            }
+            return nil
+        }
+        for id in ids {
+            _ = try await eventually(within: .seconds(20), "\(id) serving and caught up") { () async -> Bool? in
+                guard let group = await status(id), group.leader != nil, group.appliedIndex >= target else { return nil }
+                return true
+            }
+        }
+    }
+}
