@@ -118,6 +118,7 @@ let package = Package(
                 "KeyValueClient",
                 "ClusterConfig",
                 "WasmPlugins",
+                "RaftStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -162,7 +163,8 @@ let package = Package(
         .target(
             name: "RaftHostCLI",
             dependencies: [
-                "ReplicationHost", "ClusterConfig", "StateMachineAPI", "NativePlugins", "WasmPlugins",
+                "ReplicationHost", "ClusterConfig", "StateMachineAPI", "NativePlugins", "WasmPlugins", "RaftStorage",
+                "RaftCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -41,7 +41,8 @@ public struct Replica: Sendable {
 
     private struct PendingQuery: Sendable {
         var requestID: UInt64
-        var query: [UInt8]
+        /// nil for a barrier (``submitBarrier(requestID:)``): nothing to ask the plugin.
+        var query: [UInt8]?
     }
 
     /// A client command: who sends it and its encoded plugin command.
@@ -175,7 +176,17 @@ public struct Replica: Sendable {
 
     /// Reads through the plugin's `query`.
     public mutating func submitQuery(_ query: [UInt8], requestID: UInt64, consistency: ReadConsistency) {
-        let pending = PendingQuery(requestID: requestID, query: query)
+        submit(PendingQuery(requestID: requestID, query: query), consistency: consistency)
+    }
+
+    /// A linearizable read of nothing: completes (with no bytes) once this replica has applied
+    /// everything committed before the call, as confirmed by a quorum (ReadIndex). A backup
+    /// taken then holds every write acknowledged before it was asked for.
+    public mutating func submitBarrier(requestID: UInt64) {
+        submit(PendingQuery(requestID: requestID, query: nil), consistency: .linearizable)
+    }
+
+    private mutating func submit(_ pending: PendingQuery, consistency: ReadConsistency) {
         switch consistency {
         case .stale:
             serve(pending)
@@ -186,7 +197,7 @@ public struct Replica: Sendable {
             case .pending:
                 pendingReads[readID] = pending
             case .notLeader(let hint):
-                complete(requestID, .failure(ReplicaError(.notLeader, "not the leader", leaderHint: hint)))
+                complete(pending.requestID, .failure(ReplicaError(.notLeader, "not the leader", leaderHint: hint)))
             }
         }
     }
@@ -358,9 +369,13 @@ public struct Replica: Sendable {
     }
 
     private mutating func serve(_ pending: PendingQuery) {
+        guard let query = pending.query else {
+            complete(pending.requestID, .success([]))
+            return
+        }
         do {
             let response = try machine.query(
-                encoded: pending.query,
+                encoded: query,
                 context: QueryContext(index: appliedIndex, time: appliedTime)
             )
             complete(pending.requestID, .success(response))

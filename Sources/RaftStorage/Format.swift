@@ -1,4 +1,4 @@
-import RaftCore
+public import RaftCore
 
 // On-disk format, version 1. All integers little-endian.
 //
@@ -306,5 +306,30 @@ extension Collection<UInt8> where Index == Int {
             value |= T(self[offset + byte]) << (8 * byte)
         }
         return value
+    }
+}
+
+/// The snapshot file format (`RSNP`, checksummed) as a standalone file: what `raftctl snapshot
+/// save` writes and `rafthost restore` reads.
+public enum SnapshotFile {
+    /// Why bytes are not a snapshot file, and where.
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var offset: Int64
+        public var description: String { "\(message) (at byte \(offset))" }
+    }
+
+    public static func encode(_ snapshot: Snapshot) -> [UInt8] {
+        Format.snapshotFile(snapshot)
+    }
+
+    /// Decodes and checks a whole file: a truncated or damaged one is refused with the offset.
+    public static func decode(_ bytes: [UInt8]) throws(Problem) -> Snapshot {
+        switch Format.decodeSnapshot(bytes) {
+        case .success(let snapshot):
+            return snapshot
+        case .failure(let problem):
+            throw Problem(message: problem.message, offset: problem.offset)
+        }
     }
 }

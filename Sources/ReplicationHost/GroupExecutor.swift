@@ -47,6 +47,9 @@ package enum AdminRequest: Sendable {
     case changeMembership([MembershipChange], context: [UInt8])
     /// Hands leadership to `target`, or to the most up-to-date follower; answered once done.
     case transferLeadership(to: NodeID?)
+    /// Captures the group's state once the leader has applied everything committed before the
+    /// request (a ReadIndex barrier): what `raftctl snapshot save` writes.
+    case backup
 }
 
 /// How an ``AdminRequest`` ended.
@@ -54,6 +57,8 @@ package enum AdminResult: Sendable {
     /// Done: the membership now in force (for a transfer: the new leader).
     case membershipChanged(Membership)
     case leadershipTransferred(to: NodeID)
+    /// The state at `capture.index` (of `term`), with the membership in force there.
+    case backup(SnapshotCapture, term: Term, membership: Membership)
     /// This node does not lead; try the leader it knows of.
     case notLeader(leaderHint: NodeID?)
     /// Cannot be done as asked (the reason says why); retrying will not help.
@@ -124,7 +129,8 @@ package final class GroupExecutor: Sendable {
         var request: AdminRequest
         var reply: @Sendable (AdminResult) -> Void
         var deadline: ContinuousClock.Instant
-        /// For a membership change: the entry that carries it.
+        /// For a membership change: the entry that carries it; for a backup: its barrier's
+        /// request id.
         var index: LogIndex
         var term: Term
     }
@@ -298,9 +304,15 @@ package final class GroupExecutor: Sendable {
         let clock = ContinuousClock()
         var lastTick = clock.now
 
+        /// Backups whose barrier passed (by request id), or failed.
+        var barriers: [UInt64: Result<[UInt8], ReplicaError>] = [:]
         func answer(_ completions: [Replica.Completion]) {
             for completion in completions {
-                waiting.removeValue(forKey: completion.requestID)?.reply(ClientResponse(completion.result))
+                if let waiter = waiting.removeValue(forKey: completion.requestID) {
+                    waiter.reply(ClientResponse(completion.result))
+                } else {
+                    barriers[completion.requestID] = completion.result
+                }
             }
         }
 
@@ -339,6 +351,23 @@ package final class GroupExecutor: Sendable {
                         metrics.withLock { $0.reads += 1 }
                         replica.submitQuery(query, requestID: requestID, consistency: consistency)
                     }
+                case .admin(.backup, let reply):
+                    guard replica.engine.role == .leader else {
+                        reply(.notLeader(leaderHint: replica.engine.leader))
+                        break
+                    }
+                    let requestID = nextRequestID
+                    nextRequestID += 1
+                    replica.submitBarrier(requestID: requestID)
+                    pendingAdmin.append(
+                        PendingAdmin(
+                            request: .backup,
+                            reply: reply,
+                            deadline: clock.now.advanced(by: requestTimeout),
+                            index: requestID,
+                            term: replica.engine.term
+                        )
+                    )
                 case .admin(let request, let reply):
                     let deadline = clock.now.advanced(by: requestTimeout)
                     if let pending = startAdmin(request, reply: reply, deadline: deadline, &replica) {
@@ -367,7 +396,20 @@ package final class GroupExecutor: Sendable {
                 return current
             }
             // After the status: an answer shows the membership it reports.
-            pendingAdmin = pendingAdmin.filter { !finishAdmin($0, replica.engine, now: clock.now) }
+            pendingAdmin = pendingAdmin.filter { pending in
+                if case .backup = pending.request, let barrier = barriers.removeValue(forKey: pending.index) {
+                    switch barrier {
+                    case .success:
+                        let capture = replica.captureSnapshot()
+                        let term = replica.engine.log.term(at: capture.index) ?? replica.engine.log.snapshotTerm
+                        pending.reply(.backup(capture, term: term, membership: replica.engine.membership))
+                    case .failure(let error):
+                        pending.reply(.retry("the read barrier failed: \(error.message)"))
+                    }
+                    return false
+                }
+                return !finishAdmin(pending, replica.engine, now: clock.now)
+            }
             if previous.membership != status.membership || previous.isRemoved != status.isRemoved {
                 logMembership(status, previous: previous.membership)
                 membershipChanged(status)
@@ -402,6 +444,8 @@ package final class GroupExecutor: Sendable {
     ) -> PendingAdmin? {
         let engine = replica.engine
         switch request {
+        case .backup:
+            preconditionFailure("backups are started by the executor loop")
         case .changeMembership(let changes, let context):
             switch replica.proposeMembershipChange(changes, context: context) {
             case .accepted(let index, let term):
@@ -456,6 +500,8 @@ package final class GroupExecutor: Sendable {
                     return true
                 }
             }
+        case .backup:
+            break  // answered when its barrier completes, or at its deadline
         case .transferLeadership:
             if engine.term > pending.term, let leader = engine.leader, leader != engine.id {
                 pending.reply(.leadershipTransferred(to: leader))

@@ -67,7 +67,11 @@ package struct HTTPAPI: Sendable {
         status: @escaping @Sendable () -> [GroupStatus],
         recordMetrics: @escaping @Sendable () -> Void,
         local: @escaping LocalSubmit,
-        membership: MembershipHTTP = MembershipHTTP(members: { _ in nil }, perform: { _, _ in .unknownGroup })
+        membership: MembershipHTTP = MembershipHTTP(
+            members: { _ in nil },
+            perform: { _, _ in .unknownGroup },
+            backup: { _ in .failure(.unknownGroup) }
+        )
     ) {
         self.membership = membership
         self.nodeID = nodeID
@@ -119,7 +123,7 @@ package struct HTTPAPI: Sendable {
         query: [String: String]
     ) async -> HTTPAnswer {
         switch route {
-        case .members, .addMember, .promoteMember, .removeMember, .leader, .transferLeader:
+        case .members, .addMember, .promoteMember, .removeMember, .leader, .transferLeader, .snapshot:
             return await membership.serve(route, parameters: parameters, request, path: path)
         case .status: return statusAnswer()
         case .metrics: return metricsAnswer()

@@ -18,6 +18,7 @@ package enum HostRoute: String, CaseIterable, Sendable {
     case removeMember = "DELETE /v1/groups/{group}/members/{name}"
     case leader = "GET /v1/groups/{group}/leader"
     case transferLeader = "POST /v1/groups/{group}/leader"
+    case snapshot = "GET /v1/groups/{group}/snapshot"
 
     package var method: HTTPMethod {
         HTTPMethod(rawValue: String(rawValue.prefix { $0 != " " }))

@@ -11,7 +11,9 @@ import NIOHTTP1
 ///   it has caught up;
 /// - `POST /v1/groups/{group}/members/{name}/promote`, `DELETE /v1/groups/{group}/members/{name}`;
 /// - `GET /v1/groups/{group}/leader`, `POST /v1/groups/{group}/leader` `{"to": "n2"}` (or `{}`:
-///   the most up-to-date follower).
+///   the most up-to-date follower);
+/// - `GET /v1/groups/{group}/snapshot`: a backup (`SnapshotFile`) taken by the leader once it has
+///   applied everything committed before the request.
 ///
 /// Changes are answered once applied. A node that does not lead answers 307 with the leader's
 /// URL in `Location` (`curl -L` follows it); 409 when the change cannot be made as asked, 503
@@ -19,13 +21,16 @@ import NIOHTTP1
 package struct MembershipHTTP: Sendable {
     package typealias Members = @Sendable (String) -> MembersView?
     package typealias Perform = @Sendable (MembershipOperation, String) async -> MembershipOutcome
+    package typealias Backup = @Sendable (String) async -> Result<[UInt8], MembershipOutcome>
 
     private let members: Members
     private let perform: Perform
+    private let backup: Backup
 
-    package init(members: @escaping Members, perform: @escaping Perform) {
+    package init(members: @escaping Members, perform: @escaping Perform, backup: @escaping Backup) {
         self.members = members
         self.perform = perform
+        self.backup = backup
     }
 
     /// Answers one of the membership and leadership routes of ``HostRoute``.
@@ -70,6 +75,15 @@ package struct MembershipHTTP: Sendable {
             let outcome = await perform(.transferLeadership(to: body.to), group)
             if case .done(let view) = outcome { return .json(.ok, LeaderView(group: group, leader: view.leader)) }
             return answer(outcome, path: path)
+        case .snapshot:
+            switch await backup(group) {
+            case .success(let file):
+                var answer = HTTPAnswer(.ok, contentType: "application/octet-stream", body: file)
+                answer.headers.append((name: "content-disposition", value: "attachment; filename=\"\(group).snap\""))
+                return answer
+            case .failure(let outcome):
+                return answer(outcome, path: path)
+            }
         default:
             return .error(.notFound, "no such path: \(path)")
         }

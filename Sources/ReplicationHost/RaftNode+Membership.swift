@@ -2,6 +2,8 @@ package import ClusterConfig
 import Foundation
 package import RaftCore
 import RaftTransport
+import RaftStorage
+import RaftReplica
 import Logging
 
 /// Each member's name and addresses, carried in the group's membership (``Membership/context``)
@@ -99,7 +101,7 @@ package enum MembershipOperation: Sendable, Hashable {
 }
 
 /// How a ``MembershipOperation`` ended.
-package enum MembershipOutcome: Sendable {
+package enum MembershipOutcome: Error, Sendable {
     case done(MembersView)
     /// This node does not lead the group: ask the leader (its name, when known).
     case notLeader(leader: String?, http: String?)
@@ -229,9 +231,34 @@ extension RaftNode {
         return await finish(result, executor)
     }
 
+    /// A consistent backup of `group` (``SnapshotFile``): the state once this leader applied
+    /// everything committed before the call, with its index, term and members.
+    package func backup(of group: String) async -> Result<[UInt8], MembershipOutcome> {
+        guard let executor = executor(named: group) else { return .failure(.unknownGroup) }
+        switch await executor.admin(.backup) {
+        case .backup(let capture, let term, let membership):
+            do {
+                let data = try capture.serialize()
+                let snapshot = Snapshot(
+                    metadata: SnapshotMetadata(index: capture.index, term: term, membership: membership),
+                    data: data
+                )
+                logger.info(
+                    "backup taken",
+                    metadata: ["raft.group": "\(group)", "raft.index": "\(capture.index)", "raft.snapshotBytes": "\(data.count)"]
+                )
+                return .success(SnapshotFile.encode(snapshot))
+            } catch {
+                return .failure(.unavailable("the state machine could not serialize its state: \(error)"))
+            }
+        case let other:
+            return .failure(await finish(other, executor))
+        }
+    }
+
     private func finish(_ result: AdminResult, _ executor: GroupExecutor) async -> MembershipOutcome {
         switch result {
-        case .membershipChanged, .leadershipTransferred:
+        case .membershipChanged, .leadershipTransferred, .backup:
             return .done(view(of: executor.status))
         case .notLeader(let hint):
             let directory = MemberDirectory(of: executor.status.membership, configuration: configuration)

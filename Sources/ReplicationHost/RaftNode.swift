@@ -305,6 +305,10 @@ public final class RaftNode: Service {
                 perform: { [weak self] operation, group in
                     guard let self else { return .unavailable("the node is not running") }
                     return await self.perform(operation, group: group)
+                },
+                backup: { [weak self] group in
+                    guard let self else { return .failure(.unavailable("the node is not running")) }
+                    return await self.backup(of: group)
                 }
             )
         )

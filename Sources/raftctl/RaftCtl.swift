@@ -21,7 +21,7 @@ struct RaftCtl: AsyncParsableCommand {
             binary, to the state machine of any group. Exit status: 0 success, 1 not found (kv), \
             2 usage, 3 unavailable.
             """,
-        subcommands: [KeyValue.self, Call.self, Plugin.self, Status.self, Member.self, Leader.self, Bench.self]
+        subcommands: [KeyValue.self, Call.self, Plugin.self, Status.self, Member.self, Leader.self, SnapshotCommand.self, Bench.self]
     )
 
     // Declared here as well as on each command that uses them, so they may also come before

@@ -1,5 +1,7 @@
 import Foundation
+import KeyValueStore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// Membership changes of real processes under load (issue scenarios a and b): concurrent
@@ -204,5 +206,84 @@ struct RollingRestartTests {
                 return true
             }
         }
+    }
+}
+
+/// Scenario d: a backup saved under load, every data directory deleted, a new cluster restored
+/// from the backup: every write acknowledged before the save is there.
+@Suite("rafthost processes: backup and restore")
+struct BackupRestoreTests {
+    @Test("raftctl snapshot save under load, delete every data directory, rafthost restore: nothing acknowledged before the save is lost")
+    func backupAndRestore() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await ProcessCluster(directory: directory, maxRaftState: 16384)
+        defer { cluster.killAll() }
+        let all = cluster.nodes.map(\.id)
+        for id in all { try cluster.start(id) }
+        _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
+        let workload = ProcessWorkload(cluster: cluster, nativeClients: 4, httpClients: 0)
+        try await workload.progress("writes before the backup", count: 300)
+        let beforeSave = workload.shared.acknowledged.withLock { $0 }
+        let backup = directory.path + "/kv.snap"
+        let saved = try await runRaftctl(["snapshot", "save", "--config", cluster.configPath, "--group", "kv", backup])
+        #expect(saved.status == 0, "\(saved.output)")
+        try await workload.progress("writes after the backup", count: 100)
+        await workload.stop()
+
+        // A damaged or truncated copy is refused with its offset.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: backup))
+        let truncated = directory.path + "/truncated.snap"
+        try bytes.prefix(bytes.count - 10).write(to: URL(fileURLWithPath: truncated))
+        let status = try await runRaftctl(["snapshot", "status", truncated])
+        #expect(status.status == 2)
+        var flipped = bytes
+        flipped[flipped.count / 2] ^= 0xFF
+        let damaged = directory.path + "/damaged.snap"
+        try flipped.write(to: URL(fileURLWithPath: damaged))
+        #expect(try Self.restore(cluster, damaged).status != 0)
+
+        // Every data directory is lost; a new cluster starts from the backup.
+        cluster.killAll()
+        try FileManager.default.removeItem(atPath: directory.path + "/data")
+        let restored = try Self.restore(cluster, backup)
+        #expect(restored.status == 0, "\(restored.output)")
+        for id in all { try cluster.start(id) }
+        let leader = try await eventually(within: .seconds(20), "a leader of the restored cluster") {
+            await cluster.leader(among: all)
+        }
+        var checked = 0
+        for (client, values) in beforeSave {
+            let answer = try await cluster.send(KV.get("k\(client)"), to: leader)
+            guard let response = KV.response(answer), case .value(let stored) = response else {
+                Issue.record("k\(client) is missing after the restore: \(answer)")
+                continue
+            }
+            #expect(ProcessFaultTests.containsInOrder(stored, values), "k\(client) lost acknowledged appends")
+            checked += values.count
+        }
+        // The restored cluster takes writes again.
+        let put = try await cluster.send(KV.put("after-restore", "yes", client: 77, sequence: 1), to: leader)
+        #expect(KV.response(put) == .ok)
+        print(
+            "rafthost processes, backup and restore: \(saved.output.trimmingCharacters(in: .whitespacesAndNewlines)); "
+                + "\(checked) appends acknowledged before the save all present after restoring into empty directories"
+        )
+    }
+
+    /// Runs `rafthost restore` on the cluster's configuration; returns its exit status and output.
+    static func restore(_ cluster: ProcessCluster, _ file: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cluster.executable)
+        process.arguments = ["restore", "--config", cluster.configPath, "--group", "kv", file]
+        let outputPath = cluster.directory.path + "/restore.out"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        try output.close()
+        return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
     }
 }

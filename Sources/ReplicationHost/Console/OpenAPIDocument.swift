@@ -534,6 +534,26 @@ paths:
         "404": { $ref: "#/components/responses/NotFound" }
         "409": { $ref: "#/components/responses/Conflict" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/groups/{group}/snapshot:
+    get:
+      tags: [membership]
+      operationId: saveSnapshot
+      summary: A backup of the group
+      description: |
+        The leader's state once it has applied everything committed before the request (a
+        ReadIndex round), with its index, term and members, in the checksummed snapshot file
+        format that `rafthost restore` reads (`raftctl snapshot save` writes it to a file).
+      parameters:
+        - $ref: "#/components/parameters/group"
+      responses:
+        "200":
+          description: The backup file.
+          content:
+            application/octet-stream:
+              schema: { type: string, format: binary }
+        "307": { $ref: "#/components/responses/ToLeader" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
 components:
   parameters:
     group:
