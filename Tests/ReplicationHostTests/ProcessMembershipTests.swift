@@ -146,8 +146,8 @@ struct RollingRestartTests {
         let baseline = try await bench("3s")
 
         let started = ContinuousClock.now
-        let benchDuration = Duration.seconds(6)
-        async let rolling = bench("6s")
+        let benchDuration = Duration.seconds(12)
+        async let rolling = bench("12s")
         var restarts: [String] = []
         for id in all {
             // Restart one node only when the others are all caught up and serving.
