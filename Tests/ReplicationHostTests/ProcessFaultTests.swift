@@ -23,9 +23,7 @@ struct ProcessFaultTests {
         defer { directory.cleanUp() }
         let cluster = try await ProcessCluster(directory: directory)
         defer { cluster.killAll() }
-        let all = cluster.nodes.map(\.id)
-        for id in all { try cluster.start(id) }
-        _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
+        let all = try await cluster.startFounders()
 
         let workload = ProcessWorkload(cluster: cluster)
         var kills = 0

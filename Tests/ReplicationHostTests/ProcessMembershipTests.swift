@@ -17,9 +17,7 @@ struct ProcessMembershipTests {
         // Small snapshots: the new nodes catch up from a snapshot, not from the whole log.
         let cluster = try await ProcessCluster(directory: directory, joining: 3, maxRaftState: 16384)
         defer { cluster.killAll() }
-        let founders = ["n1", "n2", "n3"]
-        for id in founders { try cluster.start(id) }
-        _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: founders) }
+        let founders = try await cluster.startFounders()
         let workload = ProcessWorkload(cluster: cluster)
         var changes: [String] = []
         do {
@@ -131,9 +129,7 @@ struct RollingRestartTests {
         defer { directory.cleanUp() }
         let cluster = try await ProcessCluster(directory: directory)
         defer { cluster.killAll() }
-        let all = cluster.nodes.map(\.id)
-        for id in all { try cluster.start(id) }
-        _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
+        let all = try await cluster.startFounders()
         let endpoints = cluster.nodes.map { "127.0.0.1:\($0.client)" }.joined(separator: ",")
         func bench(_ duration: String) async throws -> [String: Any] {
             let result = try await runRaftctl([
@@ -219,9 +215,7 @@ struct BackupRestoreTests {
         defer { directory.cleanUp() }
         let cluster = try await ProcessCluster(directory: directory, maxRaftState: 16384)
         defer { cluster.killAll() }
-        let all = cluster.nodes.map(\.id)
-        for id in all { try cluster.start(id) }
-        _ = try await eventually(within: .seconds(20), "a first leader") { await cluster.leader(among: all) }
+        let all = try await cluster.startFounders()
         let workload = ProcessWorkload(cluster: cluster, nativeClients: 4, httpClients: 0)
         try await workload.progress("writes before the backup", count: 300)
         let beforeSave = workload.shared.acknowledged.withLock { $0 }

@@ -106,6 +106,15 @@ final class ProcessCluster: Sendable {
         running.withLock { $0[id] = process }
     }
 
+    /// Starts the three founding nodes and waits for a leader of `kv`; returns their ids.
+    @discardableResult
+    func startFounders() async throws -> [String] {
+        let founders = nodes.prefix(3).map(\.id)
+        for id in founders { try start(id) }
+        _ = try await eventually(within: .seconds(20), "a first leader") { await leader(among: founders) }
+        return founders
+    }
+
     /// SIGKILL, then reap.
     func kill(_ id: String) {
         guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return }
