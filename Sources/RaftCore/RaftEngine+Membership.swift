@@ -72,6 +72,11 @@ extension RaftEngine {
             if isRemoved { becomeFollower(term: term, leader: nil) }
             return
         }
+        // The lease was granted by the previous voters' promises; new voters made none, and
+        // could elect a leader while it ran. The next round acknowledged under the new
+        // membership grants a new one.
+        leaseEnd = 0
+        unconfirmedRounds = []
         for peer in replicationPeers where progress[peer] == nil {
             progress[peer] = Progress(next: log.lastIndex + 1)
         }
