@@ -26,13 +26,17 @@ package final class LeaderRouter: Sendable {
     private struct State {
         var idle: [Session] = []
         var closed = false
+        var forwarder: RaftClient
+        /// Replaced clients, closed with this router (a call may still use one).
+        var retired: [RaftClient] = []
     }
 
-    private let forwarder: RaftClient
+    /// Makes the client that reaches `endpoints` (a membership change brings new ones).
+    private let makeForwarder: @Sendable ([RaftClient.Endpoint]) -> RaftClient
     private let leadsLocally: @Sendable () -> Bool
     private let local: LocalSubmit
     private let maxIdle: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// - Parameters:
     ///   - forwarder: a client of the group reaching every node's client port.
@@ -40,11 +44,15 @@ package final class LeaderRouter: Sendable {
     ///   - local: hands a request to this node's executor of the group.
     package init(
         forwarder: RaftClient,
+        makeForwarder: @escaping @Sendable ([RaftClient.Endpoint]) -> RaftClient = { _ in
+            preconditionFailure("this router's endpoints are fixed")
+        },
         leadsLocally: @escaping @Sendable () -> Bool,
         local: @escaping LocalSubmit,
         maxIdle: Int = 64
     ) {
-        self.forwarder = forwarder
+        self.makeForwarder = makeForwarder
+        self.state = Mutex(State(forwarder: forwarder))
         self.leadsLocally = leadsLocally
         self.local = local
         self.maxIdle = maxIdle
@@ -100,12 +108,27 @@ package final class LeaderRouter: Sendable {
                 throw RaftClientError(.unknownGroup, message)
             }
         }
-        return try await forwarder.forward(request, deadline: deadline)
+        return try await state.withLock { $0.forwarder }.forward(request, deadline: deadline)
+    }
+
+    /// Forwards through the client ports at `endpoints` from now on (calls in progress finish
+    /// on the previous client). Nothing changes when they are the ones in use.
+    package func updateEndpoints(_ endpoints: [RaftClient.Endpoint]) {
+        state.withLock { state in
+            guard !state.closed, Set(state.forwarder.endpoints) != Set(endpoints) else { return }
+            state.retired.append(state.forwarder)
+            state.forwarder = makeForwarder(endpoints)
+        }
     }
 
     /// Closes the client: calls in progress fail with `closed`, and so do later calls.
     package func close() async {
-        state.withLock { $0.closed = true }
-        await forwarder.close()
+        let clients = state.withLock { state in
+            state.closed = true
+            return [state.forwarder] + state.retired
+        }
+        for client in clients {
+            await client.close()
+        }
     }
 }

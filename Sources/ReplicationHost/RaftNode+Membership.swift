@@ -4,6 +4,7 @@ package import RaftCore
 import RaftTransport
 import RaftStorage
 import RaftReplica
+import RaftClient
 import Logging
 
 /// Each member's name and addresses, carried in the group's membership (``Membership/context``)
@@ -271,8 +272,38 @@ extension RaftNode {
         }
     }
 
-    /// After a group applied a membership: the transport learns every member's peer address.
+    /// Where the HTTP API forwards a group's requests: the client port of every node of the
+    /// file and of every member of the group (this node at the port it bound).
+    static func forwardingEndpoints(
+        of status: GroupStatus,
+        configuration: ClusterConfiguration,
+        node: ClusterConfiguration.Node,
+        clientPort: Int
+    ) -> [RaftClient.Endpoint] {
+        var endpoints: [NodeID: RaftClient.Endpoint] = [:]
+        for member in configuration.nodes {
+            endpoints[NodeID(member.numericID)] = RaftClient.Endpoint(
+                node: NodeID(member.numericID),
+                host: member.client.host,
+                port: member.id == node.id ? clientPort : member.client.port
+            )
+        }
+        for member in MemberDirectory(of: status.membership, configuration: configuration).members
+        where member.id != node.numericID {
+            guard let address = ClusterConfiguration.Address(parsing: member.client) else { continue }
+            endpoints[NodeID(member.id)] = RaftClient.Endpoint(node: NodeID(member.id), host: address.host, port: address.port)
+        }
+        return endpoints.keys.sorted().map { endpoints[$0]! }
+    }
+
+    /// After a group applied a membership: the transport learns every member's peer address,
+    /// and the group's HTTP forwarding every member's client address.
     func membershipChanged(_ status: GroupStatus) {
+        if let (router, clientPort) = router(of: status.name) {
+            router.updateEndpoints(
+                Self.forwardingEndpoints(of: status, configuration: configuration, node: node, clientPort: clientPort)
+            )
+        }
         guard let setPeerAddress else { return }
         let directory = MemberDirectory(of: status.membership, configuration: configuration)
         for member in directory.members where member.id != node.numericID {

@@ -256,25 +256,25 @@ public final class RaftNode: Service {
     }
 
     /// The HTTP API and the leader routers it sends requests through, one per group. The routers
-    /// reach every node at its configured client address, this node at the port it bound.
+    /// reach every node of the file and every member of the group at its client address, this
+    /// node at the port it bound (``forwardingEndpoints(of:configuration:node:clientPort:)``).
     private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [LeaderRouter]) {
-        let endpoints = configuration.nodes.map { member in
-            RaftClient.Endpoint(
-                node: NodeID(member.numericID),
-                host: member.client.host,
-                port: member.id == node.id ? clientPort : member.client.port
-            )
-        }
         let routers = executors.map { executor in
-            LeaderRouter(
-                forwarder: RaftClient(
+            let makeForwarder: @Sendable ([RaftClient.Endpoint]) -> RaftClient = { [eventLoopGroup] endpoints in
+                RaftClient(
                     endpoints: endpoints,
                     group: executor.name,
                     // A shorter pause between rounds of retries than the default: an HTTP
                     // request has only `requestTimeout` to find a new leader.
                     configuration: RaftClient.Configuration(retryBackoff: .milliseconds(20)),
                     eventLoopGroup: eventLoopGroup
+                )
+            }
+            return LeaderRouter(
+                forwarder: makeForwarder(
+                    Self.forwardingEndpoints(of: executor.status, configuration: configuration, node: node, clientPort: clientPort)
                 ),
+                makeForwarder: makeForwarder,
                 leadsLocally: { executor.status.role == .leader },
                 local: { request in
                     await withCheckedContinuation { continuation in
@@ -565,6 +565,14 @@ public final class RaftNode: Service {
     private func recordMetrics() {
         guard case .started(let running) = lifecycle.withLock({ $0 }) else { return }
         for executor in running.executors { executor.recordInstruments() }
+    }
+
+    /// The HTTP router of `group` and the client port this node bound, while the node runs.
+    func router(of group: String) -> (LeaderRouter, Int)? {
+        guard case .started(let running) = lifecycle.withLock({ $0 }),
+            let index = running.executors.firstIndex(where: { $0.name == group })
+        else { return nil }
+        return (running.routers[index], running.endpoints.client.port)
     }
 
     /// The executor of `group`, while the node runs.
