@@ -6,13 +6,16 @@ extension NodeStatus {
     /// What `/v1/status` answers: node `node`'s groups, with node ids by their names in
     /// `configuration`.
     init(node: String, groups: [GroupStatus], configuration: ClusterConfiguration) {
-        func name(_ id: NodeID) -> String {
-            configuration.nodes.first { $0.numericID == id.rawValue }?.id ?? "\(id.rawValue)"
-        }
         self.init(
             node: node,
             groups: groups.map { group in
-                NodeStatus.Group(
+                // Members added after the file was written are named by the group's membership.
+                let directory = MemberDirectory(of: group.membership, configuration: configuration)
+                func name(_ id: NodeID) -> String {
+                    directory.member(id: id)?.name
+                        ?? configuration.nodes.first { $0.numericID == id.rawValue }?.id ?? "\(id.rawValue)"
+                }
+                return NodeStatus.Group(
                     name: group.name,
                     stateMachine: configuration.groups.first { $0.name == group.name }?.stateMachine ?? "",
                     role: group.role.rawValue,

@@ -31,12 +31,19 @@ struct OperatorRoutes: Sendable {
     /// `GET /v1/cluster`: every configured node's `/v1/status`, this node's own without a
     /// request, the others' asked for at once, with ``statusTimeout``.
     func cluster() async -> HTTPAnswer {
-        let own = NodeStatus(node: nodeID, groups: status(), configuration: configuration)
+        let groups = status()
+        let own = NodeStatus(node: nodeID, groups: groups, configuration: configuration)
+        // The nodes of the file, then the members the groups' memberships add.
+        var known: [(id: String, http: ClusterConfiguration.Address)] = configuration.nodes.map { ($0.id, $0.http) }
+        for group in groups {
+            for member in MemberDirectory(of: group.membership, configuration: configuration).members
+            where !known.contains(where: { $0.id == member.name }) {
+                if let http = ClusterConfiguration.Address(parsing: member.http) { known.append((member.name, http)) }
+            }
+        }
         let nodes = await withTaskGroup(of: (Int, ClusterView.Node).self) { group in
-            for (index, member) in configuration.nodes.enumerated() {
-                let address =
-                    member.http.host.contains(":")
-                    ? "[\(member.http.host)]:\(member.http.port)" : "\(member.http.host):\(member.http.port)"
+            for (index, member) in known.enumerated() {
+                let address = member.http.description
                 guard member.id != nodeID else {
                     group.addTask { (index, ClusterView.Node(id: member.id, http: address, status: own)) }
                     continue
