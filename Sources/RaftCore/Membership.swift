@@ -123,7 +123,10 @@ public struct Membership: Sendable, Hashable, CustomStringConvertible {
                 newVoters.insert(node)
             case .addLearner:
                 guard !newVoters.contains(node) else {
-                    throw RaftError(.invalidMembershipChange, "\(node) is a voter; remove it before it can be a learner")
+                    throw RaftError(
+                        .invalidMembershipChange,
+                        "\(node) is a voter; remove it before it can be a learner"
+                    )
                 }
                 guard !newLearners.contains(node) else {
                     throw RaftError(.invalidMembershipChange, "\(node) is a learner already")

@@ -49,16 +49,21 @@ struct Restore: AsyncParsableCommand {
             throw ValidationError("\(file) is not a valid backup: \(error)")
         }
         let founders = configuration.nodes.filter { !$0.joins }
-        let targets = try node.map { name in
-            guard let found = founders.first(where: { $0.id == name }) else {
-                throw ValidationError("\(name) is not a founding node of \(options.config)")
-            }
-            return [found]
-        } ?? founders
+        let targets =
+            try node.map { name in
+                guard let found = founders.first(where: { $0.id == name }) else {
+                    throw ValidationError("\(name) is not a founding node of \(options.config)")
+                }
+                return [found]
+            } ?? founders
         // The old members are gone: the new cluster's founders are the group's members.
         let membership = Membership(voters: founders.map { NodeID($0.numericID) })
         let snapshot = Snapshot(
-            metadata: SnapshotMetadata(index: backup.metadata.index, term: backup.metadata.term, membership: membership),
+            metadata: SnapshotMetadata(
+                index: backup.metadata.index,
+                term: backup.metadata.term,
+                membership: membership
+            ),
             data: backup.data
         )
         for target in targets {
@@ -70,7 +75,9 @@ struct Restore: AsyncParsableCommand {
             let storage = try DiskStorage(directory: directory)
             defer { storage.close() }
             try storage.installSnapshot(snapshot)
-            try storage.saveHardState(HardState(term: snapshot.metadata.term, vote: nil, commit: snapshot.metadata.index))
+            try storage.saveHardState(
+                HardState(term: snapshot.metadata.term, vote: nil, commit: snapshot.metadata.index)
+            )
             try storage.sync()
             print(
                 "restored group \(group) for \(target.id) in \(directory): index \(snapshot.metadata.index), "

@@ -144,7 +144,8 @@ public enum RandomizedFaults {
             for id in ids where sim.isUp(id) && sim.engine(id)?.role == .leader {
                 let membership = sim.engine(id)!.membership
                 let newcomers = ids.filter { !membership.contains($0) && !membership.removed.contains($0) }
-                let newcomer = newcomers.isEmpty ? nil : newcomers[Int(reconfigurations.next() % UInt64(newcomers.count))]
+                let newcomer =
+                    newcomers.isEmpty ? nil : newcomers[Int(reconfigurations.next() % UInt64(newcomers.count))]
                 let voter = membership.voters[Int(reconfigurations.next() % UInt64(membership.voters.count))]
                 var changes: [MembershipChange] = []
                 switch reconfigurations.next() % 5 {

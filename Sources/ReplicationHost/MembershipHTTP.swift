@@ -44,7 +44,9 @@ package struct MembershipHTTP: Sendable {
         let name = parameters["name", default: ""]
         switch route {
         case .members:
-            guard let view = members(group) else { return .error(.notFound, "this cluster has no group named \"\(group)\"") }
+            guard let view = members(group) else {
+                return .error(.notFound, "this cluster has no group named \"\(group)\"")
+            }
             return .json(.ok, view)
         case .addMember:
             guard let body = decode(AddMember.self, request) else {
@@ -66,11 +68,16 @@ package struct MembershipHTTP: Sendable {
         case .removeMember:
             return answer(await perform(.remove(name: name), group), path: path)
         case .leader:
-            guard let view = members(group) else { return .error(.notFound, "this cluster has no group named \"\(group)\"") }
+            guard let view = members(group) else {
+                return .error(.notFound, "this cluster has no group named \"\(group)\"")
+            }
             return .json(.ok, LeaderView(group: group, leader: view.leader))
         case .transferLeader:
             guard let body = decode(TransferLeader.self, request) else {
-                return .error(.badRequest, #"the body must be JSON: {"to": "n2"}, or {} for the most up-to-date follower"#)
+                return .error(
+                    .badRequest,
+                    #"the body must be JSON: {"to": "n2"}, or {} for the most up-to-date follower"#
+                )
             }
             let outcome = await perform(.transferLeadership(to: body.to), group)
             if case .done(let view) = outcome { return .json(.ok, LeaderView(group: group, leader: view.leader)) }

@@ -1,11 +1,11 @@
 package import ClusterConfig
 import Foundation
-package import RaftCore
-import RaftTransport
-import RaftStorage
-import RaftReplica
-import RaftClient
 import Logging
+import RaftClient
+package import RaftCore
+import RaftReplica
+import RaftStorage
+import RaftTransport
 
 /// Each member's name and addresses, carried in the group's membership (``Membership/context``)
 /// through the log and snapshots: what a node dials, whatever its `cluster.yaml` says about
@@ -128,7 +128,8 @@ extension RaftNode {
             let role =
                 membership.voters.contains(id) ? "voter" : membership.isLearner(id) ? "learner" : "outgoing"
             let match: UInt64? =
-                status.role == .leader ? (id == NodeID(node.numericID) ? status.lastIndex : status.followerMatch[id]) : nil
+                status.role == .leader
+                ? (id == NodeID(node.numericID) ? status.lastIndex : status.followerMatch[id]) : nil
             return MemberView(
                 name: entry?.name ?? id.description,
                 id: id.rawValue,
@@ -177,7 +178,9 @@ extension RaftNode {
                 member.id = max(used.map(\.rawValue).max() ?? 0, UInt64(configuration.nodes.count)) + 1
             }
             guard !member.peer.isEmpty, !member.client.isEmpty, !member.http.isEmpty else {
-                return .rejected("\(member.name) is not in \(configuration.name)'s file: give its peer, client and http addresses")
+                return .rejected(
+                    "\(member.name) is not in \(configuration.name)'s file: give its peer, client and http addresses"
+                )
             }
             if let clash = directory.members.first(where: { $0.name == member.name && $0.id != member.id }) {
                 return .rejected("the name \(member.name) belongs to member \(clash.id)")
@@ -192,14 +195,23 @@ extension RaftNode {
             let deadline = ContinuousClock.now.advanced(by: configuration.requestTimeout * 3)
             while ContinuousClock.now < deadline {
                 let current = executor.status
-                if current.role != .leader { return .unavailable("this node lost the leadership while \(member.name) caught up; it stays a learner: run promote at the new leader") }
+                if current.role != .leader {
+                    return .unavailable(
+                        "this node lost the leadership while \(member.name) caught up; it stays a learner: run promote at the new leader"
+                    )
+                }
                 if (current.followerMatch[id] ?? 0) >= target { break }
                 try? await Task.sleep(for: configuration.raft.heartbeat)
             }
             guard (executor.status.followerMatch[id] ?? 0) >= target else {
-                return .unavailable("\(member.name) did not catch up within \(configuration.requestTimeout * 3); it stays a learner until promoted")
+                return .unavailable(
+                    "\(member.name) did not catch up within \(configuration.requestTimeout * 3); it stays a learner until promoted"
+                )
             }
-            return await finish(executor.admin(.changeMembership([.addVoter(id)], context: directory.encoded)), executor)
+            return await finish(
+                executor.admin(.changeMembership([.addVoter(id)], context: directory.encoded)),
+                executor
+            )
         case .promote(let name):
             guard let member = lookUp(name), status.membership.isLearner(NodeID(member.id)) else {
                 return .rejected("\(name) is not a learner of group \(group)")
@@ -246,7 +258,10 @@ extension RaftNode {
                 )
                 logger.info(
                     "backup taken",
-                    metadata: ["raft.group": "\(group)", "raft.index": "\(capture.index)", "raft.snapshotBytes": "\(data.count)"]
+                    metadata: [
+                        "raft.group": "\(group)", "raft.index": "\(capture.index)",
+                        "raft.snapshotBytes": "\(data.count)",
+                    ]
                 )
                 return .success(SnapshotFile.encode(snapshot))
             } catch {
@@ -291,7 +306,11 @@ extension RaftNode {
         for member in MemberDirectory(of: status.membership, configuration: configuration).members
         where member.id != node.numericID {
             guard let address = ClusterConfiguration.Address(parsing: member.client) else { continue }
-            endpoints[NodeID(member.id)] = RaftClient.Endpoint(node: NodeID(member.id), host: address.host, port: address.port)
+            endpoints[NodeID(member.id)] = RaftClient.Endpoint(
+                node: NodeID(member.id),
+                host: address.host,
+                port: address.port
+            )
         }
         return endpoints.keys.sorted().map { endpoints[$0]! }
     }

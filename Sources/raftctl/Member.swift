@@ -189,7 +189,11 @@ struct MemberAdd: AsyncParsableCommand {
 
     func run() async throws {
         for group in try target.groups() {
-            let body = try await target.send(.POST, MemberTarget.path(group, "members"), body: member.body(learner: false))
+            let body = try await target.send(
+                .POST,
+                MemberTarget.path(group, "members"),
+                body: member.body(learner: false)
+            )
             print(try MemberTarget.table(body))
         }
     }
@@ -205,20 +209,31 @@ struct MemberAddLearner: AsyncParsableCommand {
 
     func run() async throws {
         for group in try target.groups() {
-            let body = try await target.send(.POST, MemberTarget.path(group, "members"), body: member.body(learner: true))
+            let body = try await target.send(
+                .POST,
+                MemberTarget.path(group, "members"),
+                body: member.body(learner: true)
+            )
             print(try MemberTarget.table(body))
         }
     }
 }
 
 struct MemberPromote: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "promote", abstract: "Make a caught-up learner a voter.")
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Make a caught-up learner a voter."
+    )
     @OptionGroup var target: MemberTarget
     @Argument(help: "The learner's name.") var name: String
 
     func run() async throws {
         for group in try target.groups() {
-            print(try MemberTarget.table(try await target.send(.POST, MemberTarget.path(group, "members/\(name)/promote"))))
+            print(
+                try MemberTarget.table(
+                    try await target.send(.POST, MemberTarget.path(group, "members/\(name)/promote"))
+                )
+            )
         }
     }
 }
@@ -260,7 +275,10 @@ struct LeaderTransfer: AsyncParsableCommand {
         for group in try target.groups() {
             let body = Array((to.map { #"{"to":"\#($0)"}"# } ?? "{}").utf8)
             let answer = try await target.send(.POST, MemberTarget.path(group, "leader"), body: body)
-            print("group \(group): " + String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            print(
+                "group \(group): "
+                    + String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            )
         }
     }
 }

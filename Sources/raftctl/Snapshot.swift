@@ -41,7 +41,10 @@ struct SnapshotSave: AsyncParsableCommand {
         } catch {
             throw RaftCtlError(.usage, "cannot write \(file): \(error.localizedDescription)")
         }
-        print("saved group \(target.cluster.group ?? group) to \(file): " + SnapshotStatus.describe(snapshot, bytes: bytes.count))
+        print(
+            "saved group \(target.cluster.group ?? group) to \(file): "
+                + SnapshotStatus.describe(snapshot, bytes: bytes.count)
+        )
     }
 }
 

@@ -11,7 +11,9 @@ import Testing
 
 @Suite("HTTP API: members, leader, snapshot")
 struct MembershipHTTPTests {
-    @Test("members and leader over HTTP: list anywhere, 307 to the leader, transfer, 409 for a change that cannot be made, 405 with Allow, a backup that decodes")
+    @Test(
+        "members and leader over HTTP: list anywhere, 307 to the leader, transfer, 409 for a change that cannot be made, 405 with Allow, a backup that decodes"
+    )
     func membershipRoutes() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
@@ -46,7 +48,12 @@ struct MembershipHTTPTests {
             #expect(answer.headers.first(name: "location") == "http://127.0.0.1:\(leaderPort)/v1/groups/kv/leader")
 
             // The leader hands over to the follower named, and answers once it leads.
-            answer = try await httpRequest(.POST, port: leaderPort, "/v1/groups/kv/leader", body: #"{"to":"\#(follower)"}"#)
+            answer = try await httpRequest(
+                .POST,
+                port: leaderPort,
+                "/v1/groups/kv/leader",
+                body: #"{"to":"\#(follower)"}"#
+            )
             #expect(answer.status == 200, "\(answer.body)")
             #expect(answer.body.contains(#""leader":"\#(follower)""#))
 

@@ -24,7 +24,9 @@ struct ProcessMembershipTests {
             try await workload.progress("writes before the first change")
 
             // (a) A follower dies for good: remove it, add a brand-new node with empty data.
-            let leader = try await eventually(within: .seconds(20), "a leader") { await cluster.leader(among: founders) }
+            let leader = try await eventually(within: .seconds(20), "a leader") {
+                await cluster.leader(among: founders)
+            }
             let dead = founders.first { $0 != leader }!
             cluster.kill(dead)
             try await Self.change(.DELETE, "/v1/groups/kv/members/\(dead)", cluster)
@@ -73,7 +75,12 @@ struct ProcessMembershipTests {
 
     /// Sends a membership change to the nodes until one (the leader, or where a redirect points)
     /// answers 200; 503 is retried.
-    static func change(_ method: HTTPMethod, _ path: String, _ cluster: ProcessCluster, body: String? = nil) async throws {
+    static func change(
+        _ method: HTTPMethod,
+        _ path: String,
+        _ cluster: ProcessCluster,
+        body: String? = nil
+    ) async throws {
         var ports = cluster.nodes.map(\.http)
         _ = try await eventually(within: .seconds(30), "\(method) \(path)") { () async throws -> Bool? in
             for port in ports {
@@ -101,7 +108,10 @@ struct ProcessMembershipTests {
     /// Waits until the leader's member list has exactly `voters` as voters.
     static func expectVoters(_ voters: [String], _ cluster: ProcessCluster) async throws {
         struct Members: Decodable {
-            struct Member: Decodable { var name: String; var role: String }
+            struct Member: Decodable {
+                var name: String
+                var role: String
+            }
             var members: [Member]
         }
         _ = try await eventually(within: .seconds(20), "voters \(voters)") { () async throws -> Bool? in
@@ -198,7 +208,9 @@ struct RollingRestartTests {
         }
         for id in ids {
             _ = try await eventually(within: .seconds(20), "\(id) serving and caught up") { () async -> Bool? in
-                guard let group = await status(id), group.leader != nil, group.appliedIndex >= target else { return nil }
+                guard let group = await status(id), group.leader != nil, group.appliedIndex >= target else {
+                    return nil
+                }
                 return true
             }
         }
@@ -209,7 +221,9 @@ struct RollingRestartTests {
 /// from the backup: every write acknowledged before the save is there.
 @Suite("rafthost processes: backup and restore")
 struct BackupRestoreTests {
-    @Test("raftctl snapshot save under load, delete every data directory, rafthost restore: nothing acknowledged before the save is lost")
+    @Test(
+        "raftctl snapshot save under load, delete every data directory, rafthost restore: nothing acknowledged before the save is lost"
+    )
     func backupAndRestore() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }

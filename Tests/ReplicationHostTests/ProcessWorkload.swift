@@ -34,7 +34,12 @@ final class ProcessWorkload: Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     for client in nativeClients..<clientCount {
                         group.addTask {
-                            await ProcessFaultTests.runHTTPClient(client, ports: httpPorts, recorder: recorder, shared: shared)
+                            await ProcessFaultTests.runHTTPClient(
+                                client,
+                                ports: httpPorts,
+                                recorder: recorder,
+                                shared: shared
+                            )
                         }
                     }
                     for client in 0..<nativeClients {
@@ -103,7 +108,9 @@ final class ProcessWorkload: Sendable {
             let index = cluster.nodes.firstIndex { $0.id == node.id }!
             let local = KeyValueClient(
                 RaftClient(
-                    endpoints: [RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)],
+                    endpoints: [
+                        RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
+                    ],
                     group: "kv",
                     configuration: RaftClient.Configuration(timeout: .seconds(20))
                 )
