@@ -120,7 +120,11 @@ struct ConfigurationDecoder {
             nodes.append(member)
         }
         guard nodes.contains(where: { !$0.joins }) else {
-            throw error(.emptyList, "every node has join: true; a new cluster needs at least one founding node", at: field)
+            throw error(
+                .emptyList,
+                "every node has join: true; a new cluster needs at least one founding node",
+                at: field
+            )
         }
         return nodes
     }

@@ -475,7 +475,8 @@ package final class GroupExecutor: Sendable {
                 .filter { engine.membership.voters.contains($0.key) }
                 .min { ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue) }?.key
             guard let chosen, replica.transferLeadership(to: chosen) == .started else {
-                reply(.rejected("\(target.map { "\($0)" } ?? "no follower") cannot take over: a target must be another voter"))
+                let named = target.map { "\($0)" } ?? "no follower"
+                reply(.rejected("\(named) cannot take over: a target must be another voter"))
                 return nil
             }
             return PendingAdmin(request: request, reply: reply, deadline: deadline, index: 0, term: engine.term)
@@ -487,7 +488,8 @@ package final class GroupExecutor: Sendable {
         switch pending.request {
         case .changeMembership:
             if engine.membershipIndex >= pending.index {
-                if engine.log.term(at: pending.index).map({ $0 == pending.term }) ?? (engine.membershipIndex > pending.index) {
+                let sameEntry = engine.log.term(at: pending.index).map { $0 == pending.term }
+                if sameEntry ?? (engine.membershipIndex > pending.index) {
                     pending.reply(.membershipChanged(engine.membership))
                 } else {
                     pending.reply(.retry("the leader changed before the membership change was committed; retry"))

@@ -272,7 +272,12 @@ public final class RaftNode: Service {
             }
             return LeaderRouter(
                 forwarder: makeForwarder(
-                    Self.forwardingEndpoints(of: executor.status, configuration: configuration, node: node, clientPort: clientPort)
+                    Self.forwardingEndpoints(
+                        of: executor.status,
+                        configuration: configuration,
+                        node: node,
+                        clientPort: clientPort
+                    )
                 ),
                 makeForwarder: makeForwarder,
                 leadsLocally: { executor.status.role == .leader },
