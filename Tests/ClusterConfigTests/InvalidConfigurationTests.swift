@@ -380,6 +380,18 @@ private let badFiles: [BadFile] = [
             + "from the majority keeps serving reads after a new leader has accepted writes"
     ),
     BadFile(
+        "every node joins",
+        minimalYAML.replacing("http: 127.0.0.1:7301", with: "http: 127.0.0.1:7301\n    join: true"),
+        .emptyList,
+        "cluster.yaml:3:3: nodes: every node has join: true; a new cluster needs at least one founding node"
+    ),
+    BadFile(
+        "join that is not a boolean",
+        minimalYAML.replacing("http: 127.0.0.1:7301", with: "http: 127.0.0.1:7301\n    join: later"),
+        .typeMismatch,
+        "cluster.yaml:7:11: nodes[0].join: expected true or false, found 'later'"
+    ),
+    BadFile(
         "lease reads with too short an election timeout",
         minimalYAML + "raft:\n  heartbeat: 100ms\n  electionTimeout: 300ms\n  leaseReads: true\n",
         .conflictingOptions,

@@ -237,3 +237,20 @@ func sizes(text: String, expected: Int) throws {
     let config = try ClusterConfiguration.parse(yaml: minimalYAML + "storage:\n  segmentSize: \(text)\n")
     #expect(config.storage.segmentSize == expected)
 }
+
+@Test func joiningNodesAreMarkedAndNumberedAfterTheFounders() throws {
+    let yaml = minimalYAML.replacing(
+        "groups:",
+        with: """
+              - id: n2
+                peer: 127.0.0.1:7102
+                client: 127.0.0.1:7202
+                http: 127.0.0.1:7302
+                join: true
+            groups:
+            """
+    )
+    let configuration = try ClusterConfiguration.parse(yaml: yaml)
+    #expect(configuration.nodes.map { $0.joins } == [false, true])
+    #expect(configuration.nodes.map { $0.numericID } == [1, 2])
+}
