@@ -166,11 +166,16 @@ struct NewMemberOptions: ParsableArguments {
     @Option(name: .customLong("http"), help: "Its HTTP address (host:port); default: from the configuration file.")
     var httpAddress: String?
 
-    func body(learner: Bool) -> [UInt8] {
+    /// The request body; addresses not given come from the node's entry in `--config` when it
+    /// has one (the leader's own file may predate the node).
+    func body(learner: Bool, cluster: ClusterOptions, http: HTTPOptions) -> [UInt8] {
         var fields: [String: String] = ["name": name]
-        fields["peer"] = peer
-        fields["client"] = client
-        fields["http"] = httpAddress
+        let known =
+            http.httpEndpoints == nil
+            ? (try? ClusterConfiguration.load(path: cluster.config ?? "cluster.yaml"))?.node(id: name) : nil
+        fields["peer"] = peer ?? known?.peer.description
+        fields["client"] = client ?? known?.client.description
+        fields["http"] = httpAddress ?? known?.http.description
         var json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map { Array($0) } ?? []
         // {"learner": true} appended to the object.
         json.removeLast()
@@ -192,7 +197,7 @@ struct MemberAdd: AsyncParsableCommand {
             let body = try await target.send(
                 .POST,
                 MemberTarget.path(group, "members"),
-                body: member.body(learner: false)
+                body: member.body(learner: false, cluster: target.cluster, http: target.http)
             )
             print(try MemberTarget.table(body))
         }
@@ -212,7 +217,7 @@ struct MemberAddLearner: AsyncParsableCommand {
             let body = try await target.send(
                 .POST,
                 MemberTarget.path(group, "members"),
-                body: member.body(learner: true)
+                body: member.body(learner: true, cluster: target.cluster, http: target.http)
             )
             print(try MemberTarget.table(body))
         }

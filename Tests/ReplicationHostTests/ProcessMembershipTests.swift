@@ -33,8 +33,13 @@ struct ProcessMembershipTests {
             changes.append("remove \(dead)")
             try await workload.progress("writes after removing \(dead)")
             try cluster.start("n4")
-            try await Self.change(.POST, "/v1/groups/kv/members", cluster, body: #"{"name":"n4"}"#)
-            changes.append("add n4")
+            // Through raftctl this time: its file gives n4's addresses; any node redirects.
+            let added = try await runRaftctl([
+                "member", "add", "n4", "--config", cluster.configPath, "--group", "kv", "--timeout", "30s",
+            ])
+            #expect(added.status == 0, "\(added.output)")
+            #expect(added.output.contains("n4 id=4 voter"), "\(added.output)")
+            changes.append("add n4 (raftctl)")
             try await workload.progress("writes after adding n4")
             var voters = founders.filter { $0 != dead } + ["n4"]
             try await Self.expectVoters(voters, cluster)
