@@ -1,6 +1,7 @@
 import ClusterConfig
 import Foundation
 import Logging
+import RaftSecurity
 import ReplicationHost
 import ServiceLifecycle
 import Synchronization
@@ -134,6 +135,11 @@ final class ClusterSupervisor: Service {
 
     /// Polls each node's client port until every group has a node that confirms it leads.
     private func waitForLeaders(_ children: [Child]) async throws -> [String: String] {
+        // With TLS, the probe dials as the first node: `up` runs every node, so it has their keys,
+        // and with auth on a node's certificate may read.
+        let probeTLS = try configuration.tls.map { section in
+            ClientTLS(node: try NodeTLS(configuration: section, node: configuration.nodes[0].id))
+        }
         let deadline = ContinuousClock.now + startupTimeout
         var leaders: [String: String] = [:]
         while leaders.count < configuration.groups.count {
@@ -152,7 +158,8 @@ final class ClusterSupervisor: Service {
                         of: group.name,
                         host: node.client.host,
                         port: node.client.port,
-                        timeout: .seconds(1)
+                        timeout: .seconds(1),
+                        tls: probeTLS
                     )
                     if answer == .leader {
                         leaders[group.name] = node.id
@@ -187,6 +194,9 @@ final class ClusterSupervisor: Service {
                     metadata: ["path": "\(raftctl.path)"]
                 )
             }
+        }
+        if let tls = configuration.tls, let first = configuration.nodes.first {
+            lines.append("TLS:  curl --cacert \(tls.caFile) https://\(first.http)/v1/status")
         }
         lines.append("press Ctrl-C to stop the cluster")
         for line in lines { print(line) }

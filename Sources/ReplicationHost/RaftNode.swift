@@ -6,6 +6,7 @@ public import NIOPosix
 import RaftClient
 import RaftCore
 public import RaftReplica
+public import RaftSecurity
 import RaftStorage
 package import RaftTransport
 public import ServiceLifecycle
@@ -69,6 +70,9 @@ public final class RaftNode: Service {
     private let stopContinuation: AsyncStream<Void>.Continuation
     /// Whether ``crash()`` stopped the node.
     private let crashed = Atomic(false)
+    /// The node's TLS material (`tls` in `cluster.yaml`); `nil` for plaintext.
+    public let tls: NodeTLS?
+    private let access: AccessPolicy
 
     /// A node that talks to its peers over TCP (`peer` addresses of the configuration).
     ///
@@ -89,6 +93,7 @@ public final class RaftNode: Service {
         logger: Logger
     ) throws(HostError) {
         let member = try Self.member(node, of: configuration)
+        let tls = try Self.loadTLS(configuration, node: member.id)
         var peers: [NodeID: PeerAddress] = [:]
         for other in configuration.nodes where other.id != member.id {
             peers[NodeID(other.numericID)] = PeerAddress(host: other.peer.host, port: other.peer.port)
@@ -105,6 +110,12 @@ public final class RaftNode: Service {
             FrameCodec.defaultMaxFrameSize,
             2 * max(configuration.raft.maxMessageSize, configuration.raft.snapshotChunkSize)
         )
+        if let tls {
+            transportConfiguration.tls = PeerTLS(
+                contexts: tls,
+                nodeNames: Dictionary(uniqueKeysWithValues: configuration.nodes.map { (NodeID($0.numericID), $0.id) })
+            )
+        }
         let transport = NIOPeerTransport(
             configuration: transportConfiguration,
             eventLoopGroup: eventLoopGroup,
@@ -119,8 +130,34 @@ public final class RaftNode: Service {
             registry: registry,
             eventLoopGroup: eventLoopGroup,
             metricsFactory: metricsFactory,
+            tls: tls,
             logger: logger
         )
+    }
+
+    /// The TLS material of `node` when the configuration has a `tls` section.
+    private static func loadTLS(_ configuration: ClusterConfiguration, node: String) throws(HostError) -> NodeTLS? {
+        guard let section = configuration.tls else { return nil }
+        do {
+            // With auth on, the client port asks for certificates: nodes forward with theirs.
+            return try NodeTLS(configuration: section, node: node, requestClientCertificates: configuration.auth != nil)
+        } catch {
+            throw HostError(.tls, "node \(node): \(error)", underlying: error)
+        }
+    }
+
+    /// Reads the node's certificate, key and CA files again (what SIGHUP does): connections
+    /// accepted or dialled from now on use them, those open finish with the old ones. When a
+    /// file cannot be used, nothing changes and the error says which.
+    public func reloadTLS() throws(HostError) {
+        guard let tls else { return }
+        do {
+            try tls.reload()
+        } catch {
+            logger.error("TLS reload failed; keeping the current certificates", metadata: ["error": "\(error)"])
+            throw HostError(.tls, "node \(node.id): \(error)", underlying: error)
+        }
+        logger.info("TLS certificates reloaded")
     }
 
     /// A node over any transport (tests use `InProcessTransport`).
@@ -133,9 +170,16 @@ public final class RaftNode: Service {
         registry: StateMachineRegistry,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metricsFactory: (any MetricsFactory)? = nil,
+        tls: NodeTLS? = nil,
         logger: Logger
     ) throws(HostError) {
         self.node = try Self.member(node, of: configuration)
+        if let tls {
+            self.tls = tls
+        } else {
+            self.tls = try Self.loadTLS(configuration, node: node)
+        }
+        self.access = AccessPolicy(auth: configuration.auth, nodes: configuration.nodes.map(\.id))
         self.metricsFactory = metricsFactory ?? RaftHostMetrics.defaultFactory()
         self.configuration = configuration
         self.registry = registry
@@ -192,6 +236,8 @@ public final class RaftNode: Service {
             executors: Dictionary(uniqueKeysWithValues: executors.map { ($0.name, $0) }),
             maxFrameSize: FrameCodec.defaultMaxFrameSize,
             eventLoopGroup: eventLoopGroup,
+            tls: tls?.clientServer,
+            access: access,
             logger: logger
         )
         let clientPort: Int
@@ -263,9 +309,7 @@ public final class RaftNode: Service {
                 forwarder: RaftClient(
                     endpoints: endpoints,
                     group: executor.name,
-                    // A shorter pause between rounds of retries than the default: an HTTP
-                    // request has only `requestTimeout` to find a new leader.
-                    configuration: RaftClient.Configuration(retryBackoff: .milliseconds(20)),
+                    configuration: forwardingConfiguration(),
                     eventLoopGroup: eventLoopGroup
                 ),
                 leadsLocally: { executor.status.role == .leader },
@@ -294,15 +338,29 @@ public final class RaftNode: Service {
                 return await self.submit(request, group: group)
             }
         )
+        let access = HTTPAccess(policy: self.access)
         let server = HTTPServer(
             host: node.http.host,
             port: node.http.port,
             maxBodySize: configuration.http.maxBodySize,
             eventLoopGroup: eventLoopGroup,
+            tls: tls?.clientServer,
             logger: logger,
-            handler: { await api.handle($0) }
+            handler: { request in
+                if let refusal = access.refusal(request) { return refusal }
+                return await api.handle(request)
+            }
         )
         return (server, routers)
+    }
+
+    /// How the HTTP API's routers reach the leader: a shorter pause between rounds of retries
+    /// than the default (an HTTP request has only `requestTimeout` to find a new leader), and
+    /// over TLS with the node's certificate when the cluster has TLS.
+    private func forwardingConfiguration() -> RaftClient.Configuration {
+        var forwarding = RaftClient.Configuration(retryBackoff: .milliseconds(20))
+        forwarding.tls = tls.map(ClientTLS.init(node:))
+        return forwarding
     }
 
     private func openGroup(_ group: ClusterConfiguration.Group, id: GroupID) throws -> (GroupExecutor, DiskStorage) {
