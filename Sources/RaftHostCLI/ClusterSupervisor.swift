@@ -187,7 +187,13 @@ final class ClusterSupervisor: Service {
             // raftctl is built next to the stock rafthost; a custom host's directory may lack it.
             let raftctl = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("raftctl")
             if FileManager.default.isExecutableFile(atPath: raftctl.path) {
-                lines.append("try:  \(raftctl.path) kv put hello world --config \(configPath)")
+                var credentials = ""
+                if let client = configuration.auth?.clients.first(where: { $0.role >= .write && $0.certificate != nil }),
+                    let files = client.certificate
+                {
+                    credentials = " --cert \(files.certificate) --key \(files.key)"
+                }
+                lines.append("try:  \(raftctl.path) kv put hello world --config \(configPath)\(credentials)")
             } else {
                 logger.info(
                     "no raftctl next to the executable: no example command",

@@ -50,6 +50,8 @@ public final class NIOPeerTransport: PeerTransport {
     }
 
     private let state = Mutex(State())
+    /// Limits the lines logged for connections speaking TLS to a plaintext port or the reverse.
+    private let portGuardLimiter = PortGuard.Limiter()
 
     /// - Parameters:
     ///   - configuration: identity, addresses and limits.
@@ -235,7 +237,9 @@ public final class NIOPeerTransport: PeerTransport {
             _ = self.state.withLock { $0.accepted.removeValue(forKey: id) }
         }
         let tls = configuration.tls
-        try channel.pipeline.syncOperations.addHandler(PortGuard(expectsTLS: tls != nil, port: "peer", logger: logger))
+        try channel.pipeline.syncOperations.addHandler(
+            PortGuard(expectsTLS: tls != nil, port: "peer", logger: logger, limiter: portGuardLimiter)
+        )
         if let tls {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.contexts.peerServer.context))
         }

@@ -34,8 +34,14 @@ package final class ClientServer: Sendable {
         logger: Logger
     ) {
         let codec = FrameCodec(maxFrameSize: maxFrameSize)
+        let limiter = PortGuard.Limiter()
         self.listener = TCPListener(host: host, port: port, eventLoopGroup: eventLoopGroup) { channel in
-            try channel.pipeline.syncOperations.addSecurityHandlers(tls: tls, port: "client", logger: logger)
+            try channel.pipeline.syncOperations.addSecurityHandlers(
+                tls: tls,
+                port: "client",
+                limiter: limiter,
+                logger: logger
+            )
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
             return try Connection(wrappingChannelSynchronously: channel)
         }

@@ -57,8 +57,14 @@ package final class HTTPServer: Sendable {
         logger: Logger,
         handler: @escaping Handler
     ) {
+        let limiter = PortGuard.Limiter()
         self.listener = TCPListener(host: host, port: port, eventLoopGroup: eventLoopGroup) { channel in
-            try channel.pipeline.syncOperations.addSecurityHandlers(tls: tls, port: "HTTP", logger: logger)
+            try channel.pipeline.syncOperations.addSecurityHandlers(
+                tls: tls,
+                port: "HTTP",
+                limiter: limiter,
+                logger: logger
+            )
             // `serve` answers one request before it reads the next, so NIO's pipelining
             // buffer adds nothing; our response headers are fixed names with values we
             // build (never a client's bytes), so validating them again costs without use.

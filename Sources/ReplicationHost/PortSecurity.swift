@@ -8,8 +8,13 @@ extension ChannelPipeline.SynchronousOperations {
     /// connection speaking TLS to a plaintext port (or the reverse) with one log line, then TLS
     /// with the context of the moment when the port has one (a reload changes it for the
     /// connections accepted afterwards).
-    func addSecurityHandlers(tls: TLSContextSource?, port: String, logger: Logger) throws {
-        try addHandler(PortGuard(expectsTLS: tls != nil, port: port, logger: logger))
+    func addSecurityHandlers(
+        tls: TLSContextSource?,
+        port: String,
+        limiter: PortGuard.Limiter,
+        logger: Logger
+    ) throws {
+        try addHandler(PortGuard(expectsTLS: tls != nil, port: port, logger: logger, limiter: limiter))
         if let tls {
             try addHandler(NIOSSLServerHandler(context: tls.context))
             try addHandler(TLSFailureLogger(port: port, logger: logger))

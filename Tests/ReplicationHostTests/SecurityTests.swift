@@ -8,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import RaftClient
 import RaftSecurity
 import StateMachineAPI
@@ -141,10 +142,12 @@ private func httpsGet(port: Int, caFile: String, path: String = "/v1/status") as
     tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
     tls.certificateVerification = .noHostnameVerification
     let context = try NIOSSLContext(configuration: tls)
+    let presented = PresentedCertificate()
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                try channel.pipeline.syncOperations.addHandler(presented)
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
                 return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                     wrappingChannelSynchronously: channel
@@ -165,13 +168,27 @@ private func httpsGet(port: Int, caFile: String, path: String = "/v1/status") as
             case .head(let head): status = Int(head.status.code)
             case .body: break
             case .end:
-                let certificate = try await channel.channel.eventLoop.submit {
-                    try channel.channel.pipeline.syncOperations.nioSSL_peerCertificate()
-                }.get()
-                return (status, try certificate?.toDERBytes() ?? [])
+                return (status, presented.der.withLock { $0 })
             }
         }
         throw TimedOut(description: "the connection closed before the answer ended")
+    }
+}
+
+/// Keeps the DER of the certificate the server presented, taken when the handshake completes
+/// (after a `connection: close` answer the pipeline may be gone before the answer is read).
+private final class PresentedCertificate: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let der = Mutex<[UInt8]>([])
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent,
+            let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
+            let bytes = try? certificate.toDERBytes()
+        {
+            der.withLock { $0 = bytes }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 
