@@ -2,6 +2,7 @@ import Foundation
 import KeyValueClient
 import KeyValueStore
 import NIOHTTP1
+import NIOSSL
 import RaftClient
 import RaftCore
 import RaftTesting
@@ -17,11 +18,16 @@ import Testing
 struct ProcessFaultTests {
     typealias Recorder = LinearizabilityRecorder<KeyValueModel.Input, KeyValueStore.Response>
 
-    @Test("no acknowledged write is lost through SIGKILL, restart, SIGSTOP and SIGCONT")
-    func faultsLoseNothing() async throws {
+    /// The second case runs it on the cluster of cluster-tls.yaml: TLS on every port, peers
+    /// bound to their node ids, and clients with a token of role write.
+    @Test(
+        "no acknowledged write is lost through SIGKILL, restart, SIGSTOP and SIGCONT",
+        arguments: [false, true]
+    )
+    func faultsLoseNothing(tls: Bool) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let cluster = try await ProcessCluster(directory: directory)
+        let cluster = try await ProcessCluster(directory: directory, tls: tls)
         defer { cluster.killAll() }
         let all = cluster.nodes.map(\.id)
         for id in all { try cluster.start(id) }
@@ -36,11 +42,13 @@ struct ProcessFaultTests {
         let httpClients = 2
         let clientCount = nativeClients + httpClients
         let httpPorts = cluster.nodes.map(\.http)
+        let httpSecurity = HTTPSecurity(tls: cluster.httpTLS, token: cluster.token)
         let workload = Task {
             await withTaskGroup(of: Void.self) { group in
                 for client in nativeClients..<clientCount {
                     group.addTask {
-                        await Self.runHTTPClient(client, ports: httpPorts, recorder: recorder, shared: shared)
+                        await Self.runHTTPClient(
+                            client, ports: httpPorts, security: httpSecurity, recorder: recorder, shared: shared)
                     }
                 }
                 for client in 0..<nativeClients {
@@ -49,7 +57,8 @@ struct ProcessFaultTests {
                             RaftClient(
                                 endpoints: endpoints,
                                 group: "kv",
-                                configuration: RaftClient.Configuration(attemptTimeout: .milliseconds(300))
+                                configuration: cluster.clientConfiguration(
+                                    RaftClient.Configuration(attemptTimeout: .milliseconds(300)))
                             )
                         )
                         var n = 0
@@ -115,7 +124,7 @@ struct ProcessFaultTests {
                         RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
                     ],
                     group: "kv",
-                    configuration: RaftClient.Configuration(timeout: .seconds(20))
+                    configuration: cluster.clientConfiguration(RaftClient.Configuration(timeout: .seconds(20)))
                 )
             )
             for client in 0..<clientCount {
@@ -148,7 +157,13 @@ struct ProcessFaultTests {
     /// Appends and reads over HTTP, each request to a random node. A request that fails or
     /// times out has an unknown outcome: it stays open in the history and is not counted as
     /// acknowledged (HTTP requests are not retried with the same session id).
-    static func runHTTPClient(_ client: Int, ports: [Int], recorder: Recorder, shared: SharedWorkload) async {
+    static func runHTTPClient(
+        _ client: Int,
+        ports: [Int],
+        security: HTTPSecurity,
+        recorder: Recorder,
+        shared: SharedWorkload
+    ) async {
         var n = 0
         while !shared.stop.load(ordering: .relaxed) {
             let key = "k\(client)"
@@ -165,6 +180,8 @@ struct ProcessFaultTests {
                     port: port,
                     isRead ? "/v1/kv/\(key)" : "/v1/kv/\(key)/append",
                     body: isRead ? nil : value,
+                    headers: security.token.map { [("authorization", "Bearer \($0)")] } ?? [],
+                    tls: security.tls,
                     connected: { ticket.withLock { $0 = recorder.call(client: client, input) } }
                 )
             }
@@ -191,6 +208,12 @@ struct ProcessFaultTests {
         }
         return true
     }
+}
+
+/// How the HTTP clients reach a cluster with TLS and auth.
+struct HTTPSecurity: Sendable {
+    var tls: NIOSSLContext?
+    var token: String?
 }
 
 /// What the client tasks share with the test: when to stop, and what was acknowledged.
