@@ -88,6 +88,15 @@ package struct AccessPolicy: Sendable {
         }
     }
 
+    /// The first bytes of a command that deploys WebAssembly code to a `WasmFromLog` group
+    /// (`WasmFromLog.deployMagic`, kept equal by a test): such a command needs `admin`.
+    package static let pluginDeployPrefix: [UInt8] = [0] + Array("RAFTHOST-DEPLOY".utf8)
+
+    /// The role a command with these bytes needs: `admin` for a plugin deploy, else `write`.
+    package static func role(forCommand bytes: some Sequence<UInt8>) -> ClusterConfiguration.Role {
+        bytes.starts(with: pluginDeployPrefix) ? .admin : .write
+    }
+
     /// The SHA-256 of a token as 64 hex digits: what `auth.clients[].tokenSHA256` holds.
     package static func tokenDigest(_ token: String) -> String {
         SHA256.hash(data: Array(token.utf8)).map { byte in

@@ -124,7 +124,10 @@ package final class ClientServer: Sendable {
                     }
                     let principal = access.authenticate(token: token, identities: identities ?? [])
                     let needed: ClusterConfiguration.Role
-                    if case .command = request { needed = .write } else { needed = .read }
+                    switch request {
+                    case .command(let command): needed = AccessPolicy.role(forCommand: command.command)
+                    case .query: needed = .read
+                    }
                     switch AccessPolicy.decide(principal, needs: needed) {
                     case .allowed:
                         break

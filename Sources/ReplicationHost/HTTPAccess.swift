@@ -1,4 +1,5 @@
 import ClusterConfig
+import NIOCore
 import NIOHTTP1
 import RaftSecurity
 
@@ -7,7 +8,8 @@ import RaftSecurity
 /// A request is made by the client its `Authorization: Bearer <token>` names, or else by the
 /// client its TLS certificate names. What it needs:
 /// - `admin`: any path with a `members`, `leader`, `transfer`, `snapshot` or `plugins`
-///   segment (membership, leadership transfer, snapshots, plugin deployment);
+///   segment (membership, leadership transfer, snapshots, plugins), and a command that deploys
+///   WebAssembly code to a `WasmFromLog` group (`raftctl plugin deploy`);
 /// - `read`: `GET` and `HEAD`, and `POST .../query`;
 /// - `write`: everything else (commands: `PUT`, `POST`, `DELETE`).
 ///
@@ -19,13 +21,14 @@ struct HTTPAccess: Sendable {
     static let adminSegments: Set<String> = ["members", "leader", "transfer", "snapshot", "snapshots", "plugins"]
 
     /// The role a request needs.
-    static func requiredRole(method: HTTPMethod, uri: String) -> ClusterConfiguration.Role {
+    static func requiredRole(method: HTTPMethod, uri: String, body: ByteBuffer) -> ClusterConfiguration.Role {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
         let segments = path.split(separator: "/").map(String.init)
         if segments.contains(where: adminSegments.contains) { return .admin }
         switch method {
         case .GET, .HEAD: return .read
         case .POST where segments.last == "query": return .read
+        case .POST where segments.last == "command": return AccessPolicy.role(forCommand: body.readableBytesView)
         default: return .write
         }
     }
@@ -42,7 +45,7 @@ struct HTTPAccess: Sendable {
             token = String(parts[1]).trimmingSpaces()
         }
         let principal = policy.authenticate(token: token, identities: request.identities)
-        switch AccessPolicy.decide(principal, needs: Self.requiredRole(method: request.method, uri: request.uri)) {
+        switch AccessPolicy.decide(principal, needs: Self.requiredRole(method: request.method, uri: request.uri, body: request.body)) {
         case .allowed: return nil
         case .unauthenticated(let reason): return .error(.unauthorized, reason)
         case .forbidden(let reason): return .error(.forbidden, reason)

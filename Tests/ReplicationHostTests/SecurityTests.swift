@@ -278,6 +278,25 @@ struct SecurityTests {
         #expect(value == "v")
     }
 
+    @Test(
+        "the role each HTTP request needs",
+        arguments: [
+            (HTTPMethod.GET, "/v1/kv/a", "", ClusterConfiguration.Role.read),
+            (.HEAD, "/v1/status", "", .read),
+            (.POST, "/v1/groups/kv/query?consistency=stale", "", .read),
+            (.PUT, "/v1/kv/a", "v", .write),
+            (.DELETE, "/v1/kv/a", "", .write),
+            (.POST, "/v1/groups/kv/command", "\u{1}", .write),
+            (.POST, "/v1/groups/app/command", "\u{0}RAFTHOST-DEPLOY....", .admin),
+            (.POST, "/v1/groups/kv/members", "{}", .admin),
+            (.GET, "/v1/groups/kv/members", "", .admin),
+            (.POST, "/v1/groups/kv/leader", "{}", .admin),
+        ]
+    )
+    func requiredRole(method: HTTPMethod, uri: String, body: String, role: ClusterConfiguration.Role) {
+        #expect(HTTPAccess.requiredRole(method: method, uri: uri, body: ByteBuffer(string: body)) == role)
+    }
+
     @Test("a reload serves the rotated certificate to new connections, with no failed request")
     func rotation() async throws {
         let secure = try await SecureNode.start(tls: true, auth: false)
