@@ -34,6 +34,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
         .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2", traits: ["MultiThread"]),
+        // TLS (issue 17): NIO's BoringSSL binding, X.509 certificates and keys for `rafthost certs`.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.1.0"),
     ],
     targets: [
         // The consensus engine: a deterministic value type with no I/O and no dependencies.
@@ -77,6 +82,20 @@ let package = Package(
         ),
         // cluster.yaml -> validated, typed configuration. Keeps CYAML an internal detail.
         .target(name: "ClusterConfig", dependencies: ["CYAML"]),
+        // TLS material (contexts swapped atomically on reload), node identities in certificates,
+        // client roles and tokens, and the development CA `rafthost certs` writes.
+        .target(
+            name: "RaftSecurity",
+            dependencies: [
+                "ClusterConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Durable log, hard state and snapshots on disk (checksummed segments); in-memory storage.
         .target(name: "RaftStorage", dependencies: ["RaftCore"]),
         // Wire codec, handshake, SwiftNIO TCP transport between nodes; in-process transport.
@@ -84,6 +103,8 @@ let package = Package(
             name: "RaftTransport",
             dependencies: [
                 "RaftCore",
+                "RaftSecurity",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,6 +116,8 @@ let package = Package(
             name: "RaftClient",
             dependencies: [
                 "RaftCore",
+                "RaftSecurity",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "RaftReplica",
                 "RaftTransport",
                 "StateMachineAPI",
@@ -119,6 +142,8 @@ let package = Package(
                 "ClusterConfig",
                 "WasmPlugins",
                 "RaftStorage",
+                "RaftSecurity",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -132,8 +157,9 @@ let package = Package(
             name: "ReplicationHost",
             dependencies: [
                 "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport", "ClusterConfig", "StateMachineAPI",
-                "StateMachineHTTP", "RaftClient",
+                "StateMachineHTTP", "RaftClient", "RaftSecurity",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,7 +190,7 @@ let package = Package(
             name: "RaftHostCLI",
             dependencies: [
                 "ReplicationHost", "ClusterConfig", "StateMachineAPI", "NativePlugins", "WasmPlugins", "RaftStorage",
-                "RaftCore",
+                "RaftCore", "RaftSecurity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -218,6 +244,9 @@ let package = Package(
             dependencies: [
                 "RaftCore",
                 "RaftTransport",
+                "RaftSecurity",
+                "ClusterConfig",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -237,6 +266,7 @@ let package = Package(
                 "RaftTransport",
                 "StateMachineAPI",
                 "WasmPlugins",
+                "RaftSecurity",
                 "raftctl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -251,11 +281,13 @@ let package = Package(
             dependencies: [
                 "ReplicationHost", "rafthost", "RaftHostCLI", "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport",
                 "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient",
-                "RaftTesting",
+                "RaftTesting", "RaftSecurity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -51,6 +51,11 @@ public struct ClusterConfiguration: Sendable, Hashable {
     /// `plugins` (default none): state machines loaded at start-up from native libraries or
     /// WebAssembly modules; each registers under its own name, usable in `groups[].stateMachine`.
     public var plugins: [Plugin] = []
+    /// `tls` (default none: every port is plaintext): certificates for every port, see ``TLS``.
+    public var tls: TLS?
+    /// `auth` (default none: every client may do everything): named clients and their roles,
+    /// see ``Auth``.
+    public var auth: Auth?
 
     /// Creates a configuration from values, for programs that build one without a file. No
     /// validation happens here; ``parse(yaml:source:baseDirectory:)`` is the validating path.

@@ -51,7 +51,10 @@ struct ConfigurationDecoder {
         }
         let top = try fields(
             Field(node: root, path: ""),
-            known: ["cluster", "data", "nodes", "groups", "raft", "storage", "http", "requestTimeout", "plugins"]
+            known: [
+                "cluster", "data", "nodes", "groups", "raft", "storage", "http", "requestTimeout", "plugins", "tls",
+                "auth",
+            ]
         )
         let name = try string(top.required("cluster"))
         var data = "./data"
@@ -67,6 +70,8 @@ struct ConfigurationDecoder {
         if let field = top.optional("http") { config.http = try decodeHTTP(field) }
         if let field = top.optional("requestTimeout") { config.requestTimeout = try duration(field) }
         if let field = top.optional("plugins") { config.plugins = try decodePlugins(field) }
+        if let field = top.optional("tls") { config.tls = try decodeTLS(field, nodes: config.nodes) }
+        if let field = top.optional("auth") { config.auth = try decodeAuth(field) }
         return config
     }
 
@@ -310,7 +315,7 @@ struct ConfigurationDecoder {
     // MARK: Shapes
 
     /// The keys of a mapping, rejecting unknown and repeated keys in document order.
-    private func fields(_ field: Field, known: [String]) throws(ConfigurationError) -> Fields {
+    func fields(_ field: Field, known: [String]) throws(ConfigurationError) -> Fields {
         guard case .mapping(let pairs) = field.node.content else {
             throw mismatch("a mapping", field)
         }
@@ -336,7 +341,7 @@ struct ConfigurationDecoder {
         return Fields(mapping: field, values: values, source: source)
     }
 
-    private func list(_ field: Field) throws(ConfigurationError) -> [Field] {
+    func list(_ field: Field) throws(ConfigurationError) -> [Field] {
         guard case .sequence(let items) = field.node.content else {
             throw mismatch("a list", field)
         }
@@ -352,7 +357,7 @@ struct ConfigurationDecoder {
     }
 
     /// The text of a non-empty scalar; `expected` names what the key wants, for the error.
-    private func string(_ field: Field, expected: String = "a string") throws(ConfigurationError) -> String {
+    func string(_ field: Field, expected: String = "a string") throws(ConfigurationError) -> String {
         guard case .scalar(let text, _) = field.node.content, !field.node.isNull else {
             throw mismatch(expected, field)
         }
@@ -362,7 +367,7 @@ struct ConfigurationDecoder {
         return text
     }
 
-    private func identifier(_ field: Field, kind: String) throws(ConfigurationError) -> String {
+    func identifier(_ field: Field, kind: String) throws(ConfigurationError) -> String {
         let text = try string(field)
         guard Scalars.isIdentifier(text) else {
             throw error(
@@ -460,7 +465,7 @@ struct ConfigurationDecoder {
 
     // MARK: Errors
 
-    private func mismatch(_ expected: String, _ field: Field) -> ConfigurationError {
+    func mismatch(_ expected: String, _ field: Field) -> ConfigurationError {
         let found: String
         switch field.node.content {
         case .mapping: found = "a mapping"
@@ -470,7 +475,7 @@ struct ConfigurationDecoder {
         return error(.typeMismatch, "expected \(expected), found \(found)", at: field)
     }
 
-    private func error(_ code: ConfigurationError.Code, _ message: String, at field: Field) -> ConfigurationError {
+    func error(_ code: ConfigurationError.Code, _ message: String, at field: Field) -> ConfigurationError {
         ConfigurationError(
             code: code,
             message: message,

@@ -75,6 +75,16 @@ extension ClusterConfiguration {
             if count < chunk.count {
                 // A short read is the end of the file or an error (EISDIR for a directory).
                 if ferror(file) != 0 { throw failure() }
+                if let (line, column) = firstInvalidUTF8(bytes) {
+                    throw ConfigurationError(
+                        code: .syntax,
+                        message: "the file is not valid UTF-8 (a byte sequence that no character encodes)",
+                        keyPath: "",
+                        line: line,
+                        column: column,
+                        source: path
+                    )
+                }
                 return String(decoding: bytes, as: UTF8.self)
             }
         }
@@ -94,6 +104,46 @@ extension ClusterConfiguration {
         defer { free(buffer) }
         return String(cString: buffer)
     }
+}
+
+/// The 1-based line and column (in characters) of the first byte that is not part of valid
+/// UTF-8, or `nil` when all of `bytes` is valid.
+func firstInvalidUTF8(_ bytes: [UInt8]) -> (line: Int, column: Int)? {
+    var line = 1
+    var column = 1
+    var index = 0
+    while index < bytes.count {
+        let lead = bytes[index]
+        let length: Int
+        switch lead {
+        case 0x00...0x7F: length = 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0...0xEF: length = 3
+        case 0xF0...0xF4: length = 4
+        default: return (line, column)
+        }
+        guard index + length <= bytes.count else { return (line, column) }
+        for offset in 1..<length where bytes[index + offset] & 0xC0 != 0x80 {
+            return (line, column)
+        }
+        if length > 1 {
+            let second = bytes[index + 1]
+            // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+            if (lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F)
+                || (lead == 0xF0 && second < 0x90) || (lead == 0xF4 && second > 0x8F)
+            {
+                return (line, column)
+            }
+        }
+        if lead == UInt8(ascii: "\n") {
+            line += 1
+            column = 1
+        } else {
+            column += 1
+        }
+        index += length
+    }
+    return nil
 }
 
 /// `path` made absolute against `base` unless it already is, without `.` components or repeated

@@ -1,6 +1,7 @@
 public import ClusterConfig
 public import RaftCore
 import RaftReplica
+public import RaftSecurity
 
 extension RaftClient {
     /// One node's client port.
@@ -49,6 +50,10 @@ extension RaftClient {
         public var retryBackoff: Duration
         /// The largest frame the client sends or accepts. Default 16 MiB, the nodes' default.
         public var maxFrameSize: Int
+        /// TLS to the client ports (`tls` in `cluster.yaml`); `nil` (the default) is plaintext.
+        public var tls: ClientTLS?
+        /// The bearer token every connection presents (`auth` in `cluster.yaml`); default none.
+        public var token: String?
 
         /// Creates a configuration; the defaults are documented on each property.
         public init(

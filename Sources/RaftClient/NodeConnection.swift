@@ -1,7 +1,9 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RaftReplica
+import RaftSecurity
 import RaftTransport
 import StateMachineAPI
 import Synchronization
@@ -35,6 +37,8 @@ final class NodeConnection: Sendable {
         eventLoopGroup: any EventLoopGroup,
         codec: FrameCodec,
         timeout: Duration,
+        tls: ClientTLS? = nil,
+        token: String? = nil,
         logger: Logger
     ) async throws -> NodeConnection {
         let pending = PendingRequests()
@@ -46,6 +50,11 @@ final class NodeConnection: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.source.context, serverHostname: nil)
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(FrameDecoder(codec: codec)),
                         ClientResponseHandler(pending: pending, logger: connectionLogger)
@@ -54,6 +63,12 @@ final class NodeConnection: Sendable {
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .get()
+        if let token {
+            var buffer = channel.allocator.buffer(capacity: 16 + token.utf8.count)
+            try codec.encode(.clientCredentials(token: token), into: &buffer)
+            // Written before any request, so every request on the connection carries it.
+            channel.write(buffer, promise: nil)
+        }
         return NodeConnection(channel: channel, pending: pending, codec: codec)
     }
 

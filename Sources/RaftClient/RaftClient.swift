@@ -290,12 +290,15 @@ public actor RaftClient {
         let eventLoopGroup = self.eventLoopGroup
         let codec = self.codec
         let logger = self.logger
+        let configuration = self.configuration
         let task = Task {
             try await NodeConnection.connect(
                 to: endpoint,
                 eventLoopGroup: eventLoopGroup,
                 codec: codec,
                 timeout: timeout,
+                tls: configuration.tls,
+                token: configuration.token,
                 logger: logger
             )
         }

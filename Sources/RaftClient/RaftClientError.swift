@@ -15,6 +15,8 @@ public struct RaftClientError: Error, Sendable, CustomStringConvertible {
             case unknownGroup
             case invalidResponse
             case closed
+            case unauthenticated
+            case forbidden
         }
 
         private var value: Value
@@ -38,12 +40,21 @@ public struct RaftClientError: Error, Sendable, CustomStringConvertible {
         public static let invalidResponse = Code(.invalidResponse)
         /// The client was closed.
         public static let closed = Code(.closed)
+        /// The cluster requires credentials and none it recognises were sent. Final.
+        public static let unauthenticated = Code(.unauthenticated)
+        /// The client's role does not allow the request. Final.
+        public static let forbidden = Code(.forbidden)
 
         /// The code a call ends with after a group's final answer (see
-        /// `ReplicaError.Code.retry`): `sessionExpired` stays `sessionExpired`, anything else
-        /// is an `invalidRequest`.
+        /// `ReplicaError.Code.retry`): `sessionExpired`, `unauthenticated` and `forbidden` keep
+        /// their names, anything else is an `invalidRequest`.
         package init(final code: ReplicaError.Code) {
-            self = code == .sessionExpired ? .sessionExpired : .invalidRequest
+            switch code {
+            case .sessionExpired: self = .sessionExpired
+            case .unauthenticated: self = .unauthenticated
+            case .forbidden: self = .forbidden
+            default: self = .invalidRequest
+            }
         }
 
         /// The HTTP status of an answer that ends with this error (the host's HTTP API); the
@@ -55,6 +66,8 @@ public struct RaftClientError: Error, Sendable, CustomStringConvertible {
             case .unknownGroup: 404
             case .invalidResponse: 502
             case .unavailable, .closed: 503
+            case .unauthenticated: ReplicaError.Code.unauthenticated.httpStatus
+            case .forbidden: ReplicaError.Code.forbidden.httpStatus
             }
         }
 
@@ -66,6 +79,8 @@ public struct RaftClientError: Error, Sendable, CustomStringConvertible {
             case .unknownGroup: "unknownGroup"
             case .invalidResponse: "invalidResponse"
             case .closed: "closed"
+            case .unauthenticated: "unauthenticated"
+            case .forbidden: "forbidden"
             }
         }
     }

@@ -1,6 +1,7 @@
 import ClusterConfig
 import Foundation
 import Logging
+import RaftSecurity
 import ReplicationHost
 import ServiceLifecycle
 import Synchronization
@@ -134,6 +135,11 @@ final class ClusterSupervisor: Service {
 
     /// Polls each node's client port until every group has a node that confirms it leads.
     private func waitForLeaders(_ children: [Child]) async throws -> [String: String] {
+        // With TLS, the probe dials as the first node: `up` runs every node, so it has their keys,
+        // and with auth on a node's certificate may read.
+        let probeTLS = try configuration.tls.map { section in
+            ClientTLS(node: try NodeTLS(configuration: section, node: configuration.nodes[0].id))
+        }
         let deadline = ContinuousClock.now + startupTimeout
         var leaders: [String: String] = [:]
         while leaders.count < configuration.groups.count {
@@ -152,7 +158,8 @@ final class ClusterSupervisor: Service {
                         of: group.name,
                         host: node.client.host,
                         port: node.client.port,
-                        timeout: .seconds(1)
+                        timeout: .seconds(1),
+                        tls: probeTLS
                     )
                     if answer == .leader {
                         leaders[group.name] = node.id
@@ -180,13 +187,22 @@ final class ClusterSupervisor: Service {
             // raftctl is built next to the stock rafthost; a custom host's directory may lack it.
             let raftctl = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("raftctl")
             if FileManager.default.isExecutableFile(atPath: raftctl.path) {
-                lines.append("try:  \(raftctl.path) kv put hello world --config \(configPath)")
+                var credentials = ""
+                if let client = configuration.auth?.clients.first(where: { $0.role >= .write && $0.certificate != nil }),
+                    let files = client.certificate
+                {
+                    credentials = " --cert \(files.certificate) --key \(files.key)"
+                }
+                lines.append("try:  \(raftctl.path) kv put hello world --config \(configPath)\(credentials)")
             } else {
                 logger.info(
                     "no raftctl next to the executable: no example command",
                     metadata: ["path": "\(raftctl.path)"]
                 )
             }
+        }
+        if let tls = configuration.tls, let first = configuration.nodes.first {
+            lines.append("TLS:  curl --cacert \(tls.caFile) https://\(first.http)/v1/status")
         }
         lines.append("press Ctrl-C to stop the cluster")
         for line in lines { print(line) }

@@ -95,7 +95,7 @@ struct RootCommand: AsyncParsableCommand {
         CommandConfiguration(
             commandName: programName,
             abstract: "Replicates state machines with Raft across the nodes of a cluster.yaml.",
-            subcommands: [Serve.self, Up.self, Restore.self]
+            subcommands: [Serve.self, Up.self, Certs.self, Restore.self]
         )
     }
 

@@ -5,7 +5,8 @@ import ReplicationHost
 import ServiceLifecycle
 import UnixSignals
 
-/// `rafthost serve`: runs one node, serving the plugins of the host, until SIGTERM or SIGINT.
+/// `rafthost serve`: runs one node, serving the plugins of the host, until SIGTERM or SIGINT;
+/// SIGHUP reloads its TLS certificates and keys.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run one node of the cluster.")
 
@@ -30,7 +31,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         let services = ServiceGroup(
-            services: [raftNode],
+            services: [raftNode, CertificateReloader(node: raftNode, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -11,6 +11,8 @@ public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
             case overloaded = 3
             case sessionExpired = 4
             case invalidRequest = 5
+            case unauthenticated = 6
+            case forbidden = 7
         }
         fileprivate var value: Value
 
@@ -27,6 +29,11 @@ public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let sessionExpired = Code(value: .sessionExpired)
         /// The state machine could not decode the request.
         public static let invalidRequest = Code(value: .invalidRequest)
+        /// The cluster requires credentials (`auth` in `cluster.yaml`) and the request had none
+        /// the node recognises.
+        public static let unauthenticated = Code(value: .unauthenticated)
+        /// The client is known, but its role does not allow the request.
+        public static let forbidden = Code(value: .forbidden)
 
         public var rawValue: UInt8 { value.rawValue }
 
@@ -62,6 +69,8 @@ public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
             // The command may or may not have been applied: unavailable, not a bad request.
             case .sessionExpired: (nil, 503)
             case .invalidRequest: (nil, 400)
+            case .unauthenticated: (nil, 401)
+            case .forbidden: (nil, 403)
             }
         }
 
@@ -81,6 +90,8 @@ public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
             case .overloaded: "overloaded"
             case .sessionExpired: "sessionExpired"
             case .invalidRequest: "invalidRequest"
+            case .unauthenticated: "unauthenticated"
+            case .forbidden: "forbidden"
             }
         }
     }

@@ -50,6 +50,9 @@ package enum Frame: Sendable, Hashable {
     case clientRequest(id: UInt64, group: String, payload: [UInt8])
     /// Type 0x21: `id u64 | payload bytes`, answering the request with the same id.
     case clientResponse(id: UInt64, payload: [UInt8])
+    /// Type 0x22: `token string`: the bearer token the requests that follow on this client
+    /// connection are made with (`auth` in `cluster.yaml`). Not answered; a later one replaces it.
+    case clientCredentials(token: String)
 }
 
 private enum FrameType: UInt8 {
@@ -59,6 +62,7 @@ private enum FrameType: UInt8 {
     case raft = 0x10
     case clientRequest = 0x20
     case clientResponse = 0x21
+    case clientCredentials = 0x22
 }
 
 /// Encodes and decodes frames. Pure: no I/O and no NIO, so it can be tested and fuzzed cheaply.
@@ -124,6 +128,9 @@ package struct FrameCodec: Sendable {
             output.writeWireByte(FrameType.clientResponse.rawValue)
             output.writeWireInteger(id)
             output.writeLengthPrefixed(payload)
+        case .clientCredentials(let token):
+            output.writeWireByte(FrameType.clientCredentials.rawValue)
+            output.writeString(token)
         }
         let length = output.wireCount - start - Self.lengthPrefixSize
         guard length <= maxFrameSize else {
@@ -227,6 +234,8 @@ package struct FrameCodec: Sendable {
                 id: try reader.readInteger(UInt64.self, "response id"),
                 payload: try reader.readLengthPrefixed("response payload")
             )
+        case .clientCredentials:
+            frame = .clientCredentials(token: try reader.readString("client token"))
         }
         try reader.expectEnd("the frame body")
         return frame

@@ -1,5 +1,7 @@
 import Logging
 import NIOCore
+import NIOSSL
+import RaftSecurity
 
 /// Serves one accepted peer connection: runs the acceptor side of `PeerConnectionStateMachine`
 /// and performs its actions on the event loop.
@@ -17,14 +19,17 @@ final class InboundPeerHandler: ChannelInboundHandler {
     private let handshakeTimeout: TimeAmount
     private var logger: Logger
     private var timeout: Scheduled<Void>?
+    private let tls: PeerTLS?
 
     init(
         machine: PeerConnectionStateMachine,
         codec: FrameCodec,
         registry: InboxRegistry,
         handshakeTimeout: TimeAmount,
+        tls: PeerTLS?,
         logger: Logger
     ) {
+        self.tls = tls
         self.machine = machine
         self.codec = codec
         self.registry = registry
@@ -50,6 +55,11 @@ final class InboundPeerHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? WireError {
             perform(machine.decodingFailed(error), context: context)
+        } else if error is NIOSSLError || error is BoringSSLError {
+            // A certificate from another CA, an expired one, none at all, or not TLS.
+            registry.update { $0.protocolErrors += 1 }
+            logger.warning("Refused peer: TLS handshake failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
         } else {
             logger.debug("Peer connection failed", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -66,6 +76,23 @@ final class InboundPeerHandler: ChannelInboundHandler {
     private func perform(_ action: PeerConnectionStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
         case .accept(let peer, let reply):
+            if let tls {
+                let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate()
+                let identities = certificate.map(CertificateIdentity.identities(of:)) ?? []
+                if let reason = tls.refusal(claimed: peer, identities: identities) {
+                    timeout?.cancel()
+                    registry.update { $0.protocolErrors += 1 }
+                    logger.warning(
+                        "Refused peer: its certificate does not name the node it claims to be",
+                        metadata: ["raft.claimed": "\(peer)", "reason": "\(reason)"]
+                    )
+                    let channel = context.channel
+                    write(.handshakeReject(reason: reason), context: context).whenComplete { _ in
+                        channel.close(promise: nil)
+                    }
+                    return
+                }
+            }
             timeout?.cancel()
             logger[metadataKey: "raft.peer"] = "\(peer)"
             logger.info("Peer connected")

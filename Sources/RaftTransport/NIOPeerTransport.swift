@@ -2,6 +2,8 @@ public import Logging
 public import NIOCore
 public import NIOPosix
 public import RaftCore
+import NIOSSL
+import RaftSecurity
 import Synchronization
 
 /// The TCP transport between the nodes of a cluster, on SwiftNIO.
@@ -48,6 +50,8 @@ public final class NIOPeerTransport: PeerTransport {
     }
 
     private let state = Mutex(State())
+    /// Limits the lines logged for connections speaking TLS to a plaintext port or the reverse.
+    private let portGuardLimiter = PortGuard.Limiter()
 
     /// - Parameters:
     ///   - configuration: identity, addresses and limits.
@@ -232,6 +236,13 @@ public final class NIOPeerTransport: PeerTransport {
         channel.closeFuture.whenComplete { _ in
             _ = self.state.withLock { $0.accepted.removeValue(forKey: id) }
         }
+        let tls = configuration.tls
+        try channel.pipeline.syncOperations.addHandler(
+            PortGuard(expectsTLS: tls != nil, port: "peer", logger: logger, limiter: portGuardLimiter)
+        )
+        if let tls {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.contexts.peerServer.context))
+        }
         try channel.pipeline.syncOperations.addHandlers(
             ByteToMessageHandler(FrameDecoder(codec: codec)),
             InboundPeerHandler(
@@ -239,6 +250,7 @@ public final class NIOPeerTransport: PeerTransport {
                 codec: codec,
                 registry: registry,
                 handshakeTimeout: TimeAmount(configuration.handshakeTimeout),
+                tls: tls,
                 logger: logger
             )
         )
@@ -305,8 +317,13 @@ public final class NIOPeerTransport: PeerTransport {
         let connection = try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: address.host, port: address.port) { channel in
+            .connect(host: address.host, port: address.port) { [tls = configuration.tls] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.contexts.client.context, serverHostname: nil)
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
@@ -338,6 +355,17 @@ public final class NIOPeerTransport: PeerTransport {
             }
             switch machine.received(reply) {
             case .established:
+                if let tls = configuration.tls {
+                    let certificate = try await channel.eventLoop.submit {
+                        try channel.pipeline.syncOperations.nioSSL_peerCertificate()
+                    }.get()
+                    let identities = certificate.map(CertificateIdentity.identities(of:)) ?? []
+                    if let reason = tls.refusal(claimed: link.node, identities: identities) {
+                        registry.update { $0.protocolErrors += 1 }
+                        logger.warning("Refused peer: wrong certificate", metadata: ["reason": "\(reason)"])
+                        return false
+                    }
+                }
                 timeout.cancel()
             case .close(let reason):
                 registry.update { $0.protocolErrors += 1 }

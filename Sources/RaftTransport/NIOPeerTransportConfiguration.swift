@@ -40,6 +40,8 @@ public struct NIOPeerTransportConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(5)
     /// Delays between reconnection attempts to a peer.
     public var reconnectBackoff: Backoff = Backoff()
+    /// Mutual TLS with node identities; `nil` (the default) is plaintext.
+    public var tls: PeerTLS?
 
     /// Exponential backoff with jitter: the n-th consecutive failure waits
     /// `min(maximum, initial * multiplier^(n-1))`, scaled by a random factor in

@@ -203,6 +203,7 @@ extension Frame {
         case .raft: "raft"
         case .clientRequest: "client-request"
         case .clientResponse: "client-response"
+        case .clientCredentials: "client-credentials"
         }
     }
 }

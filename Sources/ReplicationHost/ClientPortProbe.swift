@@ -1,6 +1,8 @@
 package import NIOCore
 import NIOPosix
+import NIOSSL
 import RaftCore
+package import RaftSecurity
 package import RaftReplica
 import RaftTransport
 import StateMachineAPI
@@ -29,11 +31,13 @@ package enum ClientPortProbe {
         host: String,
         port: Int,
         timeout: Duration,
+        tls: ClientTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ClientResponse {
         try await withThrowingTaskGroup(of: ClientResponse.self) { tasks in
             tasks.addTask {
-                try await exchange(request, group: group, host: host, port: port, eventLoopGroup: eventLoopGroup)
+                try await exchange(
+                    request, group: group, host: host, port: port, tls: tls, eventLoopGroup: eventLoopGroup)
             }
             tasks.addTask {
                 try await Task.sleep(for: timeout)
@@ -54,13 +58,14 @@ package enum ClientPortProbe {
         host: String,
         port: Int,
         timeout: Duration,
+        tls: ClientTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async -> Leadership {
         let response: ClientResponse
         do {
             response = try await send(
                 .query([], consistency: .linearizable), group: group, host: host, port: port, timeout: timeout,
-                eventLoopGroup: eventLoopGroup)
+                tls: tls, eventLoopGroup: eventLoopGroup)
         } catch {
             return .unknown
         }
@@ -70,6 +75,8 @@ package enum ClientPortProbe {
         case .error(let error) where error.code == .notLeader:
             return .follower
         case .error(let error) where error.code.isRetryable:
+            return .unknown
+        case .error(let error) where error.code == .unauthenticated || error.code == .forbidden:
             return .unknown
         case .error:
             return .leader
@@ -87,12 +94,18 @@ package enum ClientPortProbe {
         group: String,
         host: String,
         port: Int,
+        tls: ClientTLS?,
         eventLoopGroup: any EventLoopGroup
     ) async throws -> ClientResponse {
         let codec = FrameCodec()
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.source.context, serverHostname: nil)
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
                     return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }

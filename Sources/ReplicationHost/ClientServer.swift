@@ -1,6 +1,9 @@
+import ClusterConfig
 package import Logging
 package import NIOCore
+import NIOSSL
 import RaftReplica
+package import RaftSecurity
 import RaftTransport
 import StateMachineAPI
 
@@ -18,6 +21,7 @@ package final class ClientServer: Sendable {
     private let executors: [String: GroupExecutor]
     private let codec: FrameCodec
     private let logger: Logger
+    private let access: AccessPolicy
 
     package init(
         host: String,
@@ -25,16 +29,26 @@ package final class ClientServer: Sendable {
         executors: [String: GroupExecutor],
         maxFrameSize: Int,
         eventLoopGroup: any EventLoopGroup,
+        tls: TLSContextSource? = nil,
+        access: AccessPolicy = AccessPolicy(auth: nil, nodes: []),
         logger: Logger
     ) {
         let codec = FrameCodec(maxFrameSize: maxFrameSize)
+        let limiter = PortGuard.Limiter()
         self.listener = TCPListener(host: host, port: port, eventLoopGroup: eventLoopGroup) { channel in
+            try channel.pipeline.syncOperations.addSecurityHandlers(
+                tls: tls,
+                port: "client",
+                limiter: limiter,
+                logger: logger
+            )
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
             return try Connection(wrappingChannelSynchronously: channel)
         }
         self.executors = executors
         self.codec = codec
         self.logger = logger
+        self.access = access
     }
 
     /// Accepts and serves connections until the listener's `stopAccepting()` and
@@ -53,7 +67,7 @@ package final class ClientServer: Sendable {
         logger[metadataKey: "client.remote"] = "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await serve(inbound: inbound, outbound: outbound, allocator: channel.allocator)
+                try await serve(inbound: inbound, outbound: outbound, channel: channel)
             }
         } catch {
             logger.warning("closing client connection: \(error)")
@@ -63,8 +77,12 @@ package final class ClientServer: Sendable {
     private func serve(
         inbound: NIOAsyncChannelInboundStream<Frame>,
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-        allocator: ByteBufferAllocator
+        channel: any Channel
     ) async throws {
+        let allocator = channel.allocator
+        // Who the connection speaks for: its certificate, or the token it sent last.
+        var identities: [CertificateIdentity]?
+        var token: String?
         // Answers finish on the executors in any order; one writer per connection sends them.
         let (answers, answersContinuation) = AsyncStream.makeStream(of: Frame.self)
         let codec = codec
@@ -78,6 +96,10 @@ package final class ClientServer: Sendable {
             }
             defer { answersContinuation.finish() }
             for try await frame in inbound {
+                if case .clientCredentials(let sent) = frame {
+                    token = sent
+                    continue
+                }
                 guard case .clientRequest(let id, let groupName, let payload) = frame else {
                     throw ProtocolViolation(description: "expected a client request frame, got \(frameKind(frame))")
                 }
@@ -96,6 +118,27 @@ package final class ClientServer: Sendable {
                     reply(.error(ReplicaError(.invalidRequest, "undecodable client request: \(error)")))
                     continue
                 }
+                if access.isEnabled {
+                    if identities == nil {
+                        identities = await channel.peerIdentities()
+                    }
+                    let principal = access.authenticate(token: token, identities: identities ?? [])
+                    let needed: ClusterConfiguration.Role
+                    switch request {
+                    case .command(let command): needed = AccessPolicy.role(forCommand: command.command)
+                    case .query: needed = .read
+                    }
+                    switch AccessPolicy.decide(principal, needs: needed) {
+                    case .allowed:
+                        break
+                    case .unauthenticated(let reason):
+                        reply(.error(ReplicaError(.unauthenticated, reason)))
+                        continue
+                    case .forbidden(let reason):
+                        reply(.error(ReplicaError(.forbidden, reason)))
+                        continue
+                    }
+                }
                 executor.submit(request, reply: reply)
             }
         }
@@ -109,6 +152,7 @@ package final class ClientServer: Sendable {
         case .raft: "raft"
         case .clientRequest: "clientRequest"
         case .clientResponse: "clientResponse"
+        case .clientCredentials: "clientCredentials"
         }
     }
 }

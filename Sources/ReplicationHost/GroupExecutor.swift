@@ -6,12 +6,10 @@ package import RaftStorage
 package import RaftTransport
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
 #endif
 
 /// What one group of a node is doing, as of the end of its executor's last batch.
@@ -693,7 +691,5 @@ private struct Leadership: Equatable {
 
 /// Milliseconds since the Unix epoch: the log time a leader stamps into commands.
 private func wallClockMilliseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_REALTIME, &time)
-    return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
+    UInt64((Date().timeIntervalSince1970 * 1000).rounded(.down))
 }

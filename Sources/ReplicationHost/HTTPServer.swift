@@ -1,6 +1,7 @@
 package import Logging
 package import NIOCore
 package import NIOHTTP1
+package import RaftSecurity
 
 /// A request as the HTTP API sees it: the head and the whole body.
 package struct HTTPRequest: Sendable {
@@ -9,6 +10,8 @@ package struct HTTPRequest: Sendable {
     package var uri: String
     package var headers: HTTPHeaders
     package var body: ByteBuffer
+    /// What the client's TLS certificate names; empty without one.
+    package var identities: [CertificateIdentity] = []
 }
 
 /// An answer of the HTTP API: a status, a content type and a body sent with a
@@ -34,7 +37,9 @@ package struct HTTPAnswer: Sendable {
 /// for the previous answer); `Expect: 100-continue` is answered at once. A body larger than
 /// `maxBodySize` is answered with 413 at once, and the connection closes after the rest of the
 /// body (up to a bound) is read and dropped. Malformed HTTP is answered with 400 by NIO's
-/// protocol error handler.
+/// protocol error handler. Every request head is checked against ``HTTPRequestLimits``
+/// first (400 without exactly one `Host` on HTTP/1.1, 431 for too many or too large headers),
+/// and the connection closes after such an answer.
 package final class HTTPServer: Sendable {
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
     package typealias Handler = @Sendable (HTTPRequest) async -> HTTPAnswer
@@ -50,10 +55,18 @@ package final class HTTPServer: Sendable {
         port: Int,
         maxBodySize: Int,
         eventLoopGroup: any EventLoopGroup,
+        tls: TLSContextSource? = nil,
         logger: Logger,
         handler: @escaping Handler
     ) {
+        let limiter = PortGuard.Limiter()
         self.listener = TCPListener(host: host, port: port, eventLoopGroup: eventLoopGroup) { channel in
+            try channel.pipeline.syncOperations.addSecurityHandlers(
+                tls: tls,
+                port: "HTTP",
+                limiter: limiter,
+                logger: logger
+            )
             // `serve` answers one request before it reads the next, so NIO's pipelining
             // buffer adds nothing; our response headers are fixed names with values we
             // build (never a client's bytes), so validating them again costs without use.
@@ -79,7 +92,7 @@ package final class HTTPServer: Sendable {
         let channel = connection.channel
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await serve(inbound: inbound, outbound: outbound, allocator: channel.allocator)
+                try await serve(inbound: inbound, outbound: outbound, channel: channel)
             }
         } catch {
             logger.debug(
@@ -102,13 +115,19 @@ package final class HTTPServer: Sendable {
     private func serve(
         inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>,
         outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-        allocator: ByteBufferAllocator
+        channel: any Channel
     ) async throws {
+        let allocator = channel.allocator
+        var identities: [CertificateIdentity]?
         var reading = Reading.idle
         let drainLimit = max(maxBodySize, 1 << 20) * 4
         for try await part in inbound {
             switch (part, reading) {
             case (.head(let head), .idle):
+                if let refusal = HTTPRequestLimits.check(head) {
+                    try await write(refusal, to: head, keepAlive: false, outbound: outbound, allocator: allocator)
+                    return
+                }
                 if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodySize {
                     try await refuseTooLarge(head, outbound: outbound, allocator: allocator)
                     reading = .draining(remaining: drainLimit)
@@ -129,7 +148,16 @@ package final class HTTPServer: Sendable {
                 }
             case (.end, .body(let head, let body)):
                 reading = .idle
-                let request = HTTPRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
+                if identities == nil {
+                    identities = await channel.peerIdentities()
+                }
+                let request = HTTPRequest(
+                    method: head.method,
+                    uri: head.uri,
+                    headers: head.headers,
+                    body: body,
+                    identities: identities ?? []
+                )
                 let answer = await handler(request)
                 try await write(answer, to: head, keepAlive: head.isKeepAlive, outbound: outbound, allocator: allocator)
                 guard head.isKeepAlive else { return }

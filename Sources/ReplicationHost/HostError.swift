@@ -8,6 +8,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
             case storage
             case lifecycle
             case unsupported
+            case tls
         }
         fileprivate var value: Value
 
@@ -22,6 +23,8 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
         public static let lifecycle = Code(value: .lifecycle)
         /// The configuration asks for something this version does not do.
         public static let unsupported = Code(value: .unsupported)
+        /// A certificate, key or CA file of the `tls` section cannot be used.
+        public static let tls = Code(value: .tls)
 
         public var description: String {
             switch value {
@@ -30,6 +33,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
             case .storage: "storage"
             case .lifecycle: "lifecycle"
             case .unsupported: "unsupported"
+            case .tls: "tls"
             }
         }
     }

@@ -6,6 +6,7 @@ public import NIOPosix
 import RaftClient
 package import RaftCore
 public import RaftReplica
+public import RaftSecurity
 import RaftStorage
 package import RaftTransport
 public import ServiceLifecycle
@@ -71,6 +72,9 @@ public final class RaftNode: Service {
     private let stopContinuation: AsyncStream<Void>.Continuation
     /// Whether ``crash()`` stopped the node.
     private let crashed = Atomic(false)
+    /// The node's TLS material (`tls` in `cluster.yaml`); `nil` for plaintext.
+    public let tls: NodeTLS?
+    private let access: AccessPolicy
 
     /// A node that talks to its peers over TCP (`peer` addresses of the configuration).
     ///
@@ -91,6 +95,7 @@ public final class RaftNode: Service {
         logger: Logger
     ) throws(HostError) {
         let member = try Self.member(node, of: configuration)
+        let tls = try Self.loadTLS(configuration, node: member.id)
         var peers: [NodeID: PeerAddress] = [:]
         // Nodes added later are dialled once a membership change names them (and so are the
         // file's joining nodes, which the file already knows).
@@ -109,6 +114,12 @@ public final class RaftNode: Service {
             FrameCodec.defaultMaxFrameSize,
             2 * max(configuration.raft.maxMessageSize, configuration.raft.snapshotChunkSize)
         )
+        if let tls {
+            transportConfiguration.tls = PeerTLS(
+                contexts: tls,
+                nodeNames: Dictionary(uniqueKeysWithValues: configuration.nodes.map { (NodeID($0.numericID), $0.id) })
+            )
+        }
         let transport = NIOPeerTransport(
             configuration: transportConfiguration,
             eventLoopGroup: eventLoopGroup,
@@ -124,8 +135,34 @@ public final class RaftNode: Service {
             registry: registry,
             eventLoopGroup: eventLoopGroup,
             metricsFactory: metricsFactory,
+            tls: tls,
             logger: logger
         )
+    }
+
+    /// The TLS material of `node` when the configuration has a `tls` section.
+    private static func loadTLS(_ configuration: ClusterConfiguration, node: String) throws(HostError) -> NodeTLS? {
+        guard let section = configuration.tls else { return nil }
+        do {
+            // With auth on, the client port asks for certificates: nodes forward with theirs.
+            return try NodeTLS(configuration: section, node: node, requestClientCertificates: configuration.auth != nil)
+        } catch {
+            throw HostError(.tls, "node \(node): \(error)", underlying: error)
+        }
+    }
+
+    /// Reads the node's certificate, key and CA files again (what SIGHUP does): connections
+    /// accepted or dialled from now on use them, those open finish with the old ones. When a
+    /// file cannot be used, nothing changes and the error says which.
+    public func reloadTLS() throws(HostError) {
+        guard let tls else { return }
+        do {
+            try tls.reload()
+        } catch {
+            logger.error("TLS reload failed; keeping the current certificates", metadata: ["error": "\(error)"])
+            throw HostError(.tls, "node \(node.id): \(error)", underlying: error)
+        }
+        logger.info("TLS certificates reloaded")
     }
 
     /// A node over any transport (tests use `InProcessTransport`).
@@ -139,10 +176,17 @@ public final class RaftNode: Service {
         registry: StateMachineRegistry,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metricsFactory: (any MetricsFactory)? = nil,
+        tls: NodeTLS? = nil,
         logger: Logger
     ) throws(HostError) {
         self.node = try Self.member(node, of: configuration)
         self.setPeerAddress = setPeerAddress
+        if let tls {
+            self.tls = tls
+        } else {
+            self.tls = try Self.loadTLS(configuration, node: node)
+        }
+        self.access = AccessPolicy(auth: configuration.auth, nodes: configuration.nodes.map(\.id))
         self.metricsFactory = metricsFactory ?? RaftHostMetrics.defaultFactory()
         self.configuration = configuration
         self.registry = registry
@@ -199,6 +243,8 @@ public final class RaftNode: Service {
             executors: Dictionary(uniqueKeysWithValues: executors.map { ($0.name, $0) }),
             maxFrameSize: FrameCodec.defaultMaxFrameSize,
             eventLoopGroup: eventLoopGroup,
+            tls: tls?.clientServer,
+            access: access,
             logger: logger
         )
         let clientPort: Int
@@ -259,14 +305,13 @@ public final class RaftNode: Service {
     /// reach every node of the file and every member of the group at its client address, this
     /// node at the port it bound (``forwardingEndpoints(of:configuration:node:clientPort:)``).
     private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [LeaderRouter]) {
+        let forwarding = forwardingConfiguration()
         let routers = executors.map { executor in
             let makeForwarder: @Sendable ([RaftClient.Endpoint]) -> RaftClient = { [eventLoopGroup] endpoints in
                 RaftClient(
                     endpoints: endpoints,
                     group: executor.name,
-                    // A shorter pause between rounds of retries than the default: an HTTP
-                    // request has only `requestTimeout` to find a new leader.
-                    configuration: RaftClient.Configuration(retryBackoff: .milliseconds(20)),
+                    configuration: forwarding,
                     eventLoopGroup: eventLoopGroup
                 )
             }
@@ -317,15 +362,29 @@ public final class RaftNode: Service {
                 }
             )
         )
+        let access = HTTPAccess(policy: self.access)
         let server = HTTPServer(
             host: node.http.host,
             port: node.http.port,
             maxBodySize: configuration.http.maxBodySize,
             eventLoopGroup: eventLoopGroup,
+            tls: tls?.clientServer,
             logger: logger,
-            handler: { await api.handle($0) }
+            handler: { request in
+                if let refusal = access.refusal(request) { return refusal }
+                return await api.handle(request)
+            }
         )
         return (server, routers)
+    }
+
+    /// How the HTTP API's routers reach the leader: a shorter pause between rounds of retries
+    /// than the default (an HTTP request has only `requestTimeout` to find a new leader), and
+    /// over TLS with the node's certificate when the cluster has TLS.
+    private func forwardingConfiguration() -> RaftClient.Configuration {
+        var forwarding = RaftClient.Configuration(retryBackoff: .milliseconds(20))
+        forwarding.tls = tls.map(ClientTLS.init(node:))
+        return forwarding
     }
 
     private func openGroup(_ group: ClusterConfiguration.Group, id: GroupID) throws -> (GroupExecutor, DiskStorage) {

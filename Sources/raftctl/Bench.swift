@@ -70,15 +70,11 @@ struct Bench: AsyncParsableCommand {
         let endpoints = try cluster.endpointList()
         let group = try cluster.groupName()
         let connectionCount = min(conns, clients)
-        let timeout = cluster.timeout.duration
+        var configuration = RaftClient.Configuration(timeout: cluster.timeout.duration)
+        configuration.tls = try cluster.clientTLS()
+        configuration.token = cluster.bearerToken()
         func client(_ reachable: [RaftClient.Endpoint]) -> KeyValueClient {
-            KeyValueClient(
-                RaftClient(
-                    endpoints: reachable,
-                    group: group,
-                    configuration: RaftClient.Configuration(timeout: timeout)
-                )
-            )
+            KeyValueClient(RaftClient(endpoints: reachable, group: group, configuration: configuration))
         }
         let connections = (0..<connectionCount).map { index in
             // Writes always find the leader; with --target all, reads stay on one node each.

@@ -187,7 +187,9 @@ struct Call: AsyncParsableCommand {
                     headers: headers,
                     body: body,
                     timeout: deadline - .now,
-                    connectTimeout: .seconds(1)
+                    connectTimeout: .seconds(1),
+                    tls: node.tls,
+                    token: node.token
                 )
                 switch response.status.code {
                 case 200:

@@ -3,6 +3,15 @@ import ClusterConfig
 import KeyValueClient
 import RaftClient
 import RaftCore
+import RaftSecurity
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How raftctl finds the cluster: options every command that talks to a group shares.
 struct ClusterOptions: ParsableArguments {
@@ -24,7 +33,28 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Give up after this long (e.g. 500ms, 5s, 1m).", valueName: "duration"))
     var timeout: DurationArgument = DurationArgument(.seconds(5))
 
+    @Option(help: ArgumentHelp(
+        "The cluster CA's certificate: speak TLS (default: tls.ca of the configuration, when it has tls).",
+        valueName: "pem"
+    ))
+    var cacert: String?
+
+    @Option(help: ArgumentHelp("A client certificate to authenticate with (with --key).", valueName: "pem"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The private key of --cert.", valueName: "pem"))
+    var key: String?
+
+    @Option(help: ArgumentHelp(
+        "A bearer token to authenticate with (default: the RAFTHOST_TOKEN environment variable).",
+        valueName: "token"
+    ))
+    var token: String?
+
     func validate() throws {
+        if (cert == nil) != (key == nil) {
+            throw ValidationError("--cert and --key go together")
+        }
         if config != nil, endpoints != nil {
             throw ValidationError("--config and --endpoints exclude each other")
         }
@@ -35,7 +65,36 @@ struct ClusterOptions: ParsableArguments {
 
     /// A client of the chosen group. The caller closes it.
     func makeClient() throws -> RaftClient {
-        RaftClient(endpoints: try endpointList(), group: try groupName())
+        var configuration = RaftClient.Configuration()
+        configuration.tls = try clientTLS()
+        configuration.token = bearerToken()
+        return RaftClient(endpoints: try endpointList(), group: try groupName(), configuration: configuration)
+    }
+
+    /// TLS to the nodes: `--cacert` (with `--cert` and `--key`), or else the CA of the
+    /// configuration's `tls` section; `nil` for plaintext.
+    func clientTLS() throws -> ClientTLS? {
+        var caFile = cacert
+        if caFile == nil, endpoints == nil {
+            caFile = try loadCluster().tls?.caFile
+        }
+        guard let caFile else {
+            if cert != nil { throw ValidationError("--cert needs --cacert (or a configuration with tls)") }
+            return nil
+        }
+        do {
+            return try ClientTLS(caFile: caFile, certificate: cert, key: key)
+        } catch {
+            throw RaftCtlError(.usage, "\(error)")
+        }
+    }
+
+    /// `--token`, else `RAFTHOST_TOKEN`.
+    func bearerToken() -> String? {
+        if let token { return token }
+        guard let value = getenv("RAFTHOST_TOKEN") else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
     }
 
     /// Every node's client endpoint, in configuration order.

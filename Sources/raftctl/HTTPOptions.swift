@@ -2,6 +2,7 @@ import ArgumentParser
 import ClusterConfig
 import RaftClient
 import RaftCore
+import RaftSecurity
 
 /// How the commands that use the nodes' HTTP API (`status`, `call`) find it: the `http` address of
 /// each node of `--config`, or `--http-endpoints`. They share ``ClusterOptions`` for the rest.
@@ -20,6 +21,10 @@ struct HTTPOptions: ParsableArguments {
         var name: String
         var host: String
         var port: Int
+        /// TLS to the node, `nil` for plaintext.
+        var tls: ClientTLS? = nil
+        /// The bearer token requests carry.
+        var token: String? = nil
 
         /// `host:port`, with an IPv6 address in brackets.
         var address: String { hostAndPort(host, port) }
@@ -40,13 +45,17 @@ struct HTTPOptions: ParsableArguments {
 
     /// Every node's HTTP API, in node order.
     func nodes(cluster: ClusterOptions) throws -> [Node] {
+        let tls = try cluster.clientTLS()
+        let token = cluster.bearerToken()
         if let httpEndpoints {
             return try ClusterOptions.parseEndpoints(httpEndpoints).map {
-                Node(name: "n\($0.node.rawValue)", host: $0.host, port: $0.port)
+                Node(name: "n\($0.node.rawValue)", host: $0.host, port: $0.port, tls: tls, token: token)
             }
         }
         let configuration = try ClusterConfiguration.load(path: cluster.config ?? "cluster.yaml")
-        return configuration.nodes.map { Node(name: $0.id, host: $0.http.host, port: $0.http.port) }
+        return configuration.nodes.map {
+            Node(name: $0.id, host: $0.http.host, port: $0.http.port, tls: tls, token: token)
+        }
     }
 
     /// The group to address: `--group`, checked against the configuration when there is one;

@@ -2,6 +2,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import RaftSecurity
 
 /// A complete HTTP answer, whatever its status.
 struct HTTPResponse: Sendable {
@@ -53,7 +55,9 @@ func httpRequest(
     headers: [(String, String)] = [],
     body: [UInt8]? = nil,
     timeout: Duration,
-    connectTimeout: Duration? = nil
+    connectTimeout: Duration? = nil,
+    tls: ClientTLS? = nil,
+    token: String? = nil
 ) async throws -> HTTPResponse {
     let deadline = ContinuousClock.now + timeout
     let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
@@ -62,6 +66,11 @@ func httpRequest(
             .connectTimeout(TimeAmount(min(timeout, connectTimeout ?? timeout)))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.source.context, serverHostname: nil)
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel
@@ -79,6 +88,9 @@ func httpRequest(
                     requestHeaders.add(name: "content-length", value: "\(body.count)")
                 }
                 requestHeaders.add(contentsOf: headers)
+                if let token {
+                    requestHeaders.add(name: "authorization", value: "Bearer \(token)")
+                }
                 let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: requestHeaders)
                 try await outbound.write(.head(head))
                 if let body, !body.isEmpty {
@@ -108,6 +120,10 @@ func httpRequest(
         guard let first = try await group.next(), let response = first else {
             channel.channel.close(promise: nil)
             throw HTTPRequestError(description: "no answer within \(timeout)")
+        }
+        if response.status == .unauthorized || response.status == .forbidden {
+            let text = String(decoding: response.body, as: UTF8.self)
+            throw RaftCtlError(.denied, "HTTP \(response.status.code) \(response.status.reasonPhrase): \(text)")
         }
         return response
     }

@@ -10,7 +10,8 @@ import ArgumentParser
 /// Exit status: 0 success, 1 not found (a missing key, a compare-and-swap that did not swap;
 /// never from `call`, whose plugins answer "not found" inside their answer), 2 usage (bad
 /// arguments or configuration, unknown group, a request a node refused), 3 unavailable (no node
-/// answered before `--timeout`).
+/// answered before `--timeout`), 4 denied (the cluster's `auth` refused the credentials or the
+/// client's role: HTTP 401 or 403, or the same answers on the client port).
 @main
 struct RaftCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,7 @@ struct RaftCtl: AsyncParsableCommand {
         discussion: """
             kv reads and writes a key/value group; call sends a command or a query, as JSON or \
             binary, to the state machine of any group. Exit status: 0 success, 1 not found (kv), \
-            2 usage, 3 unavailable.
+            2 usage, 3 unavailable, 4 denied (authentication or role).
             """,
         subcommands: [KeyValue.self, Call.self, Plugin.self, Status.self, Member.self, Leader.self, SnapshotCommand.self, Bench.self]
     )

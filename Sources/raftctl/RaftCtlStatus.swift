@@ -11,6 +11,9 @@ enum RaftCtlStatus: Int32 {
     case usage = 2
     /// No node answered before the deadline.
     case unavailable = 3
+    /// The cluster refused the credentials (none, an unknown token or certificate: HTTP 401) or
+    /// the client's role does not allow the operation (HTTP 403).
+    case denied = 4
 
     /// The status for an error that ended a command.
     init(for error: any Error) {
@@ -20,6 +23,7 @@ enum RaftCtlStatus: Int32 {
         case let error as RaftClientError:
             switch error.code {
             case .unknownGroup, .invalidRequest, .invalidResponse: self = .usage
+            case .unauthenticated, .forbidden: self = .denied
             default: self = .unavailable
             }
         case is ConfigurationError:

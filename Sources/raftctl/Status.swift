@@ -43,7 +43,9 @@ struct Status: AsyncParsableCommand {
                             host: node.host,
                             port: node.port,
                             path: "/v1/status",
-                            timeout: cluster.timeout.duration
+                            timeout: cluster.timeout.duration,
+                            tls: node.tls,
+                            token: node.token
                         )
                         guard response.status == .ok else {
                             let status = response.status

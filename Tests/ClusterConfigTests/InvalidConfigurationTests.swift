@@ -153,7 +153,7 @@ private let badFiles: [BadFile] = [
         minimalYAML + "colour: blue\n",
         .unknownKey,
         "cluster.yaml:10:1: colour: unknown key; expected one of: cluster, data, nodes, groups, raft, storage, http, "
-            + "requestTimeout, plugins"
+            + "requestTimeout, plugins, tls, auth"
     ),
     BadFile(
         "repeated key",

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import RaftCore
 import RaftTransport
 import StateMachineAPI
@@ -133,11 +134,15 @@ func httpRequest(
     body: String? = nil,
     bytes: [UInt8]? = nil,
     headers extraHeaders: [(String, String)] = [],
+    tls: NIOSSLContext? = nil,
     connected: @Sendable () -> Void = {}
 ) async throws -> HTTPResult {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
+                if let tls {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil))
+                }
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
                 return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                     wrappingChannelSynchronously: channel

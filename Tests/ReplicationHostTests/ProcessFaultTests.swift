@@ -2,6 +2,7 @@ import Foundation
 import KeyValueClient
 import KeyValueStore
 import NIOHTTP1
+import NIOSSL
 import RaftClient
 import RaftCore
 import RaftTesting
@@ -17,11 +18,16 @@ import Testing
 struct ProcessFaultTests {
     typealias Recorder = LinearizabilityRecorder<KeyValueModel.Input, KeyValueStore.Response>
 
-    @Test("no acknowledged write is lost through SIGKILL, restart, SIGSTOP and SIGCONT")
-    func faultsLoseNothing() async throws {
+    /// The second case runs it on the cluster of cluster-tls.yaml: TLS on every port, peers
+    /// bound to their node ids, and clients with a token of role write.
+    @Test(
+        "no acknowledged write is lost through SIGKILL, restart, SIGSTOP and SIGCONT",
+        arguments: [false, true]
+    )
+    func faultsLoseNothing(tls: Bool) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let cluster = try await ProcessCluster(directory: directory)
+        let cluster = try await ProcessCluster(directory: directory, tls: tls)
         defer { cluster.killAll() }
         let all = try await cluster.startFounders()
 
@@ -50,7 +56,7 @@ struct ProcessFaultTests {
         try await workload.expectEveryAppend(on: cluster.nodes, of: cluster)
         let summary = try workload.checkHistory()
         print(
-            "rafthost processes under faults: \(summary.native) native and \(summary.http) HTTP operations "
+            "rafthost processes under faults\(tls ? " (TLS, tokens)" : ""): \(summary.native) native and \(summary.http) HTTP operations "
                 + "(\(summary.appends) acknowledged appends), \(kills) leader kills, \(pauses) pauses, "
                 + "history \(summary.verdict)"
         )
@@ -59,7 +65,13 @@ struct ProcessFaultTests {
     /// Appends and reads over HTTP, each request to a random node. A request that fails or
     /// times out has an unknown outcome: it stays open in the history and is not counted as
     /// acknowledged (HTTP requests are not retried with the same session id).
-    static func runHTTPClient(_ client: Int, ports: [Int], recorder: Recorder, shared: SharedWorkload) async {
+    static func runHTTPClient(
+        _ client: Int,
+        ports: [Int],
+        security: HTTPSecurity,
+        recorder: Recorder,
+        shared: SharedWorkload
+    ) async {
         var n = 0
         while !shared.stop.load(ordering: .relaxed) {
             let key = "k\(client)"
@@ -76,6 +88,8 @@ struct ProcessFaultTests {
                     port: port,
                     isRead ? "/v1/kv/\(key)" : "/v1/kv/\(key)/append",
                     body: isRead ? nil : value,
+                    headers: security.token.map { [("authorization", "Bearer \($0)")] } ?? [],
+                    tls: security.tls,
                     connected: { ticket.withLock { $0 = recorder.call(client: client, input) } }
                 )
             }
@@ -102,6 +116,12 @@ struct ProcessFaultTests {
         }
         return true
     }
+}
+
+/// How the HTTP clients reach a cluster with TLS and auth.
+struct HTTPSecurity: Sendable {
+    var tls: NIOSSLContext?
+    var token: String?
 }
 
 /// What the client tasks share with the test: when to stop, and what was acknowledged.

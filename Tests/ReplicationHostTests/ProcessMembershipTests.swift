@@ -212,11 +212,17 @@ struct RollingRestartTests {
             return nil
         }
         for id in ids {
-            _ = try await eventually(within: .seconds(20), "\(id) serving and caught up") { () async -> Bool? in
-                guard let group = await status(id), group.leader != nil, group.appliedIndex >= target else {
-                    return nil
+            do {
+                _ = try await eventually(within: .seconds(20), "\(id) serving and caught up") { () async -> Bool? in
+                    guard let group = await status(id), group.leader != nil, group.appliedIndex >= target else {
+                        return nil
+                    }
+                    return true
                 }
-                return true
+            } catch {
+                print("\(id) not caught up to \(target); its status: \(String(describing: await status(id)))")
+                print(cluster.logs())
+                throw error
             }
         }
     }

@@ -1,8 +1,12 @@
+import ClusterConfig
 import Foundation
 import KeyValueStore
 import NIOCore
 import NIOPosix
+import NIOSSL
+import RaftClient
 import RaftReplica
+import RaftSecurity
 import Synchronization
 import Testing
 
@@ -22,6 +26,15 @@ final class ProcessCluster: Sendable {
     let nodes: [Node]
     let executable: String
     private let running = Mutex<[String: Process]>([:])
+    /// With `tls`: what clients speak to the nodes (the CA, no certificate) and the token of a
+    /// client with role write; what the probes dial with (the certificate of n1).
+    let clientTLS: ClientTLS?
+    let token: String?
+    let httpTLS: NIOSSLContext?
+    private let probeTLS: ClientTLS?
+
+    /// The token of the `writer` client of a cluster started with `tls`.
+    static let writerToken = "process-writer-token"
 
     /// - Parameters:
     ///   - extraGroups: YAML list items of more groups after `kv`, at column 0.
@@ -29,12 +42,15 @@ final class ProcessCluster: Sendable {
     ///   - joining: nodes after the three founding ones, marked `join: true` (started empty, they
     ///     take part once a membership change adds them).
     ///   - maxRaftState: the kv group's `maxraftstate`.
+    ///   - tls: TLS on every port and `auth` with one `writer` client (``writerToken``), as in
+    ///     the repository's cluster-tls.yaml; the certificates are made with `ClusterCertificates`.
     init(
         directory: TemporaryDirectory,
         joining: Int = 0,
         maxRaftState: Int = 65536,
         extraGroups: String = "",
-        extraYAML: String = ""
+        extraYAML: String = "",
+        tls: Bool = false
     ) async throws {
         self.directory = directory
         executable = try Self.findExecutable()
@@ -71,8 +87,42 @@ final class ProcessCluster: Sendable {
             \(extraYAML)
 
             """
+        if tls {
+            yaml += "tls:\n  ca: certs/ca.pem\n  nodes:\n"
+            for index in 1...count {
+                yaml += "    n\(index): {cert: certs/n\(index).pem, key: certs/n\(index)-key.pem}\n"
+            }
+            yaml += """
+                auth:
+                  clients:
+                    - {name: writer, role: write, tokenSHA256: \(AccessPolicy.tokenDigest(Self.writerToken))}
+
+                """
+        }
         configPath = directory.path + "/cluster.yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        if tls {
+            let configuration = try ClusterConfiguration.load(path: configPath)
+            let section = try #require(configuration.tls)
+            _ = try ClusterCertificates.create(for: configuration)
+            clientTLS = try ClientTLS(caFile: section.caFile)
+            probeTLS = ClientTLS(node: try NodeTLS(configuration: section, node: "n1"))
+            httpTLS = try TLSMaterial.clientContext(ca: section.caFile, files: nil)
+            token = Self.writerToken
+        } else {
+            clientTLS = nil
+            probeTLS = nil
+            httpTLS = nil
+            token = nil
+        }
+    }
+
+    /// A client configuration that speaks the cluster's TLS and token, if any.
+    func clientConfiguration(_ configuration: RaftClient.Configuration) -> RaftClient.Configuration {
+        var configuration = configuration
+        configuration.tls = clientTLS
+        configuration.token = token
+        return configuration
     }
 
     /// The `rafthost` built next to this test bundle (`swift build --build-tests` builds it).
@@ -153,7 +203,8 @@ final class ProcessCluster: Sendable {
                 of: "kv",
                 host: "127.0.0.1",
                 port: port(of: id),
-                timeout: .seconds(1)
+                timeout: .seconds(1),
+                tls: probeTLS
             )
             if answer == .leader { return id }
         }
@@ -166,7 +217,8 @@ final class ProcessCluster: Sendable {
             group: "kv",
             host: "127.0.0.1",
             port: port(of: id),
-            timeout: .seconds(5)
+            timeout: .seconds(5),
+            tls: probeTLS
         )
     }
 

@@ -28,6 +28,8 @@ final class ProcessWorkload: Sendable {
             RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
         }
         let httpPorts = cluster.nodes.map(\.http)
+        let security = HTTPSecurity(tls: cluster.httpTLS, token: cluster.token)
+        let configuration = cluster.clientConfiguration(RaftClient.Configuration(attemptTimeout: .milliseconds(300)))
         let (recorder, shared, clientCount) = (recorder, shared, clientCount)
         task.withLock {
             $0 = Task {
@@ -37,6 +39,7 @@ final class ProcessWorkload: Sendable {
                             await ProcessFaultTests.runHTTPClient(
                                 client,
                                 ports: httpPorts,
+                                security: security,
                                 recorder: recorder,
                                 shared: shared
                             )
@@ -44,7 +47,13 @@ final class ProcessWorkload: Sendable {
                     }
                     for client in 0..<nativeClients {
                         group.addTask {
-                            await Self.runClerk(client, endpoints: endpoints, recorder: recorder, shared: shared)
+                            await Self.runClerk(
+                                client,
+                                endpoints: endpoints,
+                                configuration: configuration,
+                                recorder: recorder,
+                                shared: shared
+                            )
                         }
                     }
                 }
@@ -55,16 +64,11 @@ final class ProcessWorkload: Sendable {
     private static func runClerk(
         _ client: Int,
         endpoints: [RaftClient.Endpoint],
+        configuration: RaftClient.Configuration,
         recorder: Recorder,
         shared: SharedWorkload
     ) async {
-        let kv = KeyValueClient(
-            RaftClient(
-                endpoints: endpoints,
-                group: "kv",
-                configuration: RaftClient.Configuration(attemptTimeout: .milliseconds(300))
-            )
-        )
+        let kv = KeyValueClient(RaftClient(endpoints: endpoints, group: "kv", configuration: configuration))
         var n = 0
         while !shared.stop.load(ordering: .relaxed) {
             let key = "k\(client)"
@@ -112,7 +116,7 @@ final class ProcessWorkload: Sendable {
                         RaftClient.Endpoint(node: NodeID(UInt64(index + 1)), host: "127.0.0.1", port: node.client)
                     ],
                     group: "kv",
-                    configuration: RaftClient.Configuration(timeout: .seconds(20))
+                    configuration: cluster.clientConfiguration(RaftClient.Configuration(timeout: .seconds(20)))
                 )
             )
             for client in 0..<clientCount {

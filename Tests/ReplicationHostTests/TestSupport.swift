@@ -82,6 +82,11 @@ final class LogRecorder: Sendable {
         }
     }
 
+    /// How many records so far match.
+    func count(where predicate: (Record) -> Bool) -> Int {
+        state.withLock { $0.records.filter(predicate).count }
+    }
+
     /// Waits for a leader of `group` to be elected (as logged by its node).
     func leaderElected(in group: String) async {
         _ = await first { $0.message == "became leader" && $0.metadata["raft.group"] == "\(group)" }
