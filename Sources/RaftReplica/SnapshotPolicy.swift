@@ -14,7 +14,8 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
     public static let never = SnapshotPolicy(value: .never)
 
     /// When the persisted Raft state (hard state and log, without the snapshot) exceeds
-    /// `bytes`: the `maxraftstate` of `cluster.yaml`.
+    /// `bytes`: the `maxraftstate` of `cluster.yaml`. Once the last snapshot is more than
+    /// ``snapshotToLogRatio`` times `bytes`, when the Raft state exceeds that fraction of it.
     public static func maxRaftState(_ bytes: Int) -> SnapshotPolicy {
         SnapshotPolicy(value: .maxRaftState(bytes))
     }
@@ -34,10 +35,16 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
         self.value = value
     }
 
-    func isDue(raftStateSize: Int, appliedIndex: LogIndex, snapshotIndex: LogIndex) -> Bool {
+    /// With a `maxraftstate` policy, a log this many times smaller than the last snapshot is not
+    /// worth a new one: the trigger is `max(maxraftstate, snapshotSize / 8)`, so that a state
+    /// much larger than `maxraftstate` is not rewritten for every `maxraftstate` bytes of log
+    /// (snapshot writes stay within 8 bytes per byte of log, the log within an eighth of the state).
+    public static let snapshotToLogRatio = 8
+
+    func isDue(raftStateSize: Int, appliedIndex: LogIndex, snapshotIndex: LogIndex, snapshotSize: Int) -> Bool {
         switch value {
         case .never: false
-        case .maxRaftState(let limit): raftStateSize > limit
+        case .maxRaftState(let limit): raftStateSize > max(limit, snapshotSize / Self.snapshotToLogRatio)
         case .everyEntries(let interval): appliedIndex >= snapshotIndex + interval
         }
     }
