@@ -43,7 +43,7 @@ cpu_ticks() { # utime + stime of a process, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
-printf "%-8s %-10s %-10s %-10s %s\n" groups n1 n2 n3 "(% of one core over ${window} s, after ${settle} s)"
+printf "%-8s %-10s %-10s %-10s %s\n" groups n1 n2 n3 "(% of one core over ${window} s, after ${settle} s to elect)"
 for count in ${counts[@]}; do
     config="$work/cluster-$count.yaml"
     {
@@ -74,6 +74,11 @@ for count in ${counts[@]}; do
         pids+=($!)
     done
     sleep "$settle"
+    leaders=0
+    for i in 1 2 3; do
+        status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
+        leaders=$((leaders + $(grep -o '"role" *: *"leader"' <<<"$status" | wc -l)))
+    done
     start=()
     for pid in "${pids[@]}"; do start+=("$(cpu_ticks "$pid")"); done
     sleep "$window"
@@ -82,7 +87,7 @@ for count in ${counts[@]}; do
         used=$(($(cpu_ticks "${pids[$index]}") - ${start[$index]}))
         line+=$(printf " %-10s" "$(awk -v t="$used" -v hz="$ticks" -v w="$window" 'BEGIN { printf "%.1f%%", 100 * t / hz / w }')")
     done
-    echo "$line"
+    echo "$line $leaders/$count groups led"
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     pids=()
