@@ -77,7 +77,7 @@ for count in ${counts[@]}; do
     leaders=0
     for i in 1 2 3; do
         status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
-        leaders=$((leaders + $(grep -o '"role" *: *"leader"' <<<"$status" | wc -l)))
+        leaders=$((leaders + $(grep -o '"role" *: *"leader"' <<<"$status" | wc -l || true)))
     done
     start=()
     for pid in "${pids[@]}"; do start+=("$(cpu_ticks "$pid")"); done
