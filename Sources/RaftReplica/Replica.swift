@@ -13,6 +13,9 @@ public import StateMachineAPI
 /// 3. if ``snapshotDue(raftStateSize:)``: ``captureSnapshot()``, serialize the capture (off
 ///    the apply path if it is large) and ``compact(_:snapshotData:)``, then store the returned
 ///    snapshot, which drops the covered log prefix (``takeSnapshot(into:)`` does it inline).
+///    A driver that serializes off its apply path keeps driving meanwhile; it compacts only if
+///    the engine's snapshot is still older than the capture (a follower may have installed its
+///    leader's meanwhile), and asks ``snapshotDue(raftStateSize:)`` again only once stored.
 public struct Replica: Sendable {
     public internal(set) var engine: RaftEngine
     public private(set) var machine: AnyStateMachine
@@ -304,7 +307,9 @@ public struct Replica: Sendable {
     // MARK: - Snapshots
 
     /// The snapshot policy, for every driver: whether ``snapshotPolicy`` asks for a snapshot
-    /// and something new is applied to capture.
+    /// (measured against the Raft state and the last snapshot's size) and something new is
+    /// applied to capture. A driver that snapshots off its apply path asks only while none is
+    /// in flight.
     ///
     /// - Parameter raftStateSize: the storage's
     ///   ``RaftStorage/PersistentStorage/persistedRaftStateSize``, the one measure of the
@@ -314,7 +319,8 @@ public struct Replica: Sendable {
         return snapshotPolicy.isDue(
             raftStateSize: raftStateSize,
             appliedIndex: appliedIndex,
-            snapshotIndex: engine.log.snapshotIndex
+            snapshotIndex: engine.log.snapshotIndex,
+            snapshotSize: engine.snapshot?.data.count ?? 0
         )
     }
 

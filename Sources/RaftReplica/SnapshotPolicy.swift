@@ -4,7 +4,8 @@ public import RaftCore
 public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
     private enum Value: Sendable, Hashable {
         case never
-        case maxRaftState(Int)
+        /// With a ratio: the trigger grows with the last snapshot (see ``maxRaftState(_:snapshotRatio:)``).
+        case maxRaftState(Int, snapshotRatio: Int?)
         case everyEntries(LogIndex)
     }
 
@@ -14,10 +15,24 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
     public static let never = SnapshotPolicy(value: .never)
 
     /// When the persisted Raft state (hard state and log, without the snapshot) exceeds
-    /// `bytes`: the `maxraftstate` of `cluster.yaml`.
+    /// `bytes`, whatever the size of the state: the classic `maxraftstate` (the lab's bound).
     public static func maxRaftState(_ bytes: Int) -> SnapshotPolicy {
-        SnapshotPolicy(value: .maxRaftState(bytes))
+        SnapshotPolicy(value: .maxRaftState(bytes, snapshotRatio: nil))
     }
+
+    /// When the persisted Raft state exceeds `max(bytes, last snapshot size / snapshotRatio)`:
+    /// `bytes` while the state is small, and for a state much larger than `bytes` a log of a
+    /// fraction of it, so that the state is not rewritten for every `bytes` of log (snapshot
+    /// writes stay within `snapshotRatio` bytes per byte of log). What `cluster.yaml`'s
+    /// `maxraftstate` means to the host, with ``defaultSnapshotRatio``.
+    public static func maxRaftState(_ bytes: Int, snapshotRatio: Int) -> SnapshotPolicy {
+        precondition(snapshotRatio > 0, "a snapshot ratio must be positive")
+        return SnapshotPolicy(value: .maxRaftState(bytes, snapshotRatio: snapshotRatio))
+    }
+
+    /// The host's ratio of snapshot size to log size: the log of a large state grows to an
+    /// eighth of it before the next snapshot.
+    public static let defaultSnapshotRatio = 8
 
     /// Every `entries` applied entries, whatever their size (the lab's Raft tests).
     public static func everyEntries(_ entries: LogIndex) -> SnapshotPolicy {
@@ -25,19 +40,20 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
         return SnapshotPolicy(value: .everyEntries(entries))
     }
 
-    /// `maxraftstate` as `cluster.yaml` states it: nil (or -1 in the file) means never.
+    /// `maxraftstate` as `cluster.yaml` states it: nil (or -1 in the file) means never;
+    /// otherwise ``maxRaftState(_:snapshotRatio:)`` with ``defaultSnapshotRatio``.
     public init(maxRaftState: Int?) {
-        self = maxRaftState.map(Self.maxRaftState) ?? .never
+        self = maxRaftState.map { Self.maxRaftState($0, snapshotRatio: Self.defaultSnapshotRatio) } ?? .never
     }
 
     private init(value: Value) {
         self.value = value
     }
 
-    func isDue(raftStateSize: Int, appliedIndex: LogIndex, snapshotIndex: LogIndex) -> Bool {
+    func isDue(raftStateSize: Int, appliedIndex: LogIndex, snapshotIndex: LogIndex, snapshotSize: Int) -> Bool {
         switch value {
         case .never: false
-        case .maxRaftState(let limit): raftStateSize > limit
+        case .maxRaftState(let limit, let ratio): raftStateSize > max(limit, ratio.map { snapshotSize / $0 } ?? 0)
         case .everyEntries(let interval): appliedIndex >= snapshotIndex + interval
         }
     }
@@ -45,7 +61,8 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch value {
         case .never: "never"
-        case .maxRaftState(let bytes): "maxRaftState(\(bytes))"
+        case .maxRaftState(let bytes, nil): "maxRaftState(\(bytes))"
+        case .maxRaftState(let bytes, let ratio?): "maxRaftState(\(bytes), snapshotRatio: \(ratio))"
         case .everyEntries(let entries): "everyEntries(\(entries))"
         }
     }

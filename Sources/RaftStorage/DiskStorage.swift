@@ -72,6 +72,8 @@ public final class DiskStorage: PersistentStorage {
     public let warnings: [RecoveryWarning]
 
     private let store: Mutex<Store>
+    /// Numbers the temporary files of compactions, which are written outside the lock.
+    private let compactions = Atomic<Int>(0)
 
     /// Opens the storage in `directory`, recovering what a crash left behind.
     ///
@@ -110,8 +112,27 @@ public final class DiskStorage: PersistentStorage {
         try mutate { (store) throws(StorageError) in try store.saveSnapshot(snapshot, compacting: false) }
     }
 
+    /// Writes and syncs the snapshot file without holding the storage's lock, the bulk of the
+    /// time for a large state, so that the log's appends and syncs go on meanwhile; then, under
+    /// the lock, renames it into place and rewrites the live log.
     public func compact(to snapshot: Snapshot) throws(StorageError) {
-        try mutate { (store) throws(StorageError) in try store.saveSnapshot(snapshot, compacting: true) }
+        let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
+            try store.checkSnapshot(snapshot, compacting: true)
+            let number = compactions.add(1, ordering: .relaxed).newValue
+            return (store.options, store.path("compaction-\(number)" + Format.temporarySuffix))
+        }
+        do throws(StorageError) {
+            let bytes = Format.snapshotFile(snapshot)
+            try Store.writeSnapshotFile(bytes, to: temporaryPath, options: options)
+            try mutate { (store) throws(StorageError) in
+                store.statistics.bytesWritten += bytes.count
+                try store.saveSnapshot(snapshot, compacting: true, writtenTo: temporaryPath)
+            }
+        } catch {
+            // The temporary file is garbage now (recovery would remove it too).
+            try? FileIO.remove(temporaryPath)
+            throw error
+        }
     }
 
     public func sync() throws(StorageError) {
@@ -317,7 +338,8 @@ struct Store: Sendable {
 
     // MARK: Snapshots
 
-    mutating func saveSnapshot(_ snapshot: Snapshot, compacting: Bool) throws(StorageError) {
+    /// Throws unless `snapshot` may be stored now.
+    func checkSnapshot(_ snapshot: Snapshot, compacting: Bool) throws(StorageError) {
         let index = snapshot.metadata.index
         let current = self.snapshot?.metadata.index ?? 0
         guard index > current else {
@@ -329,30 +351,50 @@ struct Store: Sendable {
                 "compaction at index \(index) term \(snapshot.metadata.term), which the log does not hold"
             )
         }
+    }
+
+    /// Writes a snapshot file's bytes to `path` and syncs it (the first two checkpoints).
+    static func writeSnapshotFile(_ bytes: [UInt8], to path: String, options: DiskStorage.Options) throws(StorageError) {
+        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)
+        defer { FileIO.close(fd) }
+        try FileIO.write(fd, bytes, at: 0, path: path)
+        try options.checkpointHook?(.snapshotWritten)
+        if options.fsync.syncs {
+            try FileIO.dataSync(fd, path: path)
+        }
+        try options.checkpointHook?(.snapshotSynced)
+    }
+
+    /// Stores `snapshot`: writes its file (unless `writtenTo` names a synced temporary file that
+    /// holds it already), renames it into place, then rewrites the live log.
+    mutating func saveSnapshot(_ snapshot: Snapshot, compacting: Bool, writtenTo: String? = nil) throws(StorageError) {
+        try checkSnapshot(snapshot, compacting: compacting)
+        let index = snapshot.metadata.index
         // Everything written before the snapshot becomes durable with it, and the rewrite below
         // reads the kept entries back from the files.
         try sync()
 
         let seq = (self.snapshot?.seq ?? 0) + 1
         let finalPath = path(Format.snapshotName(seq))
-        let temporaryPath = finalPath + Format.temporarySuffix
-        let bytes = Format.snapshotFile(snapshot)
-        let fd = try FileIO.open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC)
-        defer { FileIO.close(fd) }
-        try FileIO.write(fd, bytes, at: 0, path: temporaryPath)
-        statistics.bytesWritten += bytes.count
-        try checkpoint(.snapshotWritten)
-        if options.fsync.syncs {
-            try FileIO.dataSync(fd, path: temporaryPath)
+        let temporaryPath: String
+        let size: Int
+        if let writtenTo {
+            temporaryPath = writtenTo
+            size = Format.snapshotFileSize(snapshot)
+        } else {
+            temporaryPath = finalPath + Format.temporarySuffix
+            let bytes = Format.snapshotFile(snapshot)
+            try Self.writeSnapshotFile(bytes, to: temporaryPath, options: options)
+            statistics.bytesWritten += bytes.count
+            size = bytes.count
         }
-        try checkpoint(.snapshotSynced)
         try FileIO.rename(temporaryPath, to: finalPath)
         try checkpoint(.snapshotRenamed)
         try syncDirectory()
         try checkpoint(.directorySynced)
 
         let replaced = self.snapshot
-        self.snapshot = SnapshotFile(seq: seq, path: finalPath, metadata: snapshot.metadata, size: Int64(bytes.count))
+        self.snapshot = SnapshotFile(seq: seq, path: finalPath, metadata: snapshot.metadata, size: Int64(size))
         log.rebase(index: index, term: snapshot.metadata.term)
         try rewriteLog(removing: replaced.map { [$0.path] } ?? [])
     }

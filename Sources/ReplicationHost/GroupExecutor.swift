@@ -120,6 +120,8 @@ package final class GroupExecutor: Sendable {
         /// `handOff`: a leader first transfers its leadership (see ``GroupExecutor/stop(handingOffLeadership:)``).
         case stop(handOff: Bool)
         case admin(AdminRequest, @Sendable (AdminResult) -> Void)
+        /// The snapshot in flight finished a stage off the executor (see ``SnapshotJob``).
+        case snapshot(SnapshotJob.Event)
     }
 
     /// An admin request accepted by the engine, answered once its outcome is known.
@@ -260,22 +262,18 @@ package final class GroupExecutor: Sendable {
                     enqueue(.message(message))
                 }
             }
-            group.addTask { [self] in
-                let clock = ContinuousClock()
-                var next = clock.now.advanced(by: heartbeat)
-                // Ends quietly when the loop below returns and cancels it.
-                while (try? await clock.sleep(until: next)) != nil {
-                    enqueue(.tick)
-                    // Skip ticks missed during a stall rather than firing a burst of them.
-                    next = max(next.advanced(by: heartbeat), clock.now)
-                }
+            // One timer per node (per process) for every group, not a sleeping task per group.
+            let ticker = SharedTicker.every(heartbeat)
+            let subscription = ticker.subscribe { [weak self] in self?.enqueue(.tick) }
+            defer {
+                ticker.unsubscribe(subscription)
+                group.cancelAll()
             }
-            defer { group.cancelAll() }
-            try await loop(&replica)
+            try await loop(&replica, tasks: &group)
         }
     }
 
-    private func loop(_ replica: inout Replica) async throws {
+    private func loop(_ replica: inout Replica, tasks: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
         var waiting: [UInt64: Waiting] = [:]
         var pendingAdmin: [PendingAdmin] = []
         defer {
@@ -301,6 +299,7 @@ package final class GroupExecutor: Sendable {
         var lastSoftState = Leadership(replica.engine)
         let clock = ContinuousClock()
         var lastTick = clock.now
+        var nextInstrumentsRecord = clock.now
 
         /// Backups whose barrier passed (by request id), or failed.
         var barriers: [UInt64: Result<[UInt8], ReplicaError>] = [:]
@@ -313,6 +312,9 @@ package final class GroupExecutor: Sendable {
                 }
             }
         }
+
+        /// The one snapshot of this group being serialized or stored off the executor.
+        var snapshotJob: SnapshotJob?
 
         var stopping = false
         /// While handing off: the latest time to stop at, should ticks stall.
@@ -377,10 +379,17 @@ package final class GroupExecutor: Sendable {
                         handOffDeadline = clock.now.advanced(by: heartbeat * (2 * ticks))
                     }
                     stopping = true
+                case .snapshot(let event):
+                    try snapshotProgressed(event, job: &snapshotJob, &replica, tasks: &tasks)
                 }
             }
             answer(replica.takeCompletions())
             try await flush(&replica, lastSoftState: &lastSoftState, answer: answer)
+            if snapshotJob == nil, !stopping,
+                replica.snapshotDue(raftStateSize: storage.persistedRaftStateSize)
+            {
+                snapshotJob = startSnapshot(&replica, tasks: &tasks)
+            }
             if ticked {
                 let now = clock.now
                 for (requestID, entry) in waiting where entry.deadline <= now {
@@ -416,8 +425,11 @@ package final class GroupExecutor: Sendable {
                 // Nothing to serve any more; the log line above says why.
                 break
             }
-            if ticked || stopping {
+            // At most once a second (a scrape records the latest status itself): a thousand
+            // idle groups must not update a dozen instruments each on every tick.
+            if stopping || (ticked && clock.now >= nextInstrumentsRecord) {
                 instruments.record(status)
+                nextInstrumentsRecord = clock.now.advanced(by: .seconds(1))
             }
             if Task.isCancelled { break }
             if stopping {
@@ -596,7 +608,6 @@ package final class GroupExecutor: Sendable {
             if applied > 0 {
                 metrics.withLock { $0.appliedEntries += UInt64(applied) }
             }
-            try await snapshotIfDue(&replica)
         }
         answer(replica.takeCompletions())
     }
@@ -611,27 +622,87 @@ package final class GroupExecutor: Sendable {
         instruments.recordSync(seconds: seconds)
     }
 
-    /// The `maxraftstate` policy: capture on the executor (a copy-on-write copy), then encode
-    /// and write the snapshot off it. Nothing else runs on the replica meanwhile, so the log
-    /// still holds the captured index when the storage compacts to it.
-    private func snapshotIfDue(_ replica: inout Replica) async throws {
-        guard replica.snapshotDue(raftStateSize: storage.persistedRaftStateSize) else { return }
-        let capture = replica.captureSnapshot()
-        let data = try await NIOThreadPool.singleton.runIfActive { try capture.serialize() }
-        let snapshot = try replica.compact(capture, snapshotData: data)
-        let storage = storage
-        try await NIOThreadPool.singleton.runIfActive { try storage.compact(to: snapshot) }
-        metrics.withLock {
-            $0.snapshots += 1
-            $0.lastSnapshotBytes = UInt64(data.count)
+    /// The `maxraftstate` policy, stage one: captures the state at the applied index on the
+    /// executor (a copy-on-write copy, O(1)) and serializes it on the snapshot thread, while the
+    /// executor goes on with ticks, messages, appends, commits and reads.
+    private func startSnapshot(
+        _ replica: inout Replica,
+        tasks: inout ThrowingDiscardingTaskGroup<any Error>
+    ) -> SnapshotJob {
+        let job = SnapshotJob(capture: replica.captureSnapshot(), started: .now)
+        tasks.addTask { [self, capture = job.capture] in
+            let result = await Result(catching: { () async throws -> [UInt8] in
+                try await SnapshotJob.threadPool.runIfActive { try capture.serialize() }
+            })
+            enqueue(.snapshot(.serialized(index: capture.index, result)))
         }
-        logger.info(
-            "snapshot taken",
-            metadata: [
-                "raft.term": "\(replica.engine.term)", "raft.index": "\(snapshot.metadata.index)",
-                "raft.snapshotBytes": "\(data.count)",
-            ]
-        )
+        return job
+    }
+
+    /// Stages two and three: once serialized, compacts the engine's log through the captured
+    /// index (entries appended meanwhile stay) and stores the snapshot off the executor; once
+    /// stored, the job ends and the policy may start the next one.
+    ///
+    /// A follower that installed a newer snapshot from its leader meanwhile drops the capture:
+    /// the engine is past it, and the storage refuses it as stale.
+    private func snapshotProgressed(
+        _ event: SnapshotJob.Event,
+        job: inout SnapshotJob?,
+        _ replica: inout Replica,
+        tasks: inout ThrowingDiscardingTaskGroup<any Error>
+    ) throws {
+        guard let current = job else { return }
+        switch event {
+        case .serialized(let index, .failure(let error)):
+            // A plugin that cannot save its state: the node stops, as it did when serialization
+            // ran inline, rather than let its log grow without bound.
+            logger.error("snapshot serialization failed", metadata: ["raft.index": "\(index)", "raft.error": "\(error)"])
+            throw error
+        case .serialized(let index, .success(let data)):
+            guard index > replica.engine.log.snapshotIndex else {
+                job = nil
+                logger.debug(
+                    "snapshot dropped: a newer one was installed meanwhile",
+                    metadata: ["raft.index": "\(index)", "raft.snapshotIndex": "\(replica.engine.log.snapshotIndex)"]
+                )
+                return
+            }
+            let snapshot = try replica.compact(current.capture, snapshotData: data)
+            job?.serializedBytes = data.count
+            let storage = storage
+            tasks.addTask { [self] in
+                let result = await Result(catching: { () async throws -> Void in
+                    try await SnapshotJob.threadPool.runIfActive { try storage.compact(to: snapshot) }
+                })
+                enqueue(.snapshot(.stored(index: snapshot.metadata.index, result)))
+            }
+        case .stored(let index, let result):
+            job = nil
+            switch result {
+            case .success:
+                let elapsed = ContinuousClock.now - current.started
+                metrics.withLock {
+                    $0.snapshots += 1
+                    $0.lastSnapshotBytes = UInt64(current.serializedBytes)
+                }
+                logger.info(
+                    "snapshot taken",
+                    metadata: [
+                        "raft.term": "\(replica.engine.term)", "raft.index": "\(index)",
+                        "raft.snapshotBytes": "\(current.serializedBytes)",
+                        "raft.snapshotMs": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                    ]
+                )
+            case .failure(let error as StorageError) where error.code == .staleSnapshot:
+                logger.debug(
+                    "snapshot not stored: a newer one was installed meanwhile",
+                    metadata: ["raft.index": "\(index)"]
+                )
+            case .failure(let error):
+                // The storage failed: the node must stop, as after a failed sync.
+                throw error
+            }
+        }
     }
 
     private func logTransition(from old: Leadership, to new: Leadership) {

@@ -5,7 +5,7 @@ import Synchronization
 /// The swift-metrics instruments of one group on one node, labelled `node` and `group` (and
 /// `peer` for the replication lag), under the names of the README's metrics list.
 ///
-/// It is handed the group's ``GroupStatus`` once per tick by the executor and before every
+/// It is handed the group's ``GroupStatus`` at most once a second by the executor and before every
 /// `/metrics` scrape, not per batch (that would cost the hot path a dozen instrument updates
 /// per batch): gauges take the new values, counters grow to the highest value seen, so a status
 /// recorded out of order never counts twice. Sync latencies are recorded one by one.

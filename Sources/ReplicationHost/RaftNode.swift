@@ -624,8 +624,8 @@ public final class RaftNode: Service {
         return running.executors.map(\.status)
     }
 
-    /// Records every group's latest status to its metrics instruments (executors do it once
-    /// per tick; a scrape wants the values of now).
+    /// Records every group's latest status to its metrics instruments (executors do it once a
+    /// second; a scrape wants the values of now).
     private func recordMetrics() {
         guard case .started(let running) = lifecycle.withLock({ $0 }) else { return }
         for executor in running.executors { executor.recordInstruments() }

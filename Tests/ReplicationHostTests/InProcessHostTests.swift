@@ -20,6 +20,8 @@ final class InProcessCluster {
     let hub: InProcessTransportHub
     private(set) var nodes: [String: RaftNode] = [:]
     private var tasks: [String: Task<Void, any Error>] = [:]
+    /// The plugins the nodes serve.
+    private let plugins: [any StateMachine.Type]
 
     init(
         directory: TemporaryDirectory,
@@ -27,8 +29,10 @@ final class InProcessCluster {
         joining: Int = 0,
         groups: [ClusterConfiguration.Group],
         raft: ClusterConfiguration.Raft = .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100)),
-        requestTimeout: Duration = .seconds(5)
+        requestTimeout: Duration = .seconds(5),
+        plugins: [any StateMachine.Type] = [KeyValueStore.self, LockService.self]
     ) {
+        self.plugins = plugins
         let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
         configuration = ClusterConfiguration(
             name: "in-process",
@@ -62,7 +66,7 @@ final class InProcessCluster {
             transport: transport,
             startTransport: {},
             shutdownTransport: { transport.shutdown() },
-            registry: try StateMachineRegistry([KeyValueStore.self, LockService.self]),
+            registry: try StateMachineRegistry(plugins),
             logger: logger
         )
         try await node.start()

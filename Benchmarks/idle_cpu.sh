@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Idle CPU of a three-node cluster per number of groups: starts `rafthost serve` for n1..n3 on
+# loopback with a generated cluster.yaml of N key/value groups, lets the elections settle,
+# then reads utime+stime of each process from /proc/<pid>/stat over a window and prints the
+# share of one core each node used. Nothing is written to the groups: this is the cost of
+# ticks and heartbeats alone.
+#
+#   Benchmarks/idle_cpu.sh [-b path/to/rafthost] [-w seconds] [-s settle-seconds] 1 100 1000
+#
+# Default binary: the release build (`swift build -c release --product rafthost`).
+set -euo pipefail
+
+bin=""
+window=20
+settle=15
+while getopts "b:w:s:" option; do
+    case $option in
+        b) bin=$OPTARG ;;
+        w) window=$OPTARG ;;
+        s) settle=$OPTARG ;;
+        *) exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+counts=("${@:-1 100 1000}")
+if [ -z "$bin" ]; then
+    bin="$(swift build -c release --show-bin-path)/rafthost"
+fi
+[ -x "$bin" ] || { echo "no rafthost at $bin (build it, or pass -b)" >&2; exit 1; }
+
+ticks=$(getconf CLK_TCK)
+base=$((17000 + RANDOM % 2000 * 3))
+work=$(mktemp -d /tmp/idle-cpu.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cpu_ticks() { # utime + stime of a process, in clock ticks
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+printf "%-8s %-10s %-10s %-10s %s\n" groups n1 n2 n3 "(% of one core over ${window} s, after ${settle} s to elect)"
+for count in ${counts[@]}; do
+    config="$work/cluster-$count.yaml"
+    {
+        echo "cluster: idle$count"
+        echo "data: $work/data-$count"
+        echo "nodes:"
+        for i in 1 2 3; do
+            echo "  - id: n$i"
+            echo "    peer: 127.0.0.1:$((base + i))"
+            echo "    client: 127.0.0.1:$((base + 10 + i))"
+            echo "    http: 127.0.0.1:$((base + 20 + i))"
+        done
+        echo "groups:"
+        for g in $(seq 1 "$count"); do
+            echo "  - name: g$g"
+            echo "    stateMachine: KeyValueStore"
+            echo "    maxraftstate: 1048576"
+        done
+        echo "raft:"
+        echo "  heartbeat: 50ms"
+        echo "  electionTimeout: 500ms"
+        echo "storage:"
+        echo "  fsync: always"
+    } >"$config"
+    pids=()
+    for i in 1 2 3; do
+        "$bin" serve --config "$config" --node "n$i" >"$work/n$i-$count.log" 2>&1 &
+        pids+=($!)
+    done
+    sleep "$settle"
+    leaders=0
+    for i in 1 2 3; do
+        status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
+        leaders=$((leaders + $(grep -o '"role" *: *"leader"' <<<"$status" | wc -l || true)))
+    done
+    start=()
+    for pid in "${pids[@]}"; do start+=("$(cpu_ticks "$pid")"); done
+    sleep "$window"
+    line=$(printf "%-8s" "$count")
+    for index in 0 1 2; do
+        used=$(($(cpu_ticks "${pids[$index]}") - ${start[$index]}))
+        line+=$(printf " %-10s" "$(awk -v t="$used" -v hz="$ticks" -v w="$window" 'BEGIN { printf "%.1f%%", 100 * t / hz / w }')")
+    done
+    echo "$line $leaders/$count groups led"
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    pids=()
+    base=$((base + 30))
+done

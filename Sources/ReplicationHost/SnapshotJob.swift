@@ -1,0 +1,49 @@
+import NIOPosix
+import RaftCore
+import RaftReplica
+
+/// The one snapshot of a group in flight off its executor.
+///
+/// The executor captures the state (O(1), copy-on-write) and starts the job; the job serializes
+/// the capture on ``threadPool`` and reports back; the executor compacts the engine's log through
+/// the captured index and hands the snapshot to the storage, again on ``threadPool``; the job
+/// ends when the storage reports back. Meanwhile the executor handles ticks, messages, appends,
+/// commits and reads as usual, so a slow serializer or a large state never delays a heartbeat.
+struct SnapshotJob: Sendable {
+    /// What the work off the executor reports, by captured index.
+    enum Event: Sendable {
+        case serialized(index: LogIndex, Result<[UInt8], any Error>)
+        case stored(index: LogIndex, Result<Void, any Error>)
+    }
+
+    let capture: SnapshotCapture
+    let started: ContinuousClock.Instant
+    /// Set once serialized.
+    var serializedBytes = 0
+
+    init(capture: SnapshotCapture, started: ContinuousClock.Instant) {
+        self.capture = capture
+        self.started = started
+    }
+
+    /// The threads that serialize and store snapshots, one for the whole process: a long
+    /// serialization must not hold a thread of `NIOThreadPool.singleton`, where every group's
+    /// log syncs run. Snapshots of different groups queue here, which the policy tolerates (a
+    /// group's log only grows a little longer meanwhile).
+    static let threadPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of `body`, thrown errors included.
+    init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}
