@@ -202,7 +202,11 @@ final class ClusterSupervisor: Service {
             }
         }
         if let tls = configuration.tls, let first = configuration.nodes.first {
-            lines.append("TLS:  curl --cacert \(tls.caFile) https://\(first.http)/v1/status")
+            var credentials = ""
+            if let files = configuration.auth?.clients.first(where: { $0.certificate != nil })?.certificate {
+                credentials = " --cert \(files.certificate) --key \(files.key)"
+            }
+            lines.append("TLS:  curl --cacert \(tls.caFile)\(credentials) https://\(first.http)/v1/status")
         }
         lines.append("press Ctrl-C to stop the cluster")
         for line in lines { print(line) }

@@ -49,6 +49,8 @@ package final class HTTPServer: Sendable {
     private let maxBodySize: Int
     private let handler: Handler
     private let logger: Logger
+    /// Whether connections are TLS, so that a client certificate may name the client.
+    private let isTLS: Bool
 
     package init(
         host: String,
@@ -78,6 +80,7 @@ package final class HTTPServer: Sendable {
             return try Connection(wrappingChannelSynchronously: channel)
         }
         self.maxBodySize = maxBodySize
+        self.isTLS = tls != nil
         self.logger = logger
         self.handler = handler
     }
@@ -149,7 +152,11 @@ package final class HTTPServer: Sendable {
             case (.end, .body(let head, let body)):
                 reading = .idle
                 if identities == nil {
-                    identities = await channel.peerIdentities()
+                    if isTLS {
+                        identities = await channel.peerIdentities()
+                    } else {
+                        identities = []
+                    }
                 }
                 let request = HTTPRequest(
                     method: head.method,

@@ -72,10 +72,11 @@ struct ClusterOptions: ParsableArguments {
     }
 
     /// TLS to the nodes: `--cacert` (with `--cert` and `--key`), or else the CA of the
-    /// configuration's `tls` section; `nil` for plaintext.
-    func clientTLS() throws -> ClientTLS? {
+    /// configuration's `tls` section (unless the nodes were given as addresses, so that no
+    /// configuration is read); `nil` for plaintext.
+    func clientTLS(addressesGiven: Bool = false) throws -> ClientTLS? {
         var caFile = cacert
-        if caFile == nil, endpoints == nil {
+        if caFile == nil, endpoints == nil, !addressesGiven {
             caFile = try loadCluster().tls?.caFile
         }
         guard let caFile else {

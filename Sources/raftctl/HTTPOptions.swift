@@ -45,7 +45,7 @@ struct HTTPOptions: ParsableArguments {
 
     /// Every node's HTTP API, in node order.
     func nodes(cluster: ClusterOptions) throws -> [Node] {
-        let tls = try cluster.clientTLS()
+        let tls = try cluster.clientTLS(addressesGiven: httpEndpoints != nil)
         let token = cluster.bearerToken()
         if let httpEndpoints {
             return try ClusterOptions.parseEndpoints(httpEndpoints).map {

@@ -19,9 +19,12 @@ struct ProcessFaultTests {
     typealias Recorder = LinearizabilityRecorder<KeyValueModel.Input, KeyValueStore.Response>
 
     /// The second case runs it on the cluster of cluster-tls.yaml: TLS on every port, peers
-    /// bound to their node ids, and clients with a token of role write.
+    /// bound to their node ids, and clients with a token of role write. The cases run one after
+    /// the other: each ends with a linearizability check that holds a thread of the (two-thread)
+    /// concurrency pool for up to a minute, and two at once would starve every other test.
     @Test(
         "no acknowledged write is lost through SIGKILL, restart, SIGSTOP and SIGCONT",
+        .serialized,
         arguments: [false, true]
     )
     func faultsLoseNothing(tls: Bool) async throws {

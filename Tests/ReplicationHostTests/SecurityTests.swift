@@ -122,8 +122,9 @@ extension ClusterConfiguration {
     }
 }
 
-/// Runs curl and returns its exit status and standard output.
-private func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+/// Runs curl and returns its exit status and standard output. It waits on a thread of its own:
+/// blocking one of the few threads of the concurrency pool would starve the server it talks to.
+private func curl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["curl", "-sS", "--max-time", "20"] + arguments
@@ -131,8 +132,13 @@ private func curl(_ arguments: [String]) throws -> (status: Int32, output: Strin
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
+        Thread {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            continuation.resume(returning: data)
+        }.start()
+    }
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
@@ -223,9 +229,9 @@ struct SecurityTests {
     func curlWithAndWithoutCA() async throws {
         let secure = try await SecureNode.start(tls: true, auth: false)
         let url = "https://127.0.0.1:\(secure.endpoints.http.port)/v1/status"
-        let withCA = try curl(["--cacert", secure.caFile, url])
-        let withoutCA = try curl([url])
-        let plaintext = try curl(["http://127.0.0.1:\(secure.endpoints.http.port)/v1/status"])
+        let withCA = try await curl(["--cacert", secure.caFile, url])
+        let withoutCA = try await curl([url])
+        let plaintext = try await curl(["http://127.0.0.1:\(secure.endpoints.http.port)/v1/status"])
         await secure.stop()
         #expect(withCA.status == 0)
         #expect(withCA.output.contains("\"n1\""))
@@ -241,13 +247,13 @@ struct SecurityTests {
         let reader = ["-H", "Authorization: Bearer \(SecureNode.readerToken)"]
         let writer = ["-H", "Authorization: Bearer \(SecureNode.writerToken)"]
         let ca = ["--cacert", secure.caFile, "-w", "\n%{http_code}"]
-        let readPut = try curl(ca + reader + ["-X", "PUT", "--data", "hello", base])
-        let anonymousGet = try curl(ca + [base])
-        let wrongToken = try curl(ca + ["-H", "Authorization: Bearer nope", base])
-        let writePut = try curl(ca + writer + ["-X", "PUT", "--data", "hello", base])
-        let readGet = try curl(ca + reader + [base])
+        let readPut = try await curl(ca + reader + ["-X", "PUT", "--data", "hello", base])
+        let anonymousGet = try await curl(ca + [base])
+        let wrongToken = try await curl(ca + ["-H", "Authorization: Bearer nope", base])
+        let writePut = try await curl(ca + writer + ["-X", "PUT", "--data", "hello", base])
+        let readGet = try await curl(ca + reader + [base])
         let certificate = ["--cert", secure.certs + "/admin.pem", "--key", secure.certs + "/admin-key.pem"]
-        let adminPut = try curl(ca + certificate + ["-X", "PUT", "--data", "again", base])
+        let adminPut = try await curl(ca + certificate + ["-X", "PUT", "--data", "again", base])
 
         // The native protocol: the same roles.
         let readClient = try secure.client(token: SecureNode.readerToken)
