@@ -26,11 +26,19 @@ package struct MembershipHTTP: Sendable {
     private let members: Members
     private let perform: Perform
     private let backup: Backup
+    /// `http`, or `https` when the cluster speaks TLS: the scheme of the redirects.
+    private let scheme: String
 
-    package init(members: @escaping Members, perform: @escaping Perform, backup: @escaping Backup) {
+    package init(
+        members: @escaping Members,
+        perform: @escaping Perform,
+        backup: @escaping Backup,
+        scheme: String = "http"
+    ) {
         self.members = members
         self.perform = perform
         self.backup = backup
+        self.scheme = scheme
     }
 
     /// Answers one of the membership and leadership routes of ``HostRoute``.
@@ -111,7 +119,7 @@ package struct MembershipHTTP: Sendable {
                 .temporaryRedirect,
                 ["error": "this node does not lead the group; \(leader ?? "the leader") does", "leader": leader ?? ""]
             )
-            redirect.headers.append((name: "location", value: "http://\(http)\(path)"))
+            redirect.headers.append((name: "location", value: "\(scheme)://\(http)\(path)"))
             return redirect
         case .notLeader:
             return .error(.serviceUnavailable, "the group has no leader right now; retry")

@@ -359,7 +359,8 @@ public final class RaftNode: Service {
                 backup: { [weak self] group in
                     guard let self else { return .failure(.unavailable("the node is not running")) }
                     return await self.backup(of: group)
-                }
+                },
+                scheme: configuration.tls == nil ? "http" : "https"
             )
         )
         let access = HTTPAccess(policy: self.access)

@@ -46,6 +46,8 @@ struct MemberTarget: ParsableArguments {
         var pause = Duration.milliseconds(50)
         var redirect: (host: String, port: Int)?
         var attempt = 0
+        // Every node is reached with the same TLS settings and token.
+        let (tls, token) = (nodes.first?.tls, nodes.first?.token)
         while ContinuousClock.now < deadline {
             let target = redirect ?? (nodes[attempt % nodes.count].host, nodes[attempt % nodes.count].port)
             redirect = nil
@@ -59,7 +61,9 @@ struct MemberTarget: ParsableArguments {
                     headers: body == nil ? [] : [("content-type", "application/json")],
                     body: body,
                     timeout: deadline - .now,
-                    connectTimeout: .seconds(1)
+                    connectTimeout: .seconds(1),
+                    tls: tls,
+                    token: token
                 )
                 switch response.status.code {
                 case 200:
