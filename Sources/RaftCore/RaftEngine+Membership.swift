@@ -26,13 +26,16 @@ extension RaftEngine {
     ) -> MembershipChangeResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
         if let target = transferTarget { return .transferringLeadership(target: target) }
-        guard pendingMembershipIndex <= appliedIndex else { return .changeInProgress(index: pendingMembershipIndex) }
+        // A joint configuration is left on its own: a new change waits for that.
+        if membership.isJoint && !changes.isEmpty { return .changeInProgress(index: pendingMembershipIndex) }
+        // A change that can never be made is refused as such, even while another is pending.
         let next: Membership
         do {
             next = try membership.applying(changes, context: context)
         } catch {
             return .rejected(reason: error.message)
         }
+        guard pendingMembershipIndex <= appliedIndex else { return .changeInProgress(index: pendingMembershipIndex) }
         let index = appendMembership(next)
         return .accepted(index: index, term: term)
     }
