@@ -66,8 +66,10 @@ public struct ReplicaError: Error, Sendable, Hashable, CustomStringConvertible {
             case .notLeader: (.anotherNode, 503)
             case .leaderChanged: (.sameNodeAfterPause, 503)
             case .overloaded: (.sameNodeAfterPause, 503)
-            // The command may or may not have been applied: unavailable, not a bad request.
-            case .sessionExpired: (nil, 503)
+            // The client's session moved past this sequence number: whether the command was
+            // applied is no longer known, and retrying cannot tell. A conflict with the
+            // session's state (the client reused an old number), not a fault of the server.
+            case .sessionExpired: (nil, 409)
             case .invalidRequest: (nil, 400)
             case .unauthenticated: (nil, 401)
             case .forbidden: (nil, 403)

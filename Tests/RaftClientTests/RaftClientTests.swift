@@ -243,7 +243,7 @@ struct RaftClientTests {
         #expect(expired.code == .sessionExpired && expired.message == "gone")
         #expect(RaftClientError(final: ReplicaError(.invalidRequest, "bad")).code == .invalidRequest)
         let statuses: [(RaftClientError.Code, Int)] = [
-            (.unavailable, 503), (.closed, 503), (.sessionExpired, 503), (.invalidRequest, 400),
+            (.unavailable, 503), (.closed, 503), (.sessionExpired, 409), (.invalidRequest, 400),
             (.unknownGroup, 404), (.invalidResponse, 502),
         ]
         for (code, status) in statuses {

@@ -46,7 +46,7 @@ struct ClientProtocolTests {
             (ReplicaError.Code.notLeader, ReplicaError.Code.Retry.anotherNode, 503),
             (.leaderChanged, .sameNodeAfterPause, 503),
             (.overloaded, .sameNodeAfterPause, 503),
-            (.sessionExpired, nil, 503),
+            (.sessionExpired, nil, 409),
             (.invalidRequest, nil, 400),
         ] as [(ReplicaError.Code, ReplicaError.Code.Retry?, Int)]
     )

@@ -158,6 +158,13 @@ paths:
         "400": { $ref: "#/components/responses/BadRequest" }
         "404": { $ref: "#/components/responses/NotFound" }
         "413": { $ref: "#/components/responses/TooLarge" }
+        "409":
+          description: |
+            The client's session already moved past this `Raft-Sequence`: whether that command
+            was applied is no longer known (send each command with a new sequence number).
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
         "415": { $ref: "#/components/responses/UnsupportedMediaType" }
         "502": { $ref: "#/components/responses/BadGateway" }
         "503": { $ref: "#/components/responses/Unavailable" }
@@ -454,10 +461,10 @@ paths:
               required: [name]
               properties:
                 name: { type: string, description: "The node's name; never one that was removed." }
-                peer: { type: string, description: "host:port of its peer port." }
-                client: { type: string, description: "host:port of its client port." }
-                http: { type: string, description: "host:port of its HTTP port." }
-                learner: { type: boolean, default: false }
+                peer: { type: [string, "null"], description: "host:port of its peer port (null: not given)." }
+                client: { type: [string, "null"], description: "host:port of its client port (null: not given)." }
+                http: { type: [string, "null"], description: "host:port of its HTTP port (null: not given)." }
+                learner: { type: [boolean, "null"], default: false, description: "null: false." }
             examples:
               add:
                 summary: Add n4 as a voter
@@ -522,7 +529,7 @@ paths:
             schema:
               type: object
               properties:
-                to: { type: string }
+                to: { type: [string, "null"], description: "The voter to hand over to; null or absent: the most up-to-date follower." }
       responses:
         "200":
           description: The new leader.
