@@ -173,18 +173,36 @@ struct NewMemberOptions: ParsableArguments {
     /// The request body; addresses not given come from the node's entry in `--config` when it
     /// has one (the leader's own file may predate the node).
     func body(learner: Bool, cluster: ClusterOptions, http: HTTPOptions) -> [UInt8] {
-        var fields: [String: String] = ["name": name]
+        struct Body: Encodable {
+            var name: String
+            var peer, client, http: String?
+            var learner: Bool
+        }
         let known =
             http.httpEndpoints == nil
             ? (try? ClusterConfiguration.load(path: cluster.config ?? "cluster.yaml"))?.node(id: name) : nil
-        fields["peer"] = peer ?? known?.peer.description
-        fields["client"] = client ?? known?.client.description
-        fields["http"] = httpAddress ?? known?.http.description
-        var json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map { Array($0) } ?? []
-        // {"learner": true} appended to the object.
-        json.removeLast()
-        json += Array(",\"learner\":\(learner)}".utf8)
-        return json
+        let body = Body(
+            name: name,
+            peer: peer ?? known?.peer.description,
+            client: client ?? known?.client.description,
+            http: httpAddress ?? known?.http.description,
+            learner: learner
+        )
+        return (try? Array(JSONEncoder().encode(body))) ?? []
+    }
+}
+
+extension MemberTarget {
+    /// Adds `member` to every targeted group and prints each group's members.
+    func add(_ member: NewMemberOptions, learner: Bool) async throws {
+        for group in try groups() {
+            let answer = try await send(
+                .POST,
+                Self.path(group, "members"),
+                body: member.body(learner: learner, cluster: cluster, http: http)
+            )
+            print(try Self.table(answer))
+        }
     }
 }
 
@@ -197,14 +215,7 @@ struct MemberAdd: AsyncParsableCommand {
     @OptionGroup var member: NewMemberOptions
 
     func run() async throws {
-        for group in try target.groups() {
-            let body = try await target.send(
-                .POST,
-                MemberTarget.path(group, "members"),
-                body: member.body(learner: false, cluster: target.cluster, http: target.http)
-            )
-            print(try MemberTarget.table(body))
-        }
+        try await target.add(member, learner: false)
     }
 }
 
@@ -217,14 +228,7 @@ struct MemberAddLearner: AsyncParsableCommand {
     @OptionGroup var member: NewMemberOptions
 
     func run() async throws {
-        for group in try target.groups() {
-            let body = try await target.send(
-                .POST,
-                MemberTarget.path(group, "members"),
-                body: member.body(learner: true, cluster: target.cluster, http: target.http)
-            )
-            print(try MemberTarget.table(body))
-        }
+        try await target.add(member, learner: true)
     }
 }
 
