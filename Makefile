@@ -29,7 +29,7 @@ test: deps native-example wasm-examples
 	swift build -c release --product raftsim $(SWIFT_BUILD_FLAGS)
 	"$$(swift build -c release --show-bin-path $(SWIFT_BUILD_FLAGS))/raftsim" --seeds $(SIM_SEEDS)
 	$(MAKE) example
-	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	Tests/run-suite.sh $(SWIFT_BUILD_FLAGS)
 	$(MAKE) ui-test-run deploy-check
 
 # The web console in headless Chromium (Tests/ui/console.mjs): three debug rafthost nodes, the

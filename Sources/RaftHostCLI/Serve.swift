@@ -10,6 +10,9 @@ import UnixSignals
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run one node of the cluster.")
 
+    /// How long SIGTERM may take before the node is cancelled (`TimeoutStopSec` of the systemd unit is above it).
+    static let gracefulStopLimit: Duration = .seconds(20)
+
     @OptionGroup var options: CommonOptions
 
     @Option(help: "The id of the node to run (a nodes[].id of the configuration).")
@@ -30,11 +33,16 @@ struct Serve: AsyncParsableCommand {
             registry: registry,
             logger: logger
         )
-        let services = ServiceGroup(
+        var group = ServiceGroupConfiguration(
             services: [raftNode, CertificateReloader(node: raftNode, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        try await services.run()
+        // A graceful stop takes at most a leadership hand-off and a sync; one that hangs must
+        // not keep a supervisor (systemd, `rafthost up`, a rolling restart) waiting forever: it
+        // is cancelled, and a cancellation that hangs too ends the process with an error.
+        group.maximumGracefulShutdownDuration = Self.gracefulStopLimit
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
 }

@@ -1,6 +1,8 @@
 import Dispatch
 import Synchronization
 
+import class Foundation.Thread
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -130,6 +132,15 @@ public struct LinearizabilityChecker<Model: LinearizabilityModel>: Sendable {
             steps: steps,
             elapsed: clock.now - start
         )
+    }
+
+    /// ``check(_:)`` on a thread of its own, for async tests: a search of up to ``timeLimit``
+    /// must not hold one of the few threads of Swift's cooperative pool, which servers under
+    /// test in the same process need.
+    public func checkOnDedicatedThread(_ history: [Operation]) async -> LinearizabilityResult<Model> {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: check(history)) }.start()
+        }
     }
 
     /// Finds the shortest failing prefix of a partition's history by binary search over return

@@ -14,7 +14,7 @@ import Testing
 /// while the leader is SIGKILLed and restarted and a node is paused with SIGSTOP and resumed
 /// with SIGCONT. Afterwards every acknowledged append is on every node exactly once,
 /// in order, and the whole history is linearizable.
-@Suite("rafthost processes under faults")
+@Suite("rafthost processes under faults", .timeLimit(.minutes(5)))
 struct ProcessFaultTests {
     typealias Recorder = LinearizabilityRecorder<KeyValueModel.Input, KeyValueStore.Response>
 
@@ -57,7 +57,7 @@ struct ProcessFaultTests {
         await workload.stop()
 
         try await workload.expectEveryAppend(on: cluster.nodes, of: cluster)
-        let summary = try workload.checkHistory()
+        let summary = try await workload.checkHistory()
         print(
             "rafthost processes under faults\(tls ? " (TLS, tokens)" : ""): \(summary.native) native and \(summary.http) HTTP operations "
                 + "(\(summary.appends) acknowledged appends), \(kills) leader kills, \(pauses) pauses, "
@@ -130,6 +130,8 @@ struct HTTPSecurity: Sendable {
 /// What the client tasks share with the test: when to stop, and what was acknowledged.
 final class SharedWorkload: Sendable {
     let stop = Atomic<Bool>(false)
+    /// Set once every client task has returned.
+    let finished = Atomic<Bool>(false)
     let acknowledged = Mutex<[Int: [String]]>([:])
 
     var acknowledgedCount: Int { acknowledged.withLock { $0.values.reduce(0) { $0 + $1.count } } }

@@ -8,7 +8,7 @@ import Testing
 /// Clerks and HTTP clients keep appending and reading while a dead follower is replaced by a
 /// brand-new node and the cluster grows from three voters to five and shrinks back to three;
 /// every acknowledged append is on every final member, and the whole history is linearizable.
-@Suite("rafthost processes: membership changes")
+@Suite("rafthost processes: membership changes", .timeLimit(.minutes(5)))
 struct ProcessMembershipTests {
     @Test("replace a SIGKILLed follower with an empty node, grow 3 -> 5, shrink 5 -> 3, under load")
     func replaceGrowShrink() async throws {
@@ -70,7 +70,7 @@ struct ProcessMembershipTests {
 
         let finalMembers = cluster.nodes.filter { ["n4", "n5", "n6"].contains($0.id) }
         try await workload.expectEveryAppend(on: finalMembers, of: cluster)
-        let summary = try workload.checkHistory()
+        let summary = try await workload.checkHistory()
         print(
             "rafthost processes, membership: \(changes.joined(separator: ", ")) under load; "
                 + "\(summary.native) native and \(summary.http) HTTP operations (\(summary.appends) acknowledged "
@@ -136,7 +136,7 @@ struct ProcessMembershipTests {
 
 /// Scenario c: a rolling restart of every node with SIGTERM while `raftctl bench` runs. A
 /// stopping leader hands its leadership over first, so the bench sees no error.
-@Suite("rafthost processes: rolling restart")
+@Suite("rafthost processes: rolling restart", .timeLimit(.minutes(5)))
 struct RollingRestartTests {
     @Test("SIGTERM and restart every node in turn under raftctl bench: zero errors")
     func rollingRestart() async throws {
@@ -164,7 +164,7 @@ struct RollingRestartTests {
             // Restart one node only when the others are all caught up and serving.
             try await Self.waitUntilCaughtUp(all, cluster)
             let wasLeader = await cluster.leader(among: [id]) != nil
-            let status = cluster.terminate(id)
+            let status = await cluster.terminate(id)
             #expect(status == 0, "\(id) exited with \(String(describing: status)) on SIGTERM")
             try cluster.start(id)
             restarts.append(wasLeader ? "\(id) (leader)" : id)
@@ -230,7 +230,7 @@ struct RollingRestartTests {
 
 /// Scenario d: a backup saved under load, every data directory deleted, a new cluster restored
 /// from the backup: every write acknowledged before the save is there.
-@Suite("rafthost processes: backup and restore")
+@Suite("rafthost processes: backup and restore", .timeLimit(.minutes(5)))
 struct BackupRestoreTests {
     @Test(
         "raftctl snapshot save under load, delete every data directory, rafthost restore: nothing acknowledged before the save is lost"

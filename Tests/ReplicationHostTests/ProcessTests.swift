@@ -178,11 +178,21 @@ final class ProcessCluster: Sendable {
         Foundation.kill(process.processIdentifier, signal)
     }
 
-    /// SIGTERM (a graceful stop), then reap; returns the exit status.
-    func terminate(_ id: String) -> Int32? {
+    /// SIGTERM (a graceful stop), then reap; returns the exit status, or nil (after a SIGKILL)
+    /// when the node is still running 40 s later, past its own 25 s limit for a graceful stop.
+    func terminate(_ id: String) async -> Int32? {
         guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return nil }
         Foundation.kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        // Polled, not waitUntilExit(): a blocked thread of the small cooperative pool could
+        // starve the other tests' in-process nodes.
+        let exited = try? await eventually(within: .seconds(40), "\(id) exiting after SIGTERM") {
+            process.isRunning ? nil : true
+        }
+        guard exited != nil else {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
         return process.terminationStatus
     }
 
@@ -230,7 +240,7 @@ final class ProcessCluster: Sendable {
     }
 }
 
-@Suite("rafthost processes")
+@Suite("rafthost processes", .timeLimit(.minutes(5)))
 struct ProcessTests {
     @Test("three rafthost serve processes elect; SIGKILL of the leader elects another; the restarted node catches up")
     func killLeaderAndRestart() async throws {
@@ -279,7 +289,7 @@ struct ProcessTests {
 
             // SIGTERM stops each node gracefully: a clean exit.
             for id in all {
-                #expect(cluster.terminate(id) == 0, "exit status of \(id) after SIGTERM")
+                #expect(await cluster.terminate(id) == 0, "exit status of \(id) after SIGTERM")
             }
         } catch {
             print(cluster.logs())

@@ -57,6 +57,7 @@ final class ProcessWorkload: Sendable {
                         }
                     }
                 }
+                shared.finished.store(true, ordering: .relaxed)
             }
         }
     }
@@ -99,10 +100,17 @@ final class ProcessWorkload: Sendable {
         _ = try await eventually(within: .seconds(30), what) { shared.acknowledgedCount >= target ? true : nil }
     }
 
-    /// Stops the clients and waits for them.
+    /// Stops the clients and waits for them. A clerk retries until it succeeds, so one whose
+    /// cluster no longer answers (after a failed step of the test) is cancelled after 10 s
+    /// instead of holding the test forever.
     func stop() async {
         shared.stop.store(true, ordering: .relaxed)
-        await task.withLock { $0 }?.value
+        guard let task = task.withLock({ $0 }) else { return }
+        let finished = try? await eventually(within: .seconds(10), "the clients stopping") {
+            shared.finished.load(ordering: .relaxed) ? true : nil
+        }
+        if finished == nil { task.cancel() }
+        await task.value
     }
 
     /// Every acknowledged append is on each of `nodes` exactly once, in order (read locally).
@@ -134,10 +142,10 @@ final class ProcessWorkload: Sendable {
 
     /// Checks the whole history (an HTTP request that timed out stays of unknown outcome);
     /// returns the operation counts and the verdict for the test's summary line.
-    func checkHistory() throws -> (native: Int, http: Int, appends: Int, verdict: String) {
+    func checkHistory() async throws -> (native: Int, http: Int, appends: Int, verdict: String) {
         let history = recorder.history()
         let model = try #require(AppendOnlyKeyValueModel(history: history))
-        let result = LinearizabilityChecker(model: model, timeLimit: .seconds(60)).check(history)
+        let result = await LinearizabilityChecker(model: model, timeLimit: .seconds(60)).checkOnDedicatedThread(history)
         #expect(result.verdict == .linearizable, "\(result)")
         let http = history.filter { $0.client >= nativeClients }.count
         let appends = shared.acknowledged.withLock { $0.values.reduce(0) { $0 + $1.count } }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import ReplicationHost
 
-@Suite("rafthost up")
+@Suite("rafthost up", .timeLimit(.minutes(5)))
 struct UpCommandTests {
     /// The lines a process printed so far.
     final class Output: Sendable {
