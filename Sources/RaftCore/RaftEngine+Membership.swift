@@ -28,16 +28,28 @@ extension RaftEngine {
         if let target = transferTarget { return .transferringLeadership(target: target) }
         // A joint configuration is left on its own: a new change waits for that.
         if membership.isJoint && !changes.isEmpty { return .changeInProgress(index: pendingMembershipIndex) }
-        // A change that can never be made is refused as such, even while another is pending.
+        // A change that can never be made is refused as such, even while another is pending;
+        // "never" is judged against the membership the log will put in force (a new leader's
+        // log may hold a committed removal it has not applied yet).
         let next: Membership
         do {
-            next = try membership.applying(changes, context: context)
+            next = try membershipAtEndOfLog().applying(changes, context: context)
         } catch {
             return .rejected(reason: error.message)
         }
         guard pendingMembershipIndex <= appliedIndex else { return .changeInProgress(index: pendingMembershipIndex) }
         let index = appendMembership(next)
         return .accepted(index: index, term: term)
+    }
+
+    /// The membership of the last membership entry in the log, applied or not.
+    private func membershipAtEndOfLog() -> Membership {
+        guard pendingMembershipIndex > appliedIndex else { return membership }
+        let unapplied = log.entries(from: appliedIndex + 1, through: log.lastIndex)
+        guard let entry = unapplied.last(where: { $0.kind == .membership }),
+            let pending = try? Membership(decoding: entry.data)
+        else { return membership }
+        return pending
     }
 
     private mutating func appendMembership(_ next: Membership) -> LogIndex {

@@ -142,7 +142,7 @@ struct RaftCtlCallTests {
         ]
         let endpoints = nodes.map(\.address).joined(separator: ",")
         // Long enough for both nodes to be tried on a loaded machine; the test waits it out twice.
-        let arguments = ["--http-endpoints", endpoints, "--timeout", "2s", "--command", "{}"]
+        let arguments = ["--http-endpoints", endpoints, "--timeout", "5s", "--command", "{}"]
 
         let error = await #expect(throws: RaftCtlError.self) { try await Call.parse(arguments).answer() }
         #expect(error?.status == .unavailable)
