@@ -181,6 +181,7 @@ private final class SteadyClient {
         // What the clients were told: every write before the deploy refused, every one after
         // it applied; the store holds exactly the applied ones, on every replica alike.
         var written: [String] = []
+        var refused = 0
         for client in clients {
             for (command, result) in client.answers {
                 switch result {
@@ -188,11 +189,12 @@ private final class SteadyClient {
                     #expect(answer == [], "seed \(seed)")
                     written.append(String(decoding: command, as: UTF8.self))
                 case .failure(let error):
+                    refused += 1
                     #expect(error.message.contains("no module is deployed yet"), "\(error), seed \(seed)")
                 }
             }
         }
-        #expect(written.count >= 30, "seed \(seed)")
+        #expect(refused >= 10 && written.count >= 30, "\(refused) refused, \(written.count) written, seed \(seed)")
         let context = QueryContext(index: last, time: 0)
         let machines = try sim.nodeIDs.map { id in try #require(sim.stateMachine(id)) }
         let snapshots = try machines.map { try $0.snapshot() }
