@@ -2,47 +2,8 @@ import RaftCore
 import RaftReplica
 import RaftTesting
 import StateMachineAPI
-import Synchronization
 import Testing
 import WasmPlugins
-
-/// What every replica's state machine answered, by log index, as text.
-private final class Outcomes: Sendable {
-    private let byIndex = Mutex<[LogIndex: [String]]>([:])
-
-    func record(_ outcome: String, at index: LogIndex) {
-        byIndex.withLock { $0[index, default: []].append(outcome) }
-    }
-
-    var all: [LogIndex: [String]] { byIndex.withLock { $0 } }
-}
-
-/// `WasmFromLog`, recording each answer it gives into `outcomes`.
-private struct Recording: DynamicStateMachine {
-    var machine = WasmFromLog()
-    let outcomes: Outcomes
-
-    var name: String { machine.name }
-
-    mutating func apply(encodedCommand: [UInt8], context: ApplyContext) throws -> [UInt8] {
-        do {
-            let answer = try machine.apply(encodedCommand: encodedCommand, context: context)
-            outcomes.record("answer: " + String(decoding: answer, as: UTF8.self), at: context.index)
-            return answer
-        } catch {
-            outcomes.record("error: \(error)", at: context.index)
-            throw error
-        }
-    }
-
-    func query(encoded: [UInt8], context: QueryContext) throws -> [UInt8] {
-        try machine.query(encoded: encoded, context: context)
-    }
-
-    func snapshot() throws -> [UInt8] { try machine.snapshot() }
-
-    mutating func restore(from snapshot: [UInt8]) throws { try machine.restore(from: snapshot) }
-}
 
 /// Code through the log on three simulated nodes: the counter is deployed, then, while a
 /// follower is cut off, the key/value store replaces it; the follower comes back through a
@@ -65,7 +26,9 @@ private struct Recording: DynamicStateMachine {
             servers: 3,
             seed: 47,
             snapshots: .everyEntries(5),
-            machine: { AnyStateMachine(dynamic: Recording(outcomes: outcomes)) }
+            machine: {
+                AnyStateMachine(dynamic: Recording(AnyStateMachine(dynamic: WasmFromLog()), outcomes: outcomes))
+            }
         )
         var leader = try sim.checkOneLeader()
         var sequence: UInt64 = 0
