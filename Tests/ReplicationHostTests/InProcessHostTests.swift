@@ -382,14 +382,14 @@ struct LeadershipHandOffTests {
         let cluster = InProcessCluster(
             directory: directory,
             groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
-            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .seconds(3))
+            raft: .init(heartbeat: .milliseconds(50), electionTimeout: .seconds(3))
         )
         let recorder = LogRecorder()
         for id in ["n1", "n2", "n3"] {
             try await cluster.start(id, logger: recorder.logger(label: id))
         }
         do {
-            try await withTimeout(.seconds(20), "a leader") { await recorder.leaderElected(in: "kv") }
+            try await withTimeout(.seconds(30), "a leader") { await recorder.leaderElected(in: "kv") }
             let written = try await cluster.submitToLeader(KV.put("k", "1", client: 3, sequence: 1), group: "kv")
             #expect(KV.response(written) == .ok)
             let leader = try await eventually(within: .seconds(10), "a stable leader") { cluster.leader(of: "kv") }
