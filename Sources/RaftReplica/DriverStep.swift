@@ -14,6 +14,9 @@ public import RaftStorage
 /// let end = try replica.finishStep(step)   // didPersist, then what waited for the sync
 /// send(end.messages)                       // votes and acknowledgements
 /// answer(end.completions)
+/// if let restore = end.restore {          // the batch installed a received snapshot
+///     answer(try replica.finishRestore(restore.run()).completions)  // or run() off the executor
+/// }
 /// if replica.snapshotDue(raftStateSize: storage.persistedRaftStateSize) { ... }
 /// ```
 /// Why this order is the correct one:
@@ -21,7 +24,10 @@ public import RaftStorage
 ///   through its stable index) and on a majority (a leader counts itself only through its
 ///   stable index), so they are applied and answered before the sync of the batch's new
 ///   entries, not one sync later. A batch that installs a snapshot applies nothing before the
-///   snapshot is on disk: a crash must not leave a state machine ahead of its storage.
+///   snapshot is on disk: a crash must not leave a state machine ahead of its storage. Its
+///   restore, which may take long for a large state, is a separate job (``StepEnd/restore``):
+///   a driver may run it off its executor and keep stepping messages meanwhile; the replica
+///   queues what is committed until ``Replica/finishRestore(_:)``.
 /// - A leader's appends, heartbeats and snapshot chunks depend only on its term, which it
 ///   made durable when it campaigned, so they leave before its own write (thesis §10.2.1);
 ///   votes and acknowledgements promise what this node stored, so they wait for the sync.
@@ -34,7 +40,7 @@ public struct DriverStep: Sendable {
     public let messagesBeforeSync: [Message]
     /// Requests answered by entries and reads that did not have to wait for the sync.
     public let completionsBeforeSync: [Replica.Completion]
-    /// Committed entries applied by ``Replica/beginStep()``.
+    /// Committed entries applied by ``Replica/beginStep()`` (none while a snapshot restores).
     public let appliedBeforeSync: [Entry]
     /// Whether committed entries and reads wait for ``Replica/finishStep(_:)``.
     let appliesAfterSync: Bool
@@ -80,12 +86,17 @@ public struct StepEnd: Sendable {
     public var completions: [Replica.Completion]
     /// Committed entries applied by ``Replica/finishStep(_:)``.
     public var applied: [Entry]
+    /// The restore of the snapshot this step installed, for the driver to run and hand to
+    /// ``Replica/finishRestore(_:)``; committed entries wait for it.
+    public var restore: SnapshotRestore? = nil
 }
 
 extension Replica {
-    /// Takes the engine's next batch and applies what is durable already.
+    /// Takes the engine's next batch and applies what is durable already (nothing while a
+    /// snapshot is restoring: committed entries are queued for ``finishRestore(_:)``).
     ///
-    /// - Throws: when a committed snapshot or entry cannot be restored (the node must stop).
+    /// Does not throw any more (a snapshot's restore fails in ``finishRestore(_:)``); `throws`
+    /// stays so that drivers need not change.
     public mutating func beginStep() throws -> DriverStep {
         let output = engine.takeOutput()
         var before: [Message] = []
@@ -95,18 +106,19 @@ extension Replica {
         let appliesAfterSync = output.snapshot != nil
         var completions: [Completion] = []
         if !appliesAfterSync {
-            completions = try apply(output)
+            completions = apply(output).completions
         }
         return DriverStep(
             output: output,
             messagesBeforeSync: before,
             completionsBeforeSync: completions,
-            appliedBeforeSync: appliesAfterSync ? [] : output.committedEntries,
+            appliedBeforeSync: appliesAfterSync || isRestoring ? [] : output.committedEntries,
             appliesAfterSync: appliesAfterSync
         )
     }
 
-    /// Completes `step` once its writes are durable: tells the engine, applies what waited.
+    /// Completes `step` once its writes are durable: tells the engine, applies what waited; for
+    /// a step that installed a snapshot, starts its restore (``StepEnd/restore``) instead.
     public mutating func finishStep(_ step: DriverStep) throws -> StepEnd {
         engine.didPersist(step.output)
         var messages: [Message] = []
@@ -114,14 +126,17 @@ extension Replica {
             messages.append(message)
         }
         var completions: [Completion] = []
+        var restore: SnapshotRestore?
         if step.appliesAfterSync {
-            completions = try apply(step.output)
+            (completions, restore) = apply(step.output)
         }
         completions += takeCompletions()
         return StepEnd(
             messages: messages,
             completions: completions,
-            applied: step.appliesAfterSync ? step.output.committedEntries : []
+            // A step that installed a snapshot applies its entries through finishRestore(_:).
+            applied: [],
+            restore: restore
         )
     }
 
@@ -142,6 +157,9 @@ extension Replica {
             let end = try finishStep(step)
             send(end.messages)
             finished += end.completions
+            if let restore = end.restore {
+                finished += try finishRestore(restore.run()).completions
+            }
             if snapshotDue(raftStateSize: storage.persistedRaftStateSize) {
                 try takeSnapshot(into: storage)
             }

@@ -15,7 +15,12 @@ public import StateMachineAPI
 ///    snapshot, which drops the covered log prefix (``takeSnapshot(into:)`` does it inline).
 ///    A driver that serializes off its apply path keeps driving meanwhile; it compacts only if
 ///    the engine's snapshot is still older than the capture (a follower may have installed its
-///    leader's meanwhile), and asks ``snapshotDue(raftStateSize:)`` again only once stored.
+///    leader's meanwhile), and asks ``snapshotDue(raftStateSize:)`` again only once stored;
+/// 4. if a step ends with a ``StepEnd/restore`` (a follower installed its leader's snapshot):
+///    ``SnapshotRestore/run()`` it, at once or off the apply path, and hand the result to
+///    ``finishRestore(_:)``. Meanwhile the replica keeps stepping messages, but applies nothing,
+///    serves no read and takes no snapshot: what is committed meanwhile is applied, in order,
+///    by ``finishRestore(_:)``.
 public struct Replica: Sendable {
     public internal(set) var engine: RaftEngine
     public private(set) var machine: AnyStateMachine
@@ -36,6 +41,16 @@ public struct Replica: Sendable {
     private var confirmedReads: [(index: LogIndex, query: PendingQuery)] = []
     private var nextReadID: UInt64 = 1
     private var completions: [Completion] = []
+    /// The received snapshot being restored (see ``SnapshotRestore``), and the committed
+    /// entries that wait for it.
+    private var restoring: PendingRestore?
+    private var nextRestoreID: UInt64 = 1
+
+    private struct PendingRestore: Sendable {
+        var id: UInt64
+        var index: LogIndex
+        var queued: [Entry] = []
+    }
 
     private struct PendingCommand: Sendable {
         var requestID: UInt64
@@ -92,7 +107,7 @@ public struct Replica: Sendable {
         self.limits = limits
         appliedIndex = 0
         if let snapshot = persistentState.snapshot {
-            try restore(snapshot)
+            install(try SnapshotRestore.decode(snapshot, into: machine), index: snapshot.metadata.index)
         }
     }
 
@@ -191,6 +206,9 @@ public struct Replica: Sendable {
 
     private mutating func submit(_ pending: PendingQuery, consistency: ReadConsistency) {
         switch consistency {
+        case .stale where restoring != nil:
+            // Served once the restored state is in place, not from the state it replaces.
+            confirmedReads.append((0, pending))
         case .stale:
             serve(pending)
         case .linearizable:
@@ -217,16 +235,24 @@ public struct Replica: Sendable {
         return completions
     }
 
-    /// Applies what `output` committed (after restoring its snapshot, if any), serves reads
-    /// that became safe, and returns every request finished since the last call. Only the
-    /// driver step calls it, at the point of the batch where that is safe.
-    mutating func apply(_ output: RaftOutput) throws -> [Completion] {
+    /// Applies what `output` committed, serves reads that became safe, and returns every
+    /// request finished since the last call. Only the driver step calls it, at the point of the
+    /// batch where that is safe.
+    ///
+    /// A batch that installs a snapshot starts its restore instead (returned, for the driver to
+    /// run, see ``SnapshotRestore``); until ``finishRestore(_:)`` committed entries are queued.
+    mutating func apply(_ output: RaftOutput) -> (completions: [Completion], restore: SnapshotRestore?) {
+        var restore: SnapshotRestore?
         if let snapshot = output.snapshot {
-            try restore(snapshot)
+            restore = beginRestore(snapshot)
             failAllPending(ReplicaError(.leaderChanged, "replaced by a snapshot"))
         }
         for entry in output.committedEntries {
-            apply(entry)
+            if restoring != nil {
+                if entry.index > restoring!.index { restoring!.queued.append(entry) }
+            } else {
+                apply(entry)
+            }
         }
         if let softState = output.softState, softState.role != .leader {
             failAllPending(ReplicaError(.notLeader, "leadership lost", leaderHint: softState.leader))
@@ -247,7 +273,7 @@ public struct Replica: Sendable {
         serveConfirmedReads()
         let finished = completions
         completions = []
-        return finished
+        return (finished, restore)
     }
 
     private mutating func apply(_ entry: Entry) {
@@ -315,7 +341,7 @@ public struct Replica: Sendable {
     ///   ``RaftStorage/PersistentStorage/persistedRaftStateSize``, the one measure of the
     ///   persisted Raft state.
     public func snapshotDue(raftStateSize: Int) -> Bool {
-        guard appliedIndex > engine.log.snapshotIndex else { return false }
+        guard restoring == nil, appliedIndex > engine.log.snapshotIndex else { return false }
         return snapshotPolicy.isDue(
             raftStateSize: raftStateSize,
             appliedIndex: appliedIndex,
@@ -326,6 +352,7 @@ public struct Replica: Sendable {
 
     /// The replicated state at ``appliedIndex``: a copy-on-write copy, cheap to take on the
     /// apply path; serialize it with ``SnapshotCapture/serialize()`` wherever convenient.
+    /// Not while ``isRestoring`` (``snapshotDue(raftStateSize:)`` is false then, and reads wait).
     public func captureSnapshot() -> SnapshotCapture {
         SnapshotCapture(index: appliedIndex, appliedTime: appliedTime, sessions: sessions, machine: machine.capture())
     }
@@ -336,38 +363,56 @@ public struct Replica: Sendable {
         try engine.compact(through: capture.index, snapshotData: snapshotData)
     }
 
-    private mutating func restore(_ snapshot: Snapshot) throws {
-        var reader = BinaryReader(snapshot.data)
-        let magic = try reader.readUInt32()
-        guard magic == SnapshotCapture.magic else {
-            throw ReplicaError(.invalidRequest, "snapshot \(snapshot.metadata.index) is not a RaftHost snapshot")
+    /// Whether a received snapshot is being restored: nothing is applied, no read is served
+    /// and no snapshot is due until ``finishRestore(_:)``.
+    public var isRestoring: Bool { restoring != nil }
+
+    /// Committed entries waiting for the restore in progress.
+    public var queuedEntryCount: Int { restoring?.queued.count ?? 0 }
+
+    /// Starts restoring `snapshot`, which the engine installed: a newer one supersedes the
+    /// restore in progress, and queued entries it covers are dropped.
+    private mutating func beginRestore(_ snapshot: Snapshot) -> SnapshotRestore {
+        let id = nextRestoreID
+        nextRestoreID += 1
+        let index = snapshot.metadata.index
+        let queued = restoring?.queued.filter { $0.index > index } ?? []
+        restoring = PendingRestore(id: id, index: index, queued: queued)
+        return SnapshotRestore(id: id, snapshot: snapshot, machine: machine)
+    }
+
+    /// Puts the state restored by `restored` in place, then applies the entries committed
+    /// meanwhile, in order, and serves the reads that waited. A result of a restore that a newer
+    /// snapshot superseded is discarded (nothing finishes).
+    ///
+    /// - Throws: the restore's error (the snapshot or the plugin failed): the node must stop.
+    public mutating func finishRestore(_ restored: RestoredSnapshot) throws -> StepEnd {
+        guard let pending = restoring, pending.id == restored.id else {
+            return StepEnd(messages: [], completions: [], applied: [])
         }
-        let version = try reader.readUInt8()
-        guard version == SnapshotCapture.version else {
-            throw ReplicaError(.invalidRequest, "snapshot format version \(version) is not supported")
+        let state = try restored.state.get()
+        restoring = nil
+        install(state, index: pending.index)
+        var applied: [Entry] = []
+        for entry in pending.queued where entry.index > appliedIndex {
+            apply(entry)
+            applied.append(entry)
         }
-        let name = try reader.readString()
-        guard name == machine.name else {
-            throw ReplicaError(
-                .invalidRequest,
-                "snapshot holds state machine '\(name)' but this group runs '\(machine.name)'"
-            )
-        }
-        let time = try reader.readVarint()
-        let table = try SessionTable(from: &reader)
-        let machineBytes = try reader.readBytes()
-        try reader.finish()
-        try machine.restore(from: machineBytes)
-        sessions = table
-        appliedTime = time
-        appliedIndex = snapshot.metadata.index
         serveConfirmedReads()
+        return StepEnd(messages: [], completions: takeCompletions(), applied: applied)
+    }
+
+    private mutating func install(_ state: SnapshotRestore.State, index: LogIndex) {
+        machine = state.machine
+        sessions = state.sessions
+        appliedTime = state.appliedTime
+        appliedIndex = index
     }
 
     // MARK: - Helpers
 
     private mutating func serveConfirmedReads() {
-        guard !confirmedReads.isEmpty else { return }
+        guard restoring == nil, !confirmedReads.isEmpty else { return }
         let applied = appliedIndex
         let ready = confirmedReads.filter { $0.index <= applied }
         confirmedReads.removeAll { $0.index <= applied }
@@ -437,5 +482,76 @@ public struct SnapshotCapture: Sendable {
         sessions.encode(to: &writer)
         writer.writeBytes(try machine.serialize())
         return writer.bytes
+    }
+}
+
+/// The restore of a snapshot a follower received, started by the driver step that installed it
+/// (``StepEnd/restore``): decodes the snapshot and rebuilds the plugin's state from it, which
+/// for a large state takes a while. Run it at once (``Replica/drive(storage:send:)``, the
+/// simulator) or off the apply path (the host), then hand the result to
+/// ``Replica/finishRestore(_:)``.
+///
+/// The snapshot is durable on this node before its restore begins. Restores of one replica
+/// run one at a time, in the order they were started: a plugin loaded at run time restores into
+/// the replica's own instance.
+public struct SnapshotRestore: Sendable {
+    let id: UInt64
+    public let snapshot: Snapshot
+    let machine: AnyStateMachine
+
+    /// The snapshot's last included index.
+    public var index: LogIndex { snapshot.metadata.index }
+
+    /// The restored state, not yet in place.
+    struct State: Sendable {
+        var machine: AnyStateMachine
+        var sessions: SessionTable
+        var appliedTime: UInt64
+    }
+
+    /// Decodes the snapshot and restores the plugin's state from it; never throws: a failure is
+    /// in the result, thrown by ``Replica/finishRestore(_:)``.
+    public func run() -> RestoredSnapshot {
+        let state = Result { () throws -> State in try Self.decode(snapshot, into: machine) }
+        return RestoredSnapshot(id: id, index: index, state: state)
+    }
+
+    static func decode(_ snapshot: Snapshot, into machine: AnyStateMachine) throws -> State {
+        var reader = BinaryReader(snapshot.data)
+        let magic = try reader.readUInt32()
+        guard magic == SnapshotCapture.magic else {
+            throw ReplicaError(.invalidRequest, "snapshot \(snapshot.metadata.index) is not a RaftHost snapshot")
+        }
+        let version = try reader.readUInt8()
+        guard version == SnapshotCapture.version else {
+            throw ReplicaError(.invalidRequest, "snapshot format version \(version) is not supported")
+        }
+        let name = try reader.readString()
+        guard name == machine.name else {
+            throw ReplicaError(
+                .invalidRequest,
+                "snapshot holds state machine '\(name)' but this group runs '\(machine.name)'"
+            )
+        }
+        let time = try reader.readVarint()
+        let table = try SessionTable(from: &reader)
+        let machineBytes = try reader.readBytes()
+        try reader.finish()
+        var machine = machine
+        try machine.restore(from: machineBytes)
+        return State(machine: machine, sessions: table, appliedTime: time)
+    }
+}
+
+/// What a ``SnapshotRestore`` produced, for ``Replica/finishRestore(_:)``.
+public struct RestoredSnapshot: Sendable {
+    let id: UInt64
+    /// The snapshot's last included index.
+    public let index: LogIndex
+    let state: Result<SnapshotRestore.State, any Error>
+
+    /// Whether the restore failed (``Replica/finishRestore(_:)`` throws the error).
+    public var failed: Bool {
+        if case .failure = state { true } else { false }
     }
 }

@@ -328,12 +328,22 @@ public final class RaftSimulation {
             _ = fail("\(node.id) could not apply: \(error)")
             return
         }
-        if let snapshot = step.output.snapshot {
-            node.lastApplied = snapshot.metadata.index
-        }
         for message in end.messages { send(message) }
         for entry in end.applied { checkApplied(entry, on: node) }
         route(end.completions, from: node)
+        if let restore = end.restore {
+            // Restored at once (the host restores off its executor, with the same calls).
+            let restored: StepEnd
+            do {
+                restored = try node.replica!.finishRestore(restore.run())
+            } catch {
+                _ = fail("\(node.id) could not restore snapshot \(restore.index): \(error)")
+                return
+            }
+            node.lastApplied = restore.index
+            for entry in restored.applied { checkApplied(entry, on: node) }
+            route(restored.completions, from: node)
+        }
         snapshotIfDue(node)
     }
 

@@ -122,6 +122,8 @@ package final class GroupExecutor: Sendable {
         case admin(AdminRequest, @Sendable (AdminResult) -> Void)
         /// The snapshot in flight finished a stage off the executor (see ``SnapshotJob``).
         case snapshot(SnapshotJob.Event)
+        /// The restore of a received snapshot finished off the executor (see ``SnapshotRestore``).
+        case restored(RestoredSnapshot, started: ContinuousClock.Instant)
     }
 
     /// An admin request accepted by the engine, answered once its outcome is known.
@@ -315,6 +317,11 @@ package final class GroupExecutor: Sendable {
 
         /// The one snapshot of this group being serialized or stored off the executor.
         var snapshotJob: SnapshotJob?
+        /// Whether a received snapshot is being restored off the executor, and the newer one
+        /// to restore next (restores of a group run one at a time, in order: a plugin loaded at
+        /// run time restores into its one instance).
+        var restoreRunning = false
+        var nextRestore: SnapshotRestore?
 
         var stopping = false
         /// While handing off: the latest time to stop at, should ticks stall.
@@ -381,10 +388,52 @@ package final class GroupExecutor: Sendable {
                     stopping = true
                 case .snapshot(let event):
                     try snapshotProgressed(event, job: &snapshotJob, &replica, tasks: &tasks)
+                case .restored(let restored, let started):
+                    restoreRunning = false
+                    let end: StepEnd
+                    do {
+                        end = try replica.finishRestore(restored)
+                    } catch {
+                        // A snapshot that does not restore: the node stops, as it did when the
+                        // restore ran inline.
+                        logger.error(
+                            "snapshot restore failed",
+                            metadata: ["raft.index": "\(restored.index)", "raft.error": "\(error)"]
+                        )
+                        throw error
+                    }
+                    answer(end.completions)
+                    if !end.applied.isEmpty {
+                        metrics.withLock { $0.appliedEntries += UInt64(end.applied.count) }
+                    }
+                    let elapsed = ContinuousClock.now - started
+                    let milliseconds =
+                        elapsed.components.seconds * 1000
+                        + elapsed.components.attoseconds / 1_000_000_000_000_000
+                    logger.info(
+                        replica.isRestoring ? "snapshot restore superseded by a newer snapshot" : "snapshot restored",
+                        metadata: [
+                            "raft.index": "\(restored.index)", "raft.appliedAfter": "\(end.applied.count)",
+                            "raft.restoreMs": "\(milliseconds)",
+                        ]
+                    )
+                    if let next = nextRestore {
+                        nextRestore = nil
+                        restoreRunning = true
+                        startRestore(next, tasks: &tasks)
+                    }
                 }
             }
             answer(replica.takeCompletions())
-            try await flush(&replica, lastSoftState: &lastSoftState, answer: answer)
+            if let restore = try await flush(&replica, lastSoftState: &lastSoftState, answer: answer) {
+                if restoreRunning {
+                    // Superseded ones never run: the replica would discard their results.
+                    nextRestore = restore
+                } else {
+                    restoreRunning = true
+                    startRestore(restore, tasks: &tasks)
+                }
+            }
             if snapshotJob == nil, !stopping,
                 replica.snapshotDue(raftStateSize: storage.persistedRaftStateSize)
             {
@@ -574,11 +623,15 @@ package final class GroupExecutor: Sendable {
 
     /// Runs the driver step (``DriverStep``) until the replica has no output: the only place
     /// the host persists, sends and applies.
+    ///
+    /// - Returns: the restore of the latest snapshot this installed, for the caller to run off
+    ///   the executor (an earlier one of the same flush is superseded already).
     private func flush(
         _ replica: inout Replica,
         lastSoftState: inout Leadership,
         answer: ([Replica.Completion]) -> Void
-    ) async throws {
+    ) async throws -> SnapshotRestore? {
+        var restore: SnapshotRestore?
         while replica.hasOutput {
             let step = try replica.beginStep()
             if step.output.softState != nil, Leadership(replica.engine) != lastSoftState {
@@ -604,12 +657,31 @@ package final class GroupExecutor: Sendable {
             let end = try replica.finishStep(step)
             transport.send(end.messages, group: groupID)
             answer(end.completions)
+            if let started = end.restore {
+                restore = started
+            }
             let applied = step.appliedBeforeSync.count + end.applied.count
             if applied > 0 {
                 metrics.withLock { $0.appliedEntries += UInt64(applied) }
             }
         }
         answer(replica.takeCompletions())
+        return restore
+    }
+
+    /// Restores a snapshot this follower received on the snapshot restore thread, while the
+    /// executor goes on stepping heartbeats and appends; the replica applies what is committed
+    /// meanwhile once the result is back (``Replica/finishRestore(_:)``).
+    private func startRestore(_ restore: SnapshotRestore, tasks: inout ThrowingDiscardingTaskGroup<any Error>) {
+        logger.info(
+            "restoring a snapshot from the leader",
+            metadata: ["raft.index": "\(restore.index)", "raft.snapshotBytes": "\(restore.snapshot.data.count)"]
+        )
+        let started = ContinuousClock.now
+        tasks.addTask { [self] in
+            let restored = try await SnapshotJob.restoreThreadPool.runIfActive { restore.run() }
+            enqueue(.restored(restored, started: started))
+        }
     }
 
     private func persist(_ step: DriverStep) async throws {

@@ -35,6 +35,15 @@ struct SnapshotJob: Sendable {
         pool.start()
         return pool
     }()
+
+    /// The thread that restores the snapshots followers receive (``SnapshotRestore/run()``), one
+    /// for the whole process: a restore neither waits behind another group's serialization nor
+    /// holds a thread where log syncs run. A group runs one restore at a time.
+    static let restoreThreadPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
 }
 
 extension Result where Failure == any Error {
