@@ -13,7 +13,8 @@ struct LeaseReadHostTests {
         let cluster = InProcessCluster(
             directory: directory,
             groups: [.init(name: "kv", stateMachine: KeyValueStore.name)],
-            raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100), leaseReads: true)
+            // Production-like timing: 10 ms ticks under a fully loaded suite stretched elections past 10 s.
+            raft: .init(heartbeat: .milliseconds(50), electionTimeout: .milliseconds(500), leaseReads: true)
         )
         let recorder = LogRecorder()
         for id in ["n1", "n2", "n3"] { try await cluster.start(id, logger: recorder.logger(label: id)) }
