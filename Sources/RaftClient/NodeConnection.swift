@@ -50,11 +50,7 @@ final class NodeConnection: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls.source.context, serverHostname: nil)
-                        )
-                    }
+                    try tls?.addClientHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(FrameDecoder(codec: codec)),
                         ClientResponseHandler(pending: pending, logger: connectionLogger)
@@ -63,6 +59,10 @@ final class NodeConnection: Sendable {
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .get()
+        if tls != nil {
+            // Nothing, not even the token, is written before the server proves to be a node.
+            try await ClientTLS.verifyServer(of: channel)
+        }
         if let token {
             var buffer = channel.allocator.buffer(capacity: 16 + token.utf8.count)
             try codec.encode(.clientCredentials(token: token), into: &buffer)

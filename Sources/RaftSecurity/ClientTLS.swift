@@ -1,4 +1,6 @@
 import ClusterConfig
+package import NIOCore
+import NIOSSL
 
 /// TLS for a client of the cluster (`RaftClient`, `raftctl`, a node forwarding requests):
 /// trust the cluster's CA and, for client-certificate authentication, present a certificate.
@@ -30,5 +32,23 @@ public final class ClientTLS: Sendable, Hashable {
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(ObjectIdentifier(self))
+    }
+}
+
+extension ClientTLS {
+    /// Adds TLS and the check of the server's identity (``ServerIdentityCheck``) to a client
+    /// connection's pipeline; call from its channel initializer, before any other handler.
+    package func addClientHandlers(to channel: any Channel) throws {
+        try channel.pipeline.syncOperations.addHandlers(
+            NIOSSLClientHandler(context: source.context, serverHostname: nil),
+            ServerIdentityCheck(eventLoop: channel.eventLoop)
+        )
+    }
+
+    /// Waits for the TLS handshake of a channel set up by ``addClientHandlers(to:)`` and checks
+    /// that the server is a node of the cluster; throws (having closed it) when it is not.
+    package static func verifyServer(of channel: any Channel) async throws {
+        let check = try await channel.pipeline.handler(type: ServerIdentityCheck.self).get()
+        try await check.verify(channel)
     }
 }

@@ -63,25 +63,28 @@ package struct DevelopmentCA: Sendable {
     /// A certificate and key for `identity`, valid from `notBefore` to `notAfter` (by default
     /// from an hour ago for `days` days). A node's certificate serves and dials (server and
     /// client authentication) and names `hosts` (IP addresses or DNS names) so that standard
-    /// clients verify it; a client's certificate only authenticates clients.
+    /// clients verify it; a client's certificate only authenticates clients, unless
+    /// `serverAuthentication` says otherwise (as another CA's might: for tests).
     package func issue(
         _ identity: CertificateIdentity,
         hosts: [String] = [],
         days: Int = 825,
         notBefore: Date? = nil,
-        notAfter: Date? = nil
+        notAfter: Date? = nil,
+        serverAuthentication: Bool? = nil
     ) throws -> (certificate: Certificate, key: P256.Signing.PrivateKey) {
         let key = P256.Signing.PrivateKey()
         let commonName: String
-        let usages: [ExtendedKeyUsage.Usage]
+        let serves: Bool
         switch identity {
         case .node(let id):
             commonName = id
-            usages = [.serverAuth, .clientAuth]
+            serves = serverAuthentication ?? true
         case .client(let name):
             commonName = name
-            usages = [.clientAuth]
+            serves = serverAuthentication ?? false
         }
+        let usages: [ExtendedKeyUsage.Usage] = serves ? [.serverAuth, .clientAuth] : [.clientAuth]
         var names: [GeneralName] = [.uniformResourceIdentifier(identity.uri)]
         for host in hosts {
             if let address = Self.ipAddress(host) {

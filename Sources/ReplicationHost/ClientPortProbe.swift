@@ -101,16 +101,15 @@ package enum ClientPortProbe {
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls.source.context, serverHostname: nil)
-                        )
-                    }
+                    try tls?.addClientHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
                     return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
+            if tls != nil {
+                try await ClientTLS.verifyServer(of: channel.channel)
+            }
             var buffer = channel.channel.allocator.buffer(capacity: 64)
             try codec.encode(.clientRequest(id: 1, group: group, payload: request.encoded()), into: &buffer)
             try await outbound.write(buffer)

@@ -6,6 +6,7 @@ import Prometheus
 import RaftClient
 import RaftCore
 package import RaftReplica
+package import RaftSecurity
 package import StateMachineHTTP
 
 #if canImport(FoundationEssentials)
@@ -71,7 +72,8 @@ package struct HTTPAPI: Sendable {
             members: { _ in nil },
             perform: { _, _ in .unknownGroup },
             backup: { _ in .failure(.unknownGroup) }
-        )
+        ),
+        nodeTLS: ClientTLS? = nil
     ) {
         self.membership = membership
         self.nodeID = nodeID
@@ -82,7 +84,7 @@ package struct HTTPAPI: Sendable {
         self.status = status
         self.recordMetrics = recordMetrics
         self.local = local
-        self.operatorRoutes = OperatorRoutes(nodeID: nodeID, configuration: configuration, status: status)
+        self.operatorRoutes = OperatorRoutes(nodeID: nodeID, configuration: configuration, status: status, tls: nodeTLS)
     }
 
     /// Answers one request.

@@ -361,7 +361,8 @@ public final class RaftNode: Service {
                     return await self.backup(of: group)
                 },
                 scheme: configuration.tls == nil ? "http" : "https"
-            )
+            ),
+            nodeTLS: tls.map(ClientTLS.init(node:))
         )
         let access = HTTPAccess(policy: self.access)
         let server = HTTPServer(

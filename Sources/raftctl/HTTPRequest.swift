@@ -66,11 +66,7 @@ func httpRequest(
             .connectTimeout(TimeAmount(min(timeout, connectTimeout ?? timeout)))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls.source.context, serverHostname: nil)
-                        )
-                    }
+                    try tls?.addClientHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel
@@ -83,6 +79,14 @@ func httpRequest(
     return try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in
         group.addTask {
             try await channel.executeThenClose { inbound, outbound in
+                if tls != nil {
+                    // Nothing, not even the token, is written before the server proves to be a node.
+                    do {
+                        try await ClientTLS.verifyServer(of: channel.channel)
+                    } catch {
+                        throw HTTPRequestError(connecting: error)
+                    }
+                }
                 var requestHeaders = HTTPHeaders([("host", hostAndPort(host, port)), ("connection", "close")])
                 if let body {
                     requestHeaders.add(name: "content-length", value: "\(body.count)")

@@ -33,6 +33,7 @@ struct ProcessFaultTests {
         let cluster = try await ProcessCluster(directory: directory, tls: tls)
         defer { cluster.killAll() }
         let all = try await cluster.startFounders()
+        try await Self.expectClusterViewReachesEveryNode(cluster)
 
         let workload = ProcessWorkload(cluster: cluster)
         var kills = 0
@@ -108,6 +109,23 @@ struct ProcessFaultTests {
             }
             n += 1
         }
+    }
+
+    /// The console's cluster view, asked of n1, shows every node reachable: over HTTPS with
+    /// n1's node certificate on the TLS cluster.
+    static func expectClusterViewReachesEveryNode(_ cluster: ProcessCluster) async throws {
+        let headers = cluster.token.map { [("authorization", "Bearer \($0)")] } ?? []
+        var last = ""
+        let reachable = try? await eventually(within: .seconds(15), "every node reachable in n1's /v1/cluster") {
+            guard
+                let view = try? await httpRequest(.GET, port: cluster.nodes[0].http, "/v1/cluster", headers: headers, tls: cluster.httpTLS)
+            else { return nil as Bool? }
+            last = view.body
+            let object = try? JSONSerialization.jsonObject(with: Data(view.body.utf8)) as? [String: Any]
+            let nodes = object?["nodes"] as? [[String: Any]] ?? []
+            return nodes.count == 3 && nodes.allSatisfy { $0["reachable"] as? Bool == true } ? true : nil
+        }
+        #expect(reachable == true, "\(last)")
     }
 
     /// Whether `stored` contains each of `values` exactly once, in order.

@@ -34,9 +34,14 @@ private struct SecureNode {
     static let readerToken = "reader-secret"
     static let writerToken = "writer-secret"
 
-    static func start(tls: Bool, auth: Bool, clientCertificates: ClusterConfiguration.ClientCertificateMode = .optional)
-        async throws -> SecureNode
-    {
+    /// `servingAs`: the name of another certificate of the directory (`admin`) that the node
+    /// serves instead of its own.
+    static func start(
+        tls: Bool,
+        auth: Bool,
+        clientCertificates: ClusterConfiguration.ClientCertificateMode = .optional,
+        servingAs: String? = nil
+    ) async throws -> SecureNode {
         let directory = try TemporaryDirectory()
         let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
         var configuration = ClusterConfiguration(
@@ -66,6 +71,19 @@ private struct SecureNode {
         }
         if tls {
             _ = try ClusterCertificates.create(for: configuration)
+            if servingAs == "impostor" {
+                let ca = try DevelopmentCA.load(certificate: certs + "/ca.pem", key: certs + "/ca-key.pem")
+                let (certificate, key) = try ca.issue(.client("impostor"), hosts: ["127.0.0.1"], serverAuthentication: true)
+                try DevelopmentCA.write(
+                    certificate: certificate,
+                    key: key,
+                    certificatePath: certs + "/impostor.pem",
+                    keyPath: certs + "/impostor-key.pem"
+                )
+            }
+            if let servingAs {
+                configuration.tls?.nodes["n1"] = .init(certificate: certs + "/\(servingAs).pem", key: certs + "/\(servingAs)-key.pem")
+            }
         }
         let recorder = LogRecorder()
         let node = try RaftNode(
@@ -343,6 +361,41 @@ struct SecurityTests {
         #expect(failures.withLock { $0 } == [])
         #expect(status == 200)
         #expect(certificate == rotated)
+    }
+
+    /// `admin` is a client certificate as `rafthost certs` makes them (client authentication
+    /// only: the handshake fails); `impostor` one that another CA might issue, good for serving
+    /// too: only the check of the server's identity stops it.
+    @Test(
+        "a server presenting a client certificate of the cluster's CA is refused before anything is sent to it",
+        arguments: [("admin", "CERTIFICATE_VERIFY_FAILED"), ("impostor", "the server's certificate is not a node's")]
+    )
+    func clientCertificateCannotPoseAsANode(certificate: String, refusal: String) async throws {
+        let secure = try await SecureNode.start(tls: true, auth: true, servingAs: certificate)
+        var configuration = RaftClient.Configuration(attemptTimeout: .seconds(1), timeout: .seconds(2))
+        configuration.token = SecureNode.writerToken
+        configuration.tls = try ClientTLS(caFile: secure.caFile)
+        let kv = KeyValueClient(
+            RaftClient(cluster: secure.configuration.withClientPort(secure.endpoints.client.port), configuration: configuration)
+        )
+        await #expect(throws: (any Error).self) { try await kv.put("k", value: "v") }
+        await kv.close()
+        // One attempt, so that the error is the refusal and not a deadline cutting a retry short.
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await ClientPortProbe.send(
+                KV.put("k", "v", client: 7, sequence: 1),
+                group: "kv",
+                host: "127.0.0.1",
+                port: secure.endpoints.client.port,
+                timeout: .seconds(20),
+                tls: try ClientTLS(caFile: secure.caFile)
+            )
+        }
+        let metrics = secure.node.status()[0].metrics
+        await secure.stop()
+        #expect("\(error.map { "\($0)" } ?? "")".contains(refusal), "\(String(describing: error))")
+        // The write never reached the impostor.
+        #expect(metrics.proposals == 0)
     }
 
     @Test("HTTP/1.1 without Host or with two is 400, too many headers 431; HTTP/1.0 needs no Host")

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import RaftClient
+import RaftSecurity
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -27,6 +28,9 @@ struct OperatorRoutes: Sendable {
     let nodeID: String
     let configuration: ClusterConfiguration
     let status: @Sendable () -> [GroupStatus]
+    /// How this node reaches the others' HTTPS ports (its node certificate), when the cluster
+    /// has TLS.
+    var tls: ClientTLS? = nil
 
     /// `GET /v1/cluster`: every configured node's `/v1/status`, this node's own without a
     /// request, the others' asked for at once, with ``statusTimeout``.
@@ -53,6 +57,7 @@ struct OperatorRoutes: Sendable {
                         let status = try await Self.fetchStatus(
                             host: member.http.host,
                             port: member.http.port,
+                            tls: tls,
                             timeout: Self.statusTimeout
                         )
                         return (index, ClusterView.Node(id: member.id, http: address, status: status))
@@ -69,10 +74,15 @@ struct OperatorRoutes: Sendable {
     }
 
     /// Another node's `GET /v1/status`, on a connection of its own.
-    private static func fetchStatus(host: String, port: Int, timeout: Duration) async throws -> NodeStatus {
+    private static func fetchStatus(
+        host: String,
+        port: Int,
+        tls: ClientTLS?,
+        timeout: Duration
+    ) async throws -> NodeStatus {
         try await withThrowingTaskGroup(of: NodeStatus?.self) { group in
             group.addTask {
-                let body = try await get("/v1/status", host: host, port: port, connectTimeout: timeout)
+                let body = try await get("/v1/status", host: host, port: port, tls: tls, connectTimeout: timeout)
                 return try JSONDecoder().decode(NodeStatus.self, from: Data(body))
             }
             group.addTask {
@@ -92,11 +102,18 @@ struct OperatorRoutes: Sendable {
     }
 
     /// The body of a 200 answer to `GET path`; throws for any other status.
-    private static func get(_ path: String, host: String, port: Int, connectTimeout: Duration) async throws -> [UInt8] {
+    private static func get(
+        _ path: String,
+        host: String,
+        port: Int,
+        tls: ClientTLS?,
+        connectTimeout: Duration
+    ) async throws -> [UInt8] {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(connectTimeout))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try tls?.addClientHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel
@@ -105,6 +122,9 @@ struct OperatorRoutes: Sendable {
             }
         return try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
+                if tls != nil {
+                    try await ClientTLS.verifyServer(of: channel.channel)
+                }
                 let headers = HTTPHeaders([("host", "\(host):\(port)"), ("connection", "close")])
                 try await outbound.write(
                     contentsOf: [
