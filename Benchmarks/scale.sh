@@ -9,9 +9,9 @@
 #   3. elections (terms before and after, "became leader" log lines, rafthost_elections_total),
 #      snapshots (rafthost_snapshots_total, and "snapshot taken" log lines with raft.snapshotMs),
 #      each node's RSS (VmRSS) after the fill and after the runs, the data directory's size;
-#   4. catch-up: under a background put load, SIGKILL a follower, delete its data directory,
-#      restart it and time until its applied index reaches the leader's commit index at the
-#      restart.
+#   4. catch-up: under a background put load, SIGKILL a follower, member remove it, start an
+#      empty node n4 (join: true) and member add it; time until n4 applied the leader's commit
+#      index at its start (a voter may not come back under its id with an empty disk).
 #
 # The size `0` (or `baseline`) is the small-state figure the ratios are taken against: 10,000
 # keys of 128 B, the rest as above. One table row per size, then one machine-readable
@@ -228,6 +228,12 @@ for size in "${sizes[@]}"; do
             echo "    client: 127.0.0.1:$((base + 10 + i))"
             echo "    http: 127.0.0.1:$((base + 20 + i))"
         done
+        # The empty node that replaces a follower in the catch-up phase.
+        echo "  - id: n4"
+        echo "    peer: 127.0.0.1:$((base + 4))"
+        echo "    client: 127.0.0.1:$((base + 14))"
+        echo "    http: 127.0.0.1:$((base + 24))"
+        echo "    join: true"
         echo "groups:"
         echo "  - name: kv"
         echo "    stateMachine: KeyValueStore"
@@ -281,7 +287,11 @@ for size in "${sizes[@]}"; do
         | awk '{ n++; s += $1; if ($1 > m) m = $1 } END { if (n) printf "%d/%d", s / n, m; else printf "-" }')
     elections=$((term1 - term0))
 
-    # 4. Catch-up of a follower restarted with an empty data directory, under a put load.
+    # 4. Catch-up of an empty node replacing a follower, under a put load. Raft forbids a voter
+    #    to come back under its id with an empty disk (it would forget its vote and the entries it
+    #    acknowledged; its leader keeps treating it as caught up), so, as with etcd: member
+    #    remove the dead follower, start a brand-new node n4 (join: true) and member add it (a
+    #    learner, promoted once it holds what the leader had committed).
     follower=$((leader % 3 + 1))
     "$ctl" bench --config "$config" --json --op put --keys "$keys" --value-size "$value" \
         --duration "$((catchup_limit + 60))s" --clients 16 --conns 16 >"$logs/catchup-load.json" 2>"$logs/catchup-load.err" &
@@ -291,33 +301,36 @@ for size in "${sizes[@]}"; do
     kill -KILL "${pids[$((follower - 1))]}"
     wait "${pids[$((follower - 1))]}" 2>/dev/null || true
     pids[$((follower - 1))]=0
-    rm -rf "$logs/data/n$follower"
-    echo "---- n$follower SIGKILLed, data directory deleted, restarting" >>"$logs/n$follower.log"
+    "$ctl" member remove "n$follower" --config "$config" --group kv --timeout 30s >>"$logs/member.log" 2>&1 \
+        || { cat "$logs/member.log" >&2; fail "$label: member remove n$follower failed"; }
     target=$(field "$leader" commitIndex)
     [ -n "$target" ] || fail "$label: leader n$leader does not answer /v1/status"
-    start_node "$follower"
+    start_node 4
     started=$(date +%s.%N)
+    "$ctl" member add n4 --config "$config" --group kv --timeout "${catchup_limit}s" >>"$logs/member.log" 2>&1 &
+    addpid=$!
     catchup=""
     while :; do
         now=$(date +%s.%N)
-        applied=$(field "$follower" appliedIndex)
+        applied=$(field 4 appliedIndex)
         elapsed=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
-        echo "$elapsed s: n$follower applied ${applied:-?}, target $target, leader n$leader commit $(field "$leader" commitIndex)" >>"$logs/catchup.log"
+        echo "$elapsed s: n4 applied ${applied:-?}, target $target, leader n$leader commit $(field "$leader" commitIndex)" >>"$logs/catchup.log"
         if [ -n "$applied" ] && [ "$applied" -ge "$target" ]; then
             catchup=$elapsed
             break
         fi
-        kill -0 "${pids[$((follower - 1))]}" 2>/dev/null || fail "$label: restarted n$follower exited"
+        kill -0 "${pids[3]}" 2>/dev/null || fail "$label: n4 exited"
         if awk -v e="$elapsed" -v l="$catchup_limit" 'BEGIN { exit !(e > l) }'; then
             # Not a reason to lose the other figures: reported in the row, and the exit status.
-            echo "scale.sh: $label: n$follower NOT caught up after $catchup_limit s (applied ${applied:-?} of $target; $logs/catchup.log)" >&2
-            tail -n 5 "$logs/n$follower.log" "$logs/n$leader.log" >&2
+            echo "scale.sh: $label: n4 NOT caught up after $catchup_limit s (applied ${applied:-?} of $target; $logs/catchup.log)" >&2
+            tail -n 5 "$logs/n4.log" "$logs/n$leader.log" "$logs/member.log" >&2
             catchup=">$catchup_limit"
             failures=$((failures + 1))
             break
         fi
         sleep 0.2
     done
+    wait "$addpid" 2>/dev/null || echo "scale.sh: $label: member add n4 did not finish cleanly ($logs/member.log)" >&2
     kill -TERM "$loadpid" 2>/dev/null || true
     wait "$loadpid" 2>/dev/null || true
     loadpid=""
@@ -349,6 +362,6 @@ done
 echo
 echo "columns: fill = one put per key; put64/get64 req/s at 64 conns, latencies ms; elect = term increase over fill+runs;"
 echo "snaps = rafthost_snapshots_total increase (all nodes); snap_ms = mean/max raft.snapshotMs of 'snapshot taken' log lines;"
-echo "rss n1/n2/n3 MB; data_MB = the leader's data directory; catchup = empty follower to the leader's commit index at restart, under a 16-conn put load"
+echo "rss n1/n2/n3 MB; data_MB = the leader's data directory; catchup = a new empty node replacing a follower (member remove, member add) to the leader's commit index at its start, under a 16-conn put load"
 for line in "${machine[@]}"; do echo "$line"; done
 [ "$failures" = 0 ] || { echo "scale.sh: $failures catch-up(s) did not complete" >&2; exit 1; }
