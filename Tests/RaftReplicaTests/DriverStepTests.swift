@@ -9,22 +9,9 @@ import Testing
 /// what must wait for `finishStep`.
 @Suite("Driver step")
 struct DriverStepTests {
-    private static func singleNode() throws -> (Replica, MemoryStorage) {
-        var replica = try Replica(
-            configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
-            machine: AnyStateMachine(KeyValueStore()),
-            snapshotPolicy: .never
-        )
-        let storage = MemoryStorage()
-        for _ in 0..<30 { replica.tick() }
-        _ = try replica.drive(storage: storage)
-        #expect(replica.engine.role == .leader)
-        return (replica, storage)
-    }
-
     @Test("the engine learns a batch is durable only in finishStep, after the sync")
     func durabilityIsReportedAfterTheSync() throws {
-        var (replica, storage) = try Self.singleNode()
+        var (replica, storage) = try singleNodeLeader()
         let put = KeyValueStore.Command.put(key: "k", value: "v").encoded()
         replica.submitCommand(Replica.ClientCommand(clientID: 1, sequence: 1, command: put), requestID: 1, now: 0)
         let stable = replica.engine.stableIndex
@@ -46,7 +33,7 @@ struct DriverStepTests {
     @Test("a snapshot from the leader is restored only after it is on disk")
     func snapshotIsRestoredAfterItIsDurable() throws {
         // The state to ship: a store with one key, captured as the host captures it.
-        var (source, sourceStorage) = try Self.singleNode()
+        var (source, sourceStorage) = try singleNodeLeader()
         let put = KeyValueStore.Command.put(key: "k", value: "v").encoded()
         source.submitCommand(Replica.ClientCommand(clientID: 1, sequence: 1, command: put), requestID: 1, now: 0)
         _ = try source.drive(storage: sourceStorage)

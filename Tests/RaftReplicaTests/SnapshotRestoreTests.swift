@@ -13,15 +13,7 @@ struct SnapshotRestoreTests {
 
     /// A single-node leader (term 1) that wrote `k1 = v1` ... `k<count> = v<count>`.
     private static func source(writes count: Int) throws -> (Replica, MemoryStorage) {
-        var replica = try Replica(
-            configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
-            machine: AnyStateMachine(KeyValueStore()),
-            snapshotPolicy: .never
-        )
-        let storage = MemoryStorage()
-        for _ in 0..<30 { replica.tick() }
-        _ = try replica.drive(storage: storage)
-        try #require(replica.engine.role == .leader && replica.engine.term == 1)
+        var (replica, storage) = try singleNodeLeader()
         try write(count, to: &replica, storage: storage)
         return (replica, storage)
     }

@@ -37,8 +37,7 @@ struct SlowSnapshotCounter: StateMachine {
     func snapshot() throws -> [UInt8] {
         Self.serializing.add(1, ordering: .sequentiallyConsistent)
         defer { Self.serializing.subtract(1, ordering: .sequentiallyConsistent) }
-        let (seconds, attoseconds) = Self.serializationTime.components
-        usleep(UInt32(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        blockThread(for: Self.serializationTime)
         return value.encoded()
     }
 
@@ -84,9 +83,49 @@ struct SlowRestoreCounter: StateMachine {
             Self.restoring.subtract(1, ordering: .sequentiallyConsistent)
             Self.restored.add(1, ordering: .sequentiallyConsistent)
         }
-        let (seconds, attoseconds) = Self.restoreTime.components
-        usleep(UInt32(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        blockThread(for: Self.restoreTime)
         value = try Int64(decoding: snapshot)
+    }
+}
+
+/// Blocks the calling thread, as a plugin busy with a large state would.
+private func blockThread(for duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    usleep(UInt32(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+}
+
+/// Three in-process nodes serving one group "slow" of a slow plugin, snapshotting past 1 KiB of
+/// Raft state, with elections after 250 to 500 ms without a heartbeat (shorter timeouts would
+/// also catch the log rewrite's few fsyncs at the end of a snapshot on a loaded machine, a disk
+/// stall like any slow sync of the log); `add()` writes +1 as client 1.
+private final class SlowGroup {
+    static let raft = ClusterConfiguration.Raft(heartbeat: .milliseconds(25), electionTimeout: .milliseconds(250))
+    let cluster: InProcessCluster
+    let recorder = LogRecorder()
+    private(set) var sequence: UInt64 = 0
+
+    init(serving plugin: any StateMachine.Type, directory: TemporaryDirectory) async throws {
+        cluster = InProcessCluster(
+            directory: directory,
+            groups: [.init(name: "slow", stateMachine: plugin.name, maxRaftState: 1024)],
+            raft: Self.raft,
+            plugins: [plugin]
+        )
+        for id in ["n1", "n2", "n3"] {
+            try await cluster.start(id, logger: recorder.logger(label: id))
+        }
+    }
+
+    /// Writes +1; false (with an issue recorded) when the write is refused.
+    func add() async throws -> Bool {
+        sequence += 1
+        let command = Replica.ClientCommand(clientID: 1, sequence: sequence, command: Int64(1).encoded())
+        let response = try await cluster.submitToLeader(.command(command), group: "slow")
+        guard case .ok = response else {
+            Issue.record("write \(sequence) failed: \(response)")
+            return false
+        }
+        return true
     }
 }
 
@@ -96,32 +135,12 @@ struct SnapshotStallTests {
     func slowSerializationKeepsTheLeader() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        // Elections after 250 to 500 ms without a heartbeat: a serialization takes six of them.
-        // (Shorter timeouts would also catch the log rewrite's few fsyncs at the end of a
-        // snapshot on a loaded machine, a disk stall like any slow sync of the log.)
-        let raft = ClusterConfiguration.Raft(heartbeat: .milliseconds(25), electionTimeout: .milliseconds(250))
+        // A serialization takes six election timeouts.
+        let raft = SlowGroup.raft
         #expect(SlowSnapshotCounter.serializationTime > raft.electionTimeout * 5)
-        let cluster = InProcessCluster(
-            directory: directory,
-            groups: [.init(name: "slow", stateMachine: SlowSnapshotCounter.name, maxRaftState: 1024)],
-            raft: raft,
-            plugins: [SlowSnapshotCounter.self]
-        )
-        let recorder = LogRecorder()
-        for id in ["n1", "n2", "n3"] {
-            try await cluster.start(id, logger: recorder.logger(label: id))
-        }
-        var sequence: UInt64 = 0
-        func add() async throws -> Bool {
-            sequence += 1
-            let command = Replica.ClientCommand(clientID: 1, sequence: sequence, command: Int64(1).encoded())
-            let response = try await cluster.submitToLeader(.command(command), group: "slow")
-            guard case .ok = response else {
-                Issue.record("write \(sequence) failed: \(response)")
-                return false
-            }
-            return true
-        }
+        let group = try await SlowGroup(serving: SlowSnapshotCounter.self, directory: directory)
+        let (cluster, recorder) = (group.cluster, group.recorder)
+        func add() async throws -> Bool { try await group.add() }
         do {
             try await withTimeout(.seconds(20), "a leader") { await recorder.leaderElected(in: "slow") }
             _ = try await add()
@@ -165,7 +184,7 @@ struct SnapshotStallTests {
             let durations = recorder.records.filter { $0.message == "snapshot taken" }
                 .compactMap { $0.metadata["raft.snapshotMs"].flatMap { Int("\($0)") } }
             print(
-                "slow snapshots: \(sequence) writes, \(durations.count) snapshots of \(durations.min() ?? 0)...\(durations.max() ?? 0) ms"
+                "slow snapshots: \(group.sequence) writes, \(durations.count) snapshots of \(durations.min() ?? 0)...\(durations.max() ?? 0) ms"
                     + " (serialization \(SlowSnapshotCounter.serializationTime), election timeout \(raft.electionTimeout)),"
                     + " \(acknowledgedWhileSerializing) writes acknowledged while one serialized, term \(term) throughout"
             )
@@ -180,29 +199,11 @@ struct SnapshotStallTests {
     func slowRestoreKeepsTheLeader() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let raft = ClusterConfiguration.Raft(heartbeat: .milliseconds(25), electionTimeout: .milliseconds(250))
+        let raft = SlowGroup.raft
         #expect(SlowRestoreCounter.restoreTime > raft.electionTimeout * 5)
-        let cluster = InProcessCluster(
-            directory: directory,
-            groups: [.init(name: "slow", stateMachine: SlowRestoreCounter.name, maxRaftState: 1024)],
-            raft: raft,
-            plugins: [SlowRestoreCounter.self]
-        )
-        let recorder = LogRecorder()
-        for id in ["n1", "n2", "n3"] {
-            try await cluster.start(id, logger: recorder.logger(label: id))
-        }
-        var sequence: UInt64 = 0
-        func add() async throws -> Bool {
-            sequence += 1
-            let command = Replica.ClientCommand(clientID: 1, sequence: sequence, command: Int64(1).encoded())
-            let response = try await cluster.submitToLeader(.command(command), group: "slow")
-            guard case .ok = response else {
-                Issue.record("write \(sequence) failed: \(response)")
-                return false
-            }
-            return true
-        }
+        let group = try await SlowGroup(serving: SlowRestoreCounter.self, directory: directory)
+        let (cluster, recorder) = (group.cluster, group.recorder)
+        func add() async throws -> Bool { try await group.add() }
         func status(_ id: String) -> GroupStatus? { cluster.nodes[id]?.status()[0] }
         do {
             try await withTimeout(.seconds(20), "a leader") { await recorder.leaderElected(in: "slow") }
@@ -286,13 +287,13 @@ struct SnapshotStallTests {
                 let response = await node.submit(.query(Int64(0).encoded(), consistency: .stale), group: "slow")
                 guard case .ok(let bytes) = response else { return nil }
                 value = try Int64(decoding: bytes)
-                return value == Int64(sequence) ? true : nil
+                return value == Int64(group.sequence) ? true : nil
             }
-            #expect(caughtUp == true, "\(followerID) holds \(value) of \(sequence) writes")
+            #expect(caughtUp == true, "\(followerID) holds \(value) of \(group.sequence) writes")
             let milliseconds = followerLog.records.filter { $0.message == "snapshot restored" }
                 .compactMap { $0.metadata["raft.restoreMs"].flatMap { Int("\($0)") } }
             print(
-                "slow restore: \(sequence) writes, follower \(followerID) restored in \(milliseconds) ms"
+                "slow restore: \(group.sequence) writes, follower \(followerID) restored in \(milliseconds) ms"
                     + " (restore \(SlowRestoreCounter.restoreTime), election timeout \(raft.electionTimeout)),"
                     + " its last index moved through \(distinct.count) values meanwhile, term \(term) throughout"
             )
