@@ -406,15 +406,11 @@ package final class GroupExecutor: Sendable {
                     if !end.applied.isEmpty {
                         metrics.withLock { $0.appliedEntries += UInt64(end.applied.count) }
                     }
-                    let elapsed = ContinuousClock.now - started
-                    let milliseconds =
-                        elapsed.components.seconds * 1000
-                        + elapsed.components.attoseconds / 1_000_000_000_000_000
                     logger.info(
                         replica.isRestoring ? "snapshot restore superseded by a newer snapshot" : "snapshot restored",
                         metadata: [
                             "raft.index": "\(restored.index)", "raft.appliedAfter": "\(end.applied.count)",
-                            "raft.restoreMs": "\(milliseconds)",
+                            "raft.restoreMs": "\((ContinuousClock.now - started).wholeMilliseconds)",
                         ]
                     )
                     if let next = nextRestore {
@@ -762,7 +758,7 @@ package final class GroupExecutor: Sendable {
                     metadata: [
                         "raft.term": "\(replica.engine.term)", "raft.index": "\(index)",
                         "raft.snapshotBytes": "\(current.serializedBytes)",
-                        "raft.snapshotMs": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                        "raft.snapshotMs": "\(elapsed.wholeMilliseconds)",
                     ]
                 )
             case .failure(let error as StorageError) where error.code == .staleSnapshot:
@@ -835,4 +831,11 @@ private struct Leadership: Equatable {
 /// Milliseconds since the Unix epoch: the log time a leader stamps into commands.
 private func wallClockMilliseconds() -> UInt64 {
     UInt64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, for log fields such as `raft.snapshotMs`.
+    fileprivate var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
 }
