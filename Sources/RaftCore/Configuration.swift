@@ -34,6 +34,17 @@ public struct RaftConfiguration: Sendable, Hashable {
     /// `leaseTicks` of the leader's ticks pass before `electionTimeoutTicks - 1` of any
     /// follower's. Use ``leaseTicks(electionTimeoutTicks:maxClockDrift:driverLagTicks:)``.
     public var leaseTicks: Int = 0
+    /// Quiescence (as dragonboat and TiKV's hibernating regions do it): a leader whose group has
+    /// had nothing to do for this many ticks — every member holds the whole log and answered
+    /// recently, nothing uncommitted, no reads, transfer or membership change in flight — tells
+    /// its followers and stops sending heartbeats; they stop counting towards an election. An
+    /// idle group then costs nothing per tick. 0 (the default) turns quiescence off.
+    ///
+    /// Any request from a peer, a proposal or a read wakes the group again. A quiescent follower
+    /// cannot notice that its leader died, so the driver MUST call ``RaftEngine/wake()`` when a
+    /// member's node stops (or starts again) answering, from a liveness check it runs per node
+    /// rather than per group.
+    public var quiesceAfterTicks: Int = 0
     /// Seeds the generator behind the randomized election timeouts.
     public var randomSeed: UInt64 = 0
 

@@ -123,10 +123,14 @@ public struct Heartbeat: Sendable, Hashable {
     public var commit: LogIndex
     /// The ReadIndex round this heartbeat confirms (0 when none).
     public var readRound: UInt64
+    /// The leader stops sending heartbeats: the group is idle and every member is up to date
+    /// (see ``RaftConfiguration/quiesceAfterTicks``). The follower stops its election timer.
+    public var quiesce: Bool
 
-    public init(commit: LogIndex, readRound: UInt64) {
+    public init(commit: LogIndex, readRound: UInt64, quiesce: Bool = false) {
         self.commit = commit
         self.readRound = readRound
+        self.quiesce = quiesce
     }
 }
 

@@ -29,6 +29,9 @@ struct Progress: Sendable {
     var inflight: [LogIndex] = []
     /// Set on any message from the follower; check-quorum clears it every election timeout.
     var recentActive = false
+    /// The leader's tick count when this follower was last heard from (quiescence asks for
+    /// every member to have answered recently).
+    var lastHeardTick = 0
     /// Heartbeat answers since the last append or snapshot answer: when several arrive and
     /// the follower is still behind, something in flight was lost and the leader resends.
     var heartbeatsSinceProgress = 0

@@ -28,6 +28,8 @@ extension RaftEngine {
         leaseForfeited = false
         transferTarget = nil
         transferElapsed = 0
+        isQuiescent = false
+        idleRounds = 0
     }
 
     mutating func campaign() {

@@ -25,6 +25,7 @@ extension RaftEngine {
         context: [UInt8]
     ) -> MembershipChangeResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
+        wake()
         if let target = transferTarget { return .transferringLeadership(target: target) }
         // A joint configuration is left on its own: a new change waits for that.
         if membership.isJoint && !changes.isEmpty { return .changeInProgress(index: pendingMembershipIndex) }

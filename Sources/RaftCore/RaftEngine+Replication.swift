@@ -18,6 +18,7 @@ extension RaftEngine {
                 commitIndex = min(heartbeat.commit, log.lastIndex)
             }
             send(to: message.from, .heartbeatResponse(HeartbeatResponse(readRound: heartbeat.readRound)))
+            if heartbeat.quiesce { isQuiescent = true }
         case .installSnapshot(let chunk):
             electionElapsed = 0
             leader = message.from
@@ -94,6 +95,7 @@ extension RaftEngine {
     mutating func stepLeader(_ message: Message) {
         guard var peer = progress[message.from] else { return }
         peer.recentActive = true
+        peer.lastHeardTick = ticks
         switch message.payload {
         case .appendResponse(let response):
             peer.heartbeatsSinceProgress = 0
@@ -215,15 +217,19 @@ extension RaftEngine {
         progress[follower] = peer
     }
 
-    mutating func broadcastHeartbeat() {
-        if configuration.leaseTicks > 0 && unconfirmedRounds.last?.round != nextReadRound {
+    /// With `quiesce`, the heartbeat also tells followers that the group goes quiet (see
+    /// ``RaftConfiguration/quiesceAfterTicks``); it confirms no lease round then.
+    mutating func broadcastHeartbeat(quiesce: Bool = false) {
+        if !quiesce && configuration.leaseTicks > 0 && unconfirmedRounds.last?.round != nextReadRound {
             unconfirmedRounds.append((nextReadRound, ticks))
         }
         for peer in replicationPeers {
             guard let state = progress[peer] else { continue }
             send(
                 to: peer,
-                .heartbeat(Heartbeat(commit: min(state.match, commitIndex), readRound: nextReadRound))
+                .heartbeat(
+                    Heartbeat(commit: min(state.match, commitIndex), readRound: nextReadRound, quiesce: quiesce)
+                )
             )
         }
     }

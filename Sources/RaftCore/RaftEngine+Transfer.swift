@@ -21,6 +21,7 @@ extension RaftEngine {
     /// the same target changes nothing; a call for another target replaces the pending one.
     public mutating func transferLeadership(to target: NodeID) -> TransferResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
+        wake()
         guard target != id, membership.voters.contains(target), progress[target] != nil else {
             return .invalidTarget
         }

@@ -80,6 +80,12 @@ public struct RaftEngine: Sendable {
     /// despite their lease promise, so it serves no more lease reads in this term.
     var leaseForfeited = false
 
+    /// The group is quiescent (see ``RaftConfiguration/quiesceAfterTicks``): ticks count nothing
+    /// until ``wake()``. A driver may stop ticking the engine meanwhile.
+    public internal(set) var isQuiescent = false
+    /// Heartbeat rounds in a row at which this leader found its group idle.
+    var idleRounds = 0
+
     /// A snapshot arriving from the leader in chunks.
     var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8])?
 
@@ -148,6 +154,8 @@ public struct RaftEngine: Sendable {
     /// a leader sends heartbeats and checks that a quorum is still with it.
     public mutating func tick() {
         ticks += 1
+        // A quiescent group counts nothing: no heartbeats, no election timer (it is woken).
+        if isQuiescent { return }
         electionElapsed += 1
         switch role {
         case .follower, .preCandidate, .candidate:
@@ -179,12 +187,21 @@ public struct RaftEngine: Sendable {
             }
             if heartbeatElapsed >= configuration.heartbeatTicks {
                 heartbeatElapsed = 0
-                // With leases every heartbeat is a round of its own: its acknowledgements
-                // extend the lease from the tick it was sent.
-                if configuration.leaseTicks > 0 { nextReadRound += 1 }
-                broadcastHeartbeat()
+                if countIdleTick() {
+                    quiesce()
+                } else {
+                    heartbeatRound()
+                }
             }
         }
+    }
+
+    /// Sends a heartbeat to every follower.
+    mutating func heartbeatRound() {
+        // With leases every heartbeat is a round of its own: its acknowledgements extend the
+        // lease from the tick it was sent.
+        if configuration.leaseTicks > 0 { nextReadRound += 1 }
+        broadcastHeartbeat()
     }
 
     /// The outcome of a proposal.
@@ -209,6 +226,7 @@ public struct RaftEngine: Sendable {
     /// Proposes several commands as consecutive entries; on success `index` is the first.
     public mutating func propose(batch commands: some Collection<[UInt8]>) -> ProposalResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
+        wake()
         if let target = transferTarget { return .transferringLeadership(target: target) }
         let bytes = commands.reduce(0) { $0 + Entry.approximateByteSize(ofData: $1) }
         if configuration.maxUncommittedBytes > 0 && uncommittedBytes > 0
@@ -235,6 +253,7 @@ public struct RaftEngine: Sendable {
     /// ``ReadState`` whose index the state machine must reach before the read is served.
     public mutating func requestRead(id: UInt64) -> ReadRequestResult {
         guard role == .leader else { return .notLeader(leaderHint: leader) }
+        wake()
         if hasLease && log.term(at: commitIndex) == term {
             leaseReadCount += 1
             output.readStates.append(ReadState(id: id, index: commitIndex))
@@ -255,6 +274,9 @@ public struct RaftEngine: Sendable {
     /// Handles a message from a peer.
     public mutating func step(_ message: Message) {
         guard message.to == id, message.from != id else { return }
+        // A request wakes a quiescent node (answers to its own heartbeats do not); the
+        // heartbeat that quiesces the group quiesces this node again after it is handled.
+        if isQuiescent && !message.isResponse { wake() }
         // Messages from nodes this one does not know as members are handled: a node behind on
         // membership changes (or joining) must hear from a leader it has not learned of yet.
         // Pre-vote and check-quorum keep non-members from disrupting; removed nodes are told.

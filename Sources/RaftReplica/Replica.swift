@@ -117,6 +117,12 @@ public struct Replica: Sendable {
         engine.tick()
     }
 
+    /// See ``RaftEngine/wake()``: a member's node changed liveness (or the driver needs the
+    /// group awake).
+    public mutating func wake() {
+        engine.wake()
+    }
+
     /// See ``RaftEngine/clockStalled()``: the driver's ticks fell behind real time.
     public mutating func clockStalled() {
         engine.clockStalled()

@@ -33,6 +33,8 @@ public final class RaftSimulation {
     public private(set) var responsesSent = 0
     public private(set) var bytesSent = 0
     private var leaseReadsOfEndedIncarnations: UInt64 = 0
+    /// Times a leader quiesced its group (see ``RaftConfiguration/quiesceAfterTicks``).
+    public private(set) var quiescences = 0
 
     let configurationTemplate: (NodeID) -> RaftConfiguration
     let snapshotPolicy: SnapshotPolicy
@@ -112,6 +114,10 @@ public final class RaftSimulation {
         /// Set while a step waits for its sync: like the host's executor, the node handles
         /// its events after the sync.
         var syncingUntil: VirtualTime?
+        /// Node-level liveness, as the host's per-node pings see it: when each peer was last
+        /// reachable, and which peers counted as alive at the last check.
+        var lastHeard: [NodeID: VirtualTime] = [:]
+        var alivePeers: Set<NodeID> = []
 
         init(id: NodeID) {
             self.id = id
@@ -242,7 +248,10 @@ public final class RaftSimulation {
         switch event {
         case .tick(let id, let incarnation):
             guard let node = nodes[id], node.isUp, node.incarnation == incarnation else { return }
+            checkPeerLiveness(of: node)
+            let wasQuiescent = node.engine!.isQuiescent
             node.replica!.tick()
+            if !wasQuiescent && node.engine!.isQuiescent { quiescences += 1 }
             flush(node)
             let interval = Double(tickInterval) * (clockSkew[id] ?? 1)
             events.schedule(at: now + VirtualTime(max(1, interval)), .tick(id, incarnation: incarnation))
@@ -373,6 +382,24 @@ public final class RaftSimulation {
             return
         }
         events.schedule(at: now + delay, .deliver(message))
+    }
+
+    /// The host's node-level liveness check: a peer is alive while it was reachable (up, not
+    /// stalled, linked) within an election timeout. When the set changes, quiescent groups
+    /// wake, as the host wakes them (``RaftEngine/wake()``).
+    private func checkPeerLiveness(of node: Node) {
+        let timeout = tickInterval * VirtualTime(configurationTemplate(node.id).electionTimeoutTicks)
+        var alive: Set<NodeID> = []
+        for peer in nodeIDs where peer != node.id {
+            if linkUp(node.id, peer), nodes[peer]?.isUp == true, (pausedUntil[peer].map { now >= $0 } ?? true) {
+                node.lastHeard[peer] = now
+            }
+            if let heard = node.lastHeard[peer], now - heard < timeout { alive.insert(peer) }
+        }
+        if alive != node.alivePeers {
+            node.alivePeers = alive
+            node.replica!.wake()
+        }
     }
 
     private func linkUp(_ a: NodeID, _ b: NodeID) -> Bool {
@@ -549,6 +576,8 @@ public final class RaftSimulation {
         node.replies = [:]
         node.incarnation += 1
         node.syncingUntil = nil
+        node.lastHeard = [:]
+        node.alivePeers = []
         node.storage.crash()
     }
 

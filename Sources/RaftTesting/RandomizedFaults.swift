@@ -21,6 +21,8 @@ public enum RandomizedFaults {
         public var transfers: Int
         /// Membership changes a leader accepted (whether or not they committed).
         public var membershipChanges: Int
+        /// Times a leader quiesced its idle group.
+        public var quiescences: Int
     }
 
     /// Runs one seed: builds its cluster and fault schedule, runs it with every invariant
@@ -51,6 +53,10 @@ public enum RandomizedFaults {
         // spare nodes only then), so the other seeds replay as they did before.
         var reconfigurations = SeededGenerator(seed: seed ^ 0x3E3B)
         let changesMembership = reconfigurations.next() % 3 == 0
+        // Quiescence on half of the seeds, from a generator of its own too: idle groups stop
+        // their heartbeats after a few idle ticks and wake on any request or liveness change.
+        var quiet = SeededGenerator(seed: seed ^ 0x9017)
+        let quiesceAfterTicks = quiet.next() % 2 == 0 ? Int(10 + quiet.next() % 40) : 0
         let sim = RaftSimulation(
             servers: servers,
             spares: changesMembership ? 2 : 0,
@@ -63,6 +69,7 @@ public enum RandomizedFaults {
                 $0.snapshotChunkBytes = 128
                 $0.maxInflightMessages = 4
                 $0.maxMessageBytes = maxMessageBytes
+                $0.quiesceAfterTicks = quiesceAfterTicks
                 if leaseReads {
                     $0.leaseTicks = RaftConfiguration.leaseTicks(
                         electionTimeoutTicks: $0.electionTimeoutTicks,
@@ -94,7 +101,10 @@ public enum RandomizedFaults {
             if sim.randomNumber(below: 3) == 0 {
                 sim.requestRead(randomNode()) { served in if served { reads += 1 } }
             }
-            sim.schedule(after: .milliseconds(5 + sim.randomNumber(below: 40)), clientStep)
+            // With quiescence the client goes quiet now and then, long enough for the group to
+            // quiesce, so faults also strike quiescent groups.
+            let quietPeriod = quiesceAfterTicks > 0 && quiet.next() % 6 == 0 ? 300 + quiet.next() % 1_500 : 0
+            sim.schedule(after: .milliseconds(5 + sim.randomNumber(below: 40) + quietPeriod), clientStep)
         }
         sim.schedule(after: 0, clientStep)
 
@@ -214,7 +224,8 @@ public enum RandomizedFaults {
             reads: reads,
             leaseReads: sim.leaseReadsServed,
             transfers: transfersStarted,
-            membershipChanges: membershipChanges
+            membershipChanges: membershipChanges,
+            quiescences: sim.quiescences
         )
     }
 }

@@ -36,6 +36,7 @@ private enum TransferKind: UInt8 {
     case timeoutNow = 0
     case vote = 1
     case removed = 2
+    case quiescingHeartbeat = 3
 }
 
 /// Smallest encoding of an `Entry`: term, index, kind and an empty data length.
@@ -88,7 +89,12 @@ extension Message {
                 output.writeWireByte(0)
             }
         case .heartbeat(let heartbeat):
-            output.writeWireByte(PayloadTag.heartbeat.rawValue)
+            if heartbeat.quiesce {
+                output.writeWireByte(PayloadTag.transfer.rawValue)
+                output.writeWireByte(TransferKind.quiescingHeartbeat.rawValue)
+            } else {
+                output.writeWireByte(PayloadTag.heartbeat.rawValue)
+            }
             output.writeWireInteger(heartbeat.commit)
             output.writeWireInteger(heartbeat.readRound)
         case .heartbeatResponse(let response):
@@ -176,12 +182,7 @@ extension Message {
                 )
             )
         case .heartbeat:
-            payload = .heartbeat(
-                Heartbeat(
-                    commit: try reader.readInteger(LogIndex.self, "heartbeat commit"),
-                    readRound: try reader.readInteger(UInt64.self, "heartbeat readRound")
-                )
-            )
+            payload = .heartbeat(try Heartbeat(from: &reader, quiesce: false))
         case .heartbeatResponse:
             payload = .heartbeatResponse(
                 HeartbeatResponse(readRound: try reader.readInteger(UInt64.self, "heartbeat response readRound"))
@@ -229,11 +230,23 @@ extension Message {
                 payload = .vote(request)
             case .removed:
                 payload = .removed
+            case .quiescingHeartbeat:
+                payload = .heartbeat(try Heartbeat(from: &reader, quiesce: true))
             case nil:
                 throw WireError(.badTag, "transfer kind \(rawKind) is unknown", offset: kindOffset)
             }
         }
         self.init(from: from, to: to, term: term, payload: payload)
+    }
+}
+
+extension Heartbeat {
+    fileprivate init(from reader: inout WireReader, quiesce: Bool) throws(WireError) {
+        self.init(
+            commit: try reader.readInteger(LogIndex.self, "heartbeat commit"),
+            readRound: try reader.readInteger(UInt64.self, "heartbeat readRound"),
+            quiesce: quiesce
+        )
     }
 }
 

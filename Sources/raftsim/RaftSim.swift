@@ -57,7 +57,8 @@ struct RaftSim: ParsableCommand {
             "randomized simulation (release): \(summary.seeds) seeds in \(String(format: "%.1f", elapsed)) s "
                 + "(\(String(format: "%.0f", Double(summary.seeds) / elapsed)) seeds/s on \(jobs) threads), "
                 + "\(summary.reads) linearizable reads confirmed, \(summary.leaseReads) of them from leases, "
-                + "\(summary.transfers) leadership transfers started, \(summary.membershipChanges) membership changes"
+                + "\(summary.transfers) leadership transfers started, \(summary.membershipChanges) membership changes, "
+                + "\(summary.quiescences) quiescent periods"
         )
     }
 }
@@ -70,6 +71,7 @@ private final class SeedRun: Sendable {
         var leaseReads: UInt64 = 0
         var transfers = 0
         var membershipChanges = 0
+        var quiescences = 0
         var failure: SimulationFailure?
         var finishedThreads = 0
     }
@@ -103,6 +105,7 @@ private final class SeedRun: Sendable {
                     $0.leaseReads += outcome.leaseReads
                     $0.transfers += outcome.transfers
                     $0.membershipChanges += outcome.membershipChanges
+                    $0.quiescences += outcome.quiescences
                 }
             } catch {
                 state.withLock { if $0.failure == nil { $0.failure = error } }

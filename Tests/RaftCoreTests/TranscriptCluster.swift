@@ -12,11 +12,13 @@ import RaftCore
 ///
 /// Commands (nodes are written `n1` or `1`; options are `key=value`):
 /// - `cluster voters=1,2,3 [election=10] [heartbeat=1] [prevote=true] [check-quorum=true]
-///   [max-msg-bytes=N] [manual-persist=1,2]`: fresh engines (random seed 0);
+///   [max-msg-bytes=N] [manual-persist=1,2] [quiesce=N]`: fresh engines (random seed 0);
 /// - `tick n1 [n2 ...] [times=N]`: ticks the nodes, handling output after every round;
 /// - `campaign n1`: ticks `n1` until its election timeout runs out and it asks for (pre-)votes;
 /// - `elect n1`: `campaign n1`, then `stabilize`; prints only the resulting `status`;
 /// - `propose n1 cmd [cmd ...]`: proposes the commands as one batch;
+/// - `read n1 id=R`: asks `n1` for a read point;
+/// - `wake n1 [n2 ...]`: the driver wakes quiescent nodes (a member's node changed liveness);
 /// - `transfer n1 to=n2`: asks `n1` to hand its leadership to `n2`;
 /// - `add-node n4`: starts a node that joins: it knows no members until the log tells it;
 /// - `membership n1 [voters=4,5] [learners=6] [remove=2]`: `n1` proposes one membership change
@@ -87,6 +89,8 @@ struct TranscriptCluster {
         case "campaign": try campaign(command)
         case "elect": try elect(command)
         case "propose": try propose(command)
+        case "read": try read(command)
+        case "wake": try wake(command)
         case "transfer": try transfer(command)
         case "add-node": try addNode(command)
         case "membership": try proposeMembership(command)
@@ -124,6 +128,7 @@ struct TranscriptCluster {
             configuration.preVote = try command.bool("prevote", default: true)
             configuration.checkQuorum = try command.bool("check-quorum", default: true)
             configuration.maxMessageBytes = try command.int("max-msg-bytes", default: configuration.maxMessageBytes)
+            configuration.quiesceAfterTicks = try command.int("quiesce", default: 0)
             guard configuration.heartbeatTicks >= 1, configuration.electionTimeoutTicks > configuration.heartbeatTicks
             else {
                 throw Failure(description: "needs 1 <= heartbeat < election")
@@ -194,6 +199,20 @@ struct TranscriptCluster {
             for id in targets { nodes[id]!.engine.tick() }
             handleOutputs()
         }
+    }
+
+    private mutating func wake(_ command: TranscriptCommand) throws(Failure) {
+        for id in try knownNodes(command.positionalNodes()) { nodes[id]!.engine.wake() }
+        handleOutputs()
+    }
+
+    private mutating func read(_ command: TranscriptCommand) throws(Failure) {
+        let id = try onlyNode(command)
+        let readID = UInt64(try command.int("id", default: 1))
+        if case .notLeader(let hint) = nodes[id]!.engine.requestRead(id: readID) {
+            lines.append("\(id) read refused: not leader (hint \(Render.name(hint)))")
+        }
+        handleOutputs()
     }
 
     private mutating func campaign(_ command: TranscriptCommand) throws(Failure) {
@@ -588,6 +607,7 @@ enum Render {
                 + "conflictIndex=\(response.conflictIndex) conflictTerm=\(name(response.conflictTerm))"
         case .heartbeat(let heartbeat):
             return "\(head) commit=\(heartbeat.commit) readRound=\(heartbeat.readRound)"
+                + (heartbeat.quiesce ? " quiesce" : "")
         case .heartbeatResponse(let response):
             return "\(head) readRound=\(response.readRound)"
         case .installSnapshot(let chunk):
@@ -605,6 +625,7 @@ enum Render {
         "\(engine.id) \(engine.role) term=\(engine.term) vote=\(name(engine.vote)) leader=\(name(engine.leader)) "
             + "commit=\(engine.commitIndex) applied=\(engine.appliedIndex) stable=\(engine.stableIndex) "
             + "last=\(position(engine.log.lastIndex, engine.log.lastTerm))"
+            + (engine.isQuiescent ? " quiescent" : "")
     }
 
     static func log(of engine: RaftEngine) -> String {

@@ -32,12 +32,14 @@ struct RandomizedFaultsTests {
         var leaseReads: UInt64 = 0
         var transfers = 0
         var membershipChanges = 0
+        var quiescences = 0
         while seedCount.map({ seeds < $0 }) ?? (Date().timeIntervalSince(started) < budget) {
             let outcome = try RandomizedFaults.run(seed: base + UInt64(seeds))
             reads += outcome.reads
             leaseReads += outcome.leaseReads
             transfers += outcome.transfers
             membershipChanges += outcome.membershipChanges
+            quiescences += outcome.quiescences
             seeds += 1
         }
         let elapsed = Date().timeIntervalSince(started)
@@ -45,7 +47,8 @@ struct RandomizedFaultsTests {
             "randomized simulation: \(seeds) seeds in \(String(format: "%.1f", elapsed)) s "
                 + "(\(String(format: "%.0f", Double(seeds) / elapsed)) seeds/s), "
                 + "\(reads) linearizable reads confirmed, \(leaseReads) of them from leases, "
-                + "\(transfers) leadership transfers started, \(membershipChanges) membership changes"
+                + "\(transfers) leadership transfers started, \(membershipChanges) membership changes, "
+                + "\(quiescences) quiescent periods"
         )
         return seeds
     }

@@ -161,7 +161,8 @@ struct FrameCodecTests {
         var append = header + [5] + Array(repeating: 0, count: 24) + [0, 0, 0, 1]
         append += Array(repeating: 0, count: 16) + [9, 0, 0, 0, 0]
         #expect(code(append) == .badTag)
-        #expect(code(header + [11, 3]) == .badTag)  // transfer kind 3
+        #expect(code(header + [11, 4]) == .badTag)  // transfer kind 4
+        #expect(code(header + [11, 3]) == .truncated)  // a quiescing heartbeat without its fields
         #expect(code(header + [11, 0, 0]) == .trailingBytes)  // timeoutNow has no fields
     }
 

@@ -54,6 +54,7 @@ let samplePayloads: [Message.Payload] = [
     .appendResponse(AppendResponse(success: false, matchIndex: 41, conflictIndex: 30, conflictTerm: 4)),
     .appendResponse(AppendResponse(success: false, matchIndex: 41, conflictIndex: 12, conflictTerm: nil)),
     .heartbeat(Heartbeat(commit: 12, readRound: 3)),
+    .heartbeat(Heartbeat(commit: 12, readRound: 3, quiesce: true)),
     .heartbeatResponse(HeartbeatResponse(readRound: 3)),
     .installSnapshot(
         SnapshotChunk(
