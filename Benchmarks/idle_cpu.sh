@@ -3,9 +3,10 @@
 # loopback with a generated cluster.yaml of N key/value groups, lets the elections settle,
 # then reads utime+stime of each process from /proc/<pid>/stat over a window and prints the
 # share of one core each node used. Nothing is written to the groups: this is the cost of
-# ticks and heartbeats alone.
+# ticks and heartbeats alone, or with quiescence (the default, `raft.quiesceAfter: 5s`) of the
+# node-level liveness pings once the groups went quiet.
 #
-#   Benchmarks/idle_cpu.sh [-b path/to/rafthost] [-w seconds] [-s settle-seconds] 1 100 1000
+#   Benchmarks/idle_cpu.sh [-b path/to/rafthost] [-w seconds] [-s settle-seconds] [-q quiesceAfter|off] 1 100 1000
 #
 # Default binary: the release build (`swift build -c release --product rafthost`).
 set -euo pipefail
@@ -13,11 +14,13 @@ set -euo pipefail
 bin=""
 window=20
 settle=15
-while getopts "b:w:s:" option; do
+quiesce=5s
+while getopts "b:w:s:q:" option; do
     case $option in
         b) bin=$OPTARG ;;
         w) window=$OPTARG ;;
         s) settle=$OPTARG ;;
+        q) quiesce=$OPTARG ;;
         *) exit 2 ;;
     esac
 done
@@ -43,7 +46,7 @@ cpu_ticks() { # utime + stime of a process, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
-printf "%-8s %-10s %-10s %-10s %s\n" groups n1 n2 n3 "(% of one core over ${window} s, after ${settle} s to elect)"
+printf "%-8s %-10s %-10s %-10s %s\n" groups n1 n2 n3 "(% of one core over ${window} s, after ${settle} s to elect; quiesceAfter: $quiesce)"
 for count in ${counts[@]}; do
     config="$work/cluster-$count.yaml"
     {
@@ -65,6 +68,7 @@ for count in ${counts[@]}; do
         echo "raft:"
         echo "  heartbeat: 50ms"
         echo "  electionTimeout: 500ms"
+        echo "  quiesceAfter: $quiesce"
         echo "storage:"
         echo "  fsync: always"
     } >"$config"
@@ -87,7 +91,12 @@ for count in ${counts[@]}; do
         used=$(($(cpu_ticks "${pids[$index]}") - ${start[$index]}))
         line+=$(printf " %-10s" "$(awk -v t="$used" -v hz="$ticks" -v w="$window" 'BEGIN { printf "%.1f%%", 100 * t / hz / w }')")
     done
-    echo "$line $leaders/$count groups led"
+    quiet=0
+    for i in 1 2 3; do
+        status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
+        quiet=$((quiet + $(grep -o '"quiescent" *: *true' <<<"$status" | wc -l || true)))
+    done
+    echo "$line $leaders/$count groups led, $quiet/$((3 * count)) replicas quiescent at the end"
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     pids=()

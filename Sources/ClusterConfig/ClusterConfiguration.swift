@@ -239,6 +239,11 @@ extension ClusterConfiguration {
         public var maxInflightMessages: Int
         /// `snapshotChunkSize` (default `1MiB`): the size of the pieces a snapshot is sent in.
         public var snapshotChunkSize: Int
+        /// `quiesceAfter` (default `5s`; `off` turns it off): a group with nothing to do for this
+        /// long stops its heartbeats and election timers until a request, a message or a change
+        /// in a member node's liveness wakes it, so idle groups cost no CPU. Nodes check each
+        /// other's liveness once per heartbeat, per node pair rather than per group. `nil` is off.
+        public var quiesceAfter: Duration?
 
         /// Creates the section from values; the defaults are those of a file without the keys.
         public init(
@@ -249,7 +254,8 @@ extension ClusterConfiguration {
             leaseReads: Bool = false,
             maxMessageSize: Int = 1 << 20,
             maxInflightMessages: Int = 256,
-            snapshotChunkSize: Int = 1 << 20
+            snapshotChunkSize: Int = 1 << 20,
+            quiesceAfter: Duration? = .seconds(5)
         ) {
             self.heartbeat = heartbeat
             self.electionTimeout = electionTimeout
@@ -259,6 +265,7 @@ extension ClusterConfiguration {
             self.maxMessageSize = maxMessageSize
             self.maxInflightMessages = maxInflightMessages
             self.snapshotChunkSize = snapshotChunkSize
+            self.quiesceAfter = quiesceAfter
         }
     }
 

@@ -226,7 +226,7 @@ struct ConfigurationDecoder {
             field,
             known: [
                 "heartbeat", "electionTimeout", "preVote", "checkQuorum", "leaseReads", "maxMessageSize",
-                "maxInflightMessages", "snapshotChunkSize",
+                "maxInflightMessages", "snapshotChunkSize", "quiesceAfter",
             ]
         )
         var raft = ClusterConfiguration.Raft()
@@ -283,6 +283,9 @@ struct ConfigurationDecoder {
             raft.maxInflightMessages = try positiveInteger(value)
         }
         if let value = section.optional("snapshotChunkSize") { raft.snapshotChunkSize = try positiveSize(value) }
+        if let value = section.optional("quiesceAfter") {
+            raft.quiesceAfter = try string(value, expected: "a duration or off") == "off" ? nil : try duration(value)
+        }
         return raft
     }
 

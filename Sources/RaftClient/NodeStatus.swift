@@ -25,6 +25,9 @@ package struct NodeStatus: Codable, Sendable, Hashable {
         package var replicationLag: [String: UInt64]?
         /// The latest leaders this node learned of, oldest first.
         package var leaderChanges: [LeaderChange]?
+        /// The group is idle and sends no heartbeats (`raft.quiesceAfter`). Absent from older
+        /// nodes.
+        package var quiescent: Bool?
 
         package init(
             name: String,
@@ -39,7 +42,8 @@ package struct NodeStatus: Codable, Sendable, Hashable {
             proposals: UInt64? = nil,
             reads: UInt64? = nil,
             replicationLag: [String: UInt64]? = nil,
-            leaderChanges: [LeaderChange]? = nil
+            leaderChanges: [LeaderChange]? = nil,
+            quiescent: Bool? = nil
         ) {
             self.name = name
             self.stateMachine = stateMachine
@@ -54,6 +58,7 @@ package struct NodeStatus: Codable, Sendable, Hashable {
             self.reads = reads
             self.replicationLag = replicationLag
             self.leaderChanges = leaderChanges
+            self.quiescent = quiescent
         }
 
         package func encode(to encoder: any Encoder) throws {
@@ -71,11 +76,12 @@ package struct NodeStatus: Codable, Sendable, Hashable {
             try container.encodeIfPresent(reads, forKey: .reads)
             try container.encodeIfPresent(replicationLag, forKey: .replicationLag)
             try container.encodeIfPresent(leaderChanges, forKey: .leaderChanges)
+            try container.encodeIfPresent(quiescent, forKey: .quiescent)
         }
 
         private enum CodingKeys: String, CodingKey {
             case name, stateMachine, role, term, leader, commitIndex, appliedIndex, lastIndex, snapshotIndex
-            case proposals, reads, replicationLag, leaderChanges
+            case proposals, reads, replicationLag, leaderChanges, quiescent
         }
     }
 

@@ -46,6 +46,10 @@ package enum Frame: Sendable, Hashable {
     case handshakeReject(reason: String)
     /// Type 0x10: `group u32 | message`. See `Message.encode(into:)` for the message layout.
     case raft(group: GroupID, message: Message)
+    /// Type 0x11, no body (protocol version 3): a node-level liveness ping, sent once per
+    /// heartbeat on each peer connection, so that quiescent groups need no heartbeats of their
+    /// own to notice a node that stopped answering.
+    case ping
     /// Type 0x20: `id u64 | group string | payload bytes`. The payload is the client protocol's.
     case clientRequest(id: UInt64, group: String, payload: [UInt8])
     /// Type 0x21: `id u64 | payload bytes`, answering the request with the same id.
@@ -60,6 +64,7 @@ private enum FrameType: UInt8 {
     case handshakeAccept = 0x02
     case handshakeReject = 0x03
     case raft = 0x10
+    case ping = 0x11
     case clientRequest = 0x20
     case clientResponse = 0x21
     case clientCredentials = 0x22
@@ -68,7 +73,7 @@ private enum FrameType: UInt8 {
 /// Encodes and decodes frames. Pure: no I/O and no NIO, so it can be tested and fuzzed cheaply.
 package struct FrameCodec: Sendable {
     /// The protocol version this build speaks. Peers with another version are rejected.
-    package static let protocolVersion: UInt16 = 2
+    package static let protocolVersion: UInt16 = 3
     /// "RAFT": the first bytes of every handshake body, so stray traffic fails at once.
     package static let magic: UInt32 = 0x5241_4654
     /// Size of the length prefix.
@@ -119,6 +124,8 @@ package struct FrameCodec: Sendable {
             output.writeWireByte(FrameType.raft.rawValue)
             output.writeWireInteger(group.rawValue)
             message.encode(into: &output)
+        case .ping:
+            output.writeWireByte(FrameType.ping.rawValue)
         case .clientRequest(let id, let group, let payload):
             output.writeWireByte(FrameType.clientRequest.rawValue)
             output.writeWireInteger(id)
@@ -223,6 +230,8 @@ package struct FrameCodec: Sendable {
         case .raft:
             let group = GroupID(try reader.readInteger(UInt32.self, "group id"))
             frame = .raft(group: group, message: try Message(from: &reader))
+        case .ping:
+            frame = .ping
         case .clientRequest:
             frame = .clientRequest(
                 id: try reader.readInteger(UInt64.self, "request id"),

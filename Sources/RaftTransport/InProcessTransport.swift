@@ -130,6 +130,14 @@ public final class InProcessTransportHub: Sendable {
     }
 
     /// Delivers one encoded raft frame; false when the link is down or the receiver is gone.
+    fileprivate func ping(from sender: NodeID) {
+        guard let ping = try? codec.encode(.ping) else { return }
+        let peers = state.withLock { $0.nodes.keys.filter { $0 != sender } }
+        for peer in peers {
+            _ = transfer(ping, from: sender, to: peer)
+        }
+    }
+
     private func transfer(_ frameBytes: [UInt8], from sender: NodeID, to receiver: NodeID) -> Bool {
         let link = Link(from: sender, to: receiver)
         return state.withLock { state in
@@ -154,6 +162,10 @@ public final class InProcessTransportHub: Sendable {
             case .deliver(let group, let message):
                 state.connections[link] = connection
                 return registry.deliver(message, group: group)
+            case .heard(let peer):
+                state.connections[link] = connection
+                registry.recordPing(from: peer)
+                return true
             case .drop:
                 state.connections[link] = connection
                 registry.update { $0.inboundDropped += 1 }
@@ -212,6 +224,14 @@ public final class InProcessTransport: PeerTransport {
 
     public func statistics() -> TransportStatistics {
         registry.statistics()
+    }
+
+    public func pingPeers() {
+        hub.ping(from: localNode)
+    }
+
+    public func lastPings() -> [NodeID: ContinuousClock.Instant] {
+        registry.lastPings()
     }
 
     /// Detaches from the hub (as if the process stopped) and finishes every inbox.

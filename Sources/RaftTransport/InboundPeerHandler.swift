@@ -99,6 +99,8 @@ final class InboundPeerHandler: ChannelInboundHandler {
             write(reply, context: context)
         case .deliver(let group, let message):
             registry.deliver(message, group: group)
+        case .heard(let peer):
+            registry.recordPing(from: peer)
         case .drop(let reason):
             registry.update { $0.inboundDropped += 1 }
             logger.debug("Dropped misaddressed message", metadata: ["reason": "\(reason)"])

@@ -112,6 +112,16 @@ public final class NIOPeerTransport: PeerTransport {
         registry.statistics()
     }
 
+    public func pingPeers() {
+        for link in state.withLock({ Array($0.links.values) }) {
+            link.queue.enqueuePing()
+        }
+    }
+
+    public func lastPings() -> [NodeID: ContinuousClock.Instant] {
+        registry.lastPings()
+    }
+
     // MARK: Peers
 
     /// Adds a peer or changes its address. The next connection attempt uses the new address;
@@ -371,7 +381,7 @@ public final class NIOPeerTransport: PeerTransport {
                 registry.update { $0.protocolErrors += 1 }
                 logger.warning("Peer handshake failed", metadata: ["reason": "\(reason)"])
                 return false
-            case .write, .accept, .reject, .deliver, .drop, .none:
+            case .write, .accept, .reject, .deliver, .heard, .drop, .none:
                 return false
             }
             logger.info("Connected to peer", metadata: ["raft.address": "\(address)"])
@@ -417,14 +427,18 @@ public final class NIOPeerTransport: PeerTransport {
         allocator: ByteBufferAllocator
     ) async throws {
         while true {
-            let batch = await link.queue.next()
-            if batch.isEmpty {
+            guard let batch = await link.queue.next() else {
                 return
             }
-            var buffer = allocator.buffer(capacity: batch.reduce(0) { $0 + $1.message.approximateByteSize + 8 })
+            var buffer = allocator.buffer(
+                capacity: batch.messages.reduce(8) { $0 + $1.message.approximateByteSize + 8 }
+            )
+            if batch.ping {
+                try codec.encode(.ping, into: &buffer)
+            }
             var written: UInt64 = 0
             var tooLarge: UInt64 = 0
-            for (group, message) in batch {
+            for (group, message) in batch.messages {
                 do {
                     try codec.encode(.raft(group: group, message: message), into: &buffer)
                     written += 1

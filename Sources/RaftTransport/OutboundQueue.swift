@@ -9,10 +9,19 @@ import Synchronization
 /// One consumer takes everything queued at once, so a burst becomes one write and one flush.
 final class OutboundQueue: Sendable {
     typealias Element = (group: GroupID, message: Message)
-    private typealias Waiter = CheckedContinuation<[Element], Never>
+
+    /// What the consumer takes at once: the queued messages, and whether a liveness ping is
+    /// due (one at most, however many were asked for meanwhile).
+    struct Batch {
+        var messages: [Element]
+        var ping: Bool
+    }
+
+    private typealias Waiter = CheckedContinuation<Batch?, Never>
 
     private struct State {
         var buffer: CircularBuffer<Element>
+        var pingDue = false
         var waiter: Waiter?
     }
 
@@ -27,7 +36,7 @@ final class OutboundQueue: Sendable {
 
     /// Appends `messages`; returns how many queued messages were dropped to make room.
     func enqueue(_ messages: some Collection<Message>, group: GroupID) -> Int {
-        let (waiter, batch, dropped) = state.withLock { state -> (Waiter?, [Element], Int) in
+        let (waiter, batch, dropped) = state.withLock { state -> (Waiter?, Batch?, Int) in
             var dropped = 0
             for message in messages {
                 if state.buffer.count == capacity {
@@ -36,7 +45,7 @@ final class OutboundQueue: Sendable {
                 }
                 state.buffer.append((group, message))
             }
-            guard let waiter = state.waiter else { return (nil, [], dropped) }
+            guard let waiter = state.waiter else { return (nil, nil, dropped) }
             state.waiter = nil
             return (waiter, Self.drain(&state), dropped)
         }
@@ -44,22 +53,34 @@ final class OutboundQueue: Sendable {
         return dropped
     }
 
-    /// Waits for messages and takes all of them; returns an empty batch when the task is cancelled.
-    func next() async -> [Element] {
+    /// Asks for a liveness ping with the next write.
+    func enqueuePing() {
+        let (waiter, batch) = state.withLock { state -> (Waiter?, Batch?) in
+            state.pingDue = true
+            guard let waiter = state.waiter else { return (nil, nil) }
+            state.waiter = nil
+            return (waiter, Self.drain(&state))
+        }
+        waiter?.resume(returning: batch)
+    }
+
+    /// Waits for messages or a ping and takes everything queued; returns nil when the task is
+    /// cancelled.
+    func next() async -> Batch? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: Waiter) in
-                let batch: [Element]? = state.withLock { state in
-                    if !state.buffer.isEmpty {
-                        return Self.drain(&state)
+                let immediate: Batch?? = state.withLock { state in
+                    if !state.buffer.isEmpty || state.pingDue {
+                        return .some(Self.drain(&state))
                     }
                     if Task.isCancelled {
-                        return []
+                        return .some(nil)
                     }
                     state.waiter = continuation
                     return nil
                 }
-                if let batch {
-                    continuation.resume(returning: batch)
+                if let immediate {
+                    continuation.resume(returning: immediate)
                 }
             }
         } onCancel: {
@@ -67,12 +88,15 @@ final class OutboundQueue: Sendable {
                 defer { state.waiter = nil }
                 return state.waiter
             }
-            waiter?.resume(returning: [])
+            waiter?.resume(returning: nil)
         }
     }
 
-    private static func drain(_ state: inout State) -> [Element] {
-        defer { state.buffer.removeAll(keepingCapacity: true) }
-        return Array(state.buffer)
+    private static func drain(_ state: inout State) -> Batch {
+        defer {
+            state.buffer.removeAll(keepingCapacity: true)
+            state.pingDue = false
+        }
+        return Batch(messages: Array(state.buffer), ping: state.pingDue)
     }
 }

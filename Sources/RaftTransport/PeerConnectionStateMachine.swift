@@ -34,6 +34,8 @@ package struct PeerConnectionStateMachine: Sendable {
         case close(reason: String)
         /// Hand the message to the group's inbox.
         case deliver(group: GroupID, message: Message)
+        /// A liveness ping arrived from the peer: record that it is alive.
+        case heard(peer: NodeID)
         /// Drop this message (counted), keep the connection.
         case drop(reason: String)
         /// Nothing to do.
@@ -128,6 +130,7 @@ package struct PeerConnectionStateMachine: Sendable {
             }
 
         case .acceptorEstablished(let peer):
+            if case .ping = frame { return .heard(peer: peer) }
             guard case .raft(let group, let message) = frame else {
                 return close("expected raft frames, got a \(frame.kindName) frame")
             }
@@ -201,6 +204,7 @@ extension Frame {
         case .handshakeAccept: "handshake-accept"
         case .handshakeReject: "handshake-reject"
         case .raft: "raft"
+        case .ping: "ping"
         case .clientRequest: "client-request"
         case .clientResponse: "client-response"
         case .clientCredentials: "client-credentials"

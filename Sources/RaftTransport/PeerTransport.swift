@@ -44,6 +44,14 @@ public protocol PeerTransport: Sendable {
 
     /// Counters since the transport was created.
     func statistics() -> TransportStatistics
+
+    /// Sends a liveness ping (node-level, not per group) to every peer with a known address.
+    /// The driver calls it once per heartbeat; quiescent groups rely on it to notice a node that
+    /// stopped answering.
+    func pingPeers()
+
+    /// When a liveness ping last arrived from each peer (peers never heard from are absent).
+    func lastPings() -> [NodeID: ContinuousClock.Instant]
 }
 
 /// What a transport has done so far, for metrics and tests.
@@ -70,6 +78,7 @@ final class InboxRegistry: Sendable {
         var inboxes: [GroupID: AsyncStream<Message>.Continuation] = [:]
         var closed = false
         var statistics = TransportStatistics()
+        var lastPings: [NodeID: ContinuousClock.Instant] = [:]
     }
 
     private let state = Mutex(State())
@@ -131,6 +140,15 @@ final class InboxRegistry: Sendable {
 
     func statistics() -> TransportStatistics {
         state.withLock { $0.statistics }
+    }
+
+    func recordPing(from peer: NodeID) {
+        let now = ContinuousClock.now
+        state.withLock { $0.lastPings[peer] = now }
+    }
+
+    func lastPings() -> [NodeID: ContinuousClock.Instant] {
+        state.withLock { $0.lastPings }
     }
 
     /// Finishes every inbox; later `inbox(for:)` calls return finished streams.

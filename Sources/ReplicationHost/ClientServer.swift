@@ -101,7 +101,7 @@ package final class ClientServer: Sendable {
                     continue
                 }
                 guard case .clientRequest(let id, let groupName, let payload) = frame else {
-                    throw ProtocolViolation(description: "expected a client request frame, got \(frameKind(frame))")
+                    throw ProtocolViolation(description: "expected a client request frame, got \(frame.kindName)")
                 }
                 let reply: GroupExecutor.Reply = { response in
                     answersContinuation.yield(.clientResponse(id: id, payload: response.encoded()))
@@ -141,18 +141,6 @@ package final class ClientServer: Sendable {
                 }
                 executor.submit(request, reply: reply)
             }
-        }
-    }
-
-    private func frameKind(_ frame: Frame) -> String {
-        switch frame {
-        case .handshake: "handshake"
-        case .handshakeAccept: "handshakeAccept"
-        case .handshakeReject: "handshakeReject"
-        case .raft: "raft"
-        case .clientRequest: "clientRequest"
-        case .clientResponse: "clientResponse"
-        case .clientCredentials: "clientCredentials"
         }
     }
 }

@@ -37,6 +37,8 @@ public struct GroupStatus: Sendable, Hashable {
     public var membership: Membership
     /// The group removed this node: it no longer serves the group.
     public var isRemoved: Bool
+    /// The group is idle and quiescent: no heartbeats, no ticks (see `raft.quiesceAfter`).
+    public var isQuiescent: Bool
 }
 
 /// An operator's request to a group's leader (membership, leadership).
@@ -115,6 +117,8 @@ package final class GroupExecutor: Sendable {
 
     private enum Event: Sendable {
         case tick
+        /// A member node's liveness changed: a quiescent group wakes (``RaftEngine/wake()``).
+        case wake
         case message(Message)
         case request(ClientRequest, Reply)
         /// `handOff`: a leader first transfers its leadership (see ``GroupExecutor/stop(handingOffLeadership:)``).
@@ -204,6 +208,12 @@ package final class GroupExecutor: Sendable {
         currentStatus.withLock { $0 }
     }
 
+    /// Wakes the group if it is quiescent: the node's liveness check saw a member's node stop or
+    /// start answering (see ``RaftConfiguration/quiesceAfterTicks``).
+    package func wake() {
+        enqueue(.wake)
+    }
+
     /// Hands a client request to the group; `reply` is called exactly once, from the executor,
     /// with the answer or with a retryable error after the request timeout.
     package func submit(_ request: ClientRequest, reply: @escaping Reply) {
@@ -264,18 +274,22 @@ package final class GroupExecutor: Sendable {
                     enqueue(.message(message))
                 }
             }
-            // One timer per node (per process) for every group, not a sleeping task per group.
-            let ticker = SharedTicker.every(heartbeat)
-            let subscription = ticker.subscribe { [weak self] in self?.enqueue(.tick) }
+            // One timer per node (per process) for every group, not a sleeping task per group;
+            // a quiescent group leaves it.
+            var ticks = TickSubscription(ticker: SharedTicker.every(heartbeat)) { [weak self] in self?.enqueue(.tick) }
             defer {
-                ticker.unsubscribe(subscription)
+                ticks.set(active: false)
                 group.cancelAll()
             }
-            try await loop(&replica, tasks: &group)
+            try await loop(&replica, ticks: &ticks, tasks: &group)
         }
     }
 
-    private func loop(_ replica: inout Replica, tasks: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
+    private func loop(
+        _ replica: inout Replica,
+        ticks: inout TickSubscription,
+        tasks: inout ThrowingDiscardingTaskGroup<any Error>
+    ) async throws {
         var waiting: [UInt64: Waiting] = [:]
         var pendingAdmin: [PendingAdmin] = []
         defer {
@@ -344,6 +358,8 @@ package final class GroupExecutor: Sendable {
                     replica.tick()
                     lastTick = clock.now
                     ticked = true
+                case .wake:
+                    replica.wake()
                 case .message(let message):
                     replica.step(message)
                 case .request(let request, let reply):
@@ -476,6 +492,8 @@ package final class GroupExecutor: Sendable {
                 instruments.record(status)
                 nextInstrumentsRecord = clock.now.advanced(by: .seconds(1))
             }
+            // Nothing to count while quiescent: no timer, no election, no request to time out.
+            ticks.set(active: stopping || !replica.engine.isQuiescent || !waiting.isEmpty || !pendingAdmin.isEmpty)
             if Task.isCancelled { break }
             if stopping {
                 // A hand-off ends when the transfer does: this node stepped down, or the engine
@@ -810,7 +828,8 @@ package final class GroupExecutor: Sendable {
             replicationLag: engine.followerMatchIndexes.mapValues { lastIndex - min($0, lastIndex) },
             followerMatch: engine.followerMatchIndexes,
             membership: engine.membership,
-            isRemoved: engine.isRemoved
+            isRemoved: engine.isRemoved,
+            isQuiescent: engine.isQuiescent
         )
     }
 }

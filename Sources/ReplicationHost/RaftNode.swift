@@ -482,6 +482,9 @@ public final class RaftNode: Service {
         engine.maxMessageBytes = raft.maxMessageSize
         engine.maxInflightMessages = raft.maxInflightMessages
         engine.snapshotChunkBytes = raft.snapshotChunkSize
+        if let quiesceAfter = raft.quiesceAfter {
+            engine.quiesceAfterTicks = max(2, Int(quiesceAfter / raft.heartbeat))
+        }
         if raft.leaseReads {
             // The executor drops the lease when its ticks run more than one tick late.
             engine.leaseTicks = RaftConfiguration.leaseTicks(
@@ -504,6 +507,17 @@ public final class RaftNode: Service {
             throw HostError(.lifecycle, "the node was shut down")
         }
         var failure: (any Error)?
+        // Half an election timeout without a ping: a quiescent follower then starts its own
+        // election timer, so a dead leader is replaced within about 2.5 election timeouts.
+        let liveness = PeerLiveness(transport: transport, timeout: configuration.raft.electionTimeout / 2) {
+            [logger] stopped, started in
+            for peer in stopped.sorted() { logger.info("peer node stopped answering", metadata: ["raft.peer": "\(peer)"]) }
+            for peer in started.sorted() { logger.info("peer node is answering", metadata: ["raft.peer": "\(peer)"]) }
+            running.executors.forEach { $0.wake() }
+        }
+        let livenessTicker = SharedTicker.every(configuration.raft.heartbeat)
+        let livenessSubscription = livenessTicker.subscribe { liveness.check() }
+        defer { livenessTicker.unsubscribe(livenessSubscription) }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { group in

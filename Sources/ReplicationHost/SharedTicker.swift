@@ -65,3 +65,27 @@ final class SharedTicker: Sendable {
         }
     }
 }
+
+/// A group's subscription to a ``SharedTicker`` that it can leave and rejoin (a quiescent group
+/// needs no ticks).
+struct TickSubscription: ~Copyable {
+    let ticker: SharedTicker
+    let tick: @Sendable () -> Void
+    private var token: UInt64?
+
+    /// Subscribed from the start.
+    init(ticker: SharedTicker, tick: @escaping @Sendable () -> Void) {
+        self.ticker = ticker
+        self.tick = tick
+        token = ticker.subscribe(tick)
+    }
+
+    mutating func set(active: Bool) {
+        if active, token == nil {
+            token = ticker.subscribe(tick)
+        } else if !active, let current = token {
+            ticker.unsubscribe(current)
+            token = nil
+        }
+    }
+}

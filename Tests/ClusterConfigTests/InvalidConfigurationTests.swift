@@ -241,6 +241,13 @@ private let badFiles: [BadFile] = [
             + "(KiB, MiB, GiB, TiB, KB, MB, GB, TB), such as 1MiB"
     ),
     BadFile(
+        "quiescence after neither a duration nor off",
+        minimalYAML + "raft:\n  quiesceAfter: never\n",
+        .invalidDuration,
+        "cluster.yaml:11:17: raft.quiesceAfter: invalid duration 'never'; expected a number with a unit (ns, us, "
+            + "ms, s, m, h), such as 50ms or 1.5s"
+    ),
+    BadFile(
         "zero size",
         minimalYAML + "storage:\n  segmentSize: 0\n",
         .invalidSize,
@@ -436,7 +443,8 @@ func badFileIsRejectedWithItsPosition(_ file: BadFile) throws {
     }
     #expect(
         wholeFile.description == "cluster.yaml:14:3: raft.colour: unknown key; expected one of: heartbeat, "
-            + "electionTimeout, preVote, checkQuorum, leaseReads, maxMessageSize, maxInflightMessages, snapshotChunkSize"
+            + "electionTimeout, preVote, checkQuorum, leaseReads, maxMessageSize, maxInflightMessages, snapshotChunkSize, "
+            + "quiesceAfter"
     )
 }
 

@@ -60,6 +60,7 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
     #expect(config.raft.maxMessageSize == 1 << 20)
     #expect(config.raft.maxInflightMessages == 256)
     #expect(config.raft.snapshotChunkSize == 1 << 20)
+    #expect(config.raft.quiesceAfter == .seconds(5))
     #expect(config.storage.segmentSize == 64 << 20)
     #expect(config.http.maxBodySize == 1 << 20)
     #expect(config.requestTimeout == .seconds(5))
@@ -122,6 +123,7 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
           maxMessageSize: 1MB
           maxInflightMessages: 16
           snapshotChunkSize: 1.5KiB
+          quiesceAfter: off
         storage:
           fsync: never
           segmentSize: 1GiB
@@ -148,7 +150,8 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
                 leaseReads: true,
                 maxMessageSize: 1_000_000,
                 maxInflightMessages: 16,
-                snapshotChunkSize: 1536
+                snapshotChunkSize: 1536,
+                quiesceAfter: nil
             )
     )
     #expect(config.storage == .init(fsync: .never, segmentSize: 1 << 30))

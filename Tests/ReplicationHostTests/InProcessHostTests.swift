@@ -19,6 +19,8 @@ final class InProcessCluster {
     let configuration: ClusterConfiguration
     let hub: InProcessTransportHub
     private(set) var nodes: [String: RaftNode] = [:]
+    /// The transport of each node's latest start.
+    private(set) var transports: [String: InProcessTransport] = [:]
     private var tasks: [String: Task<Void, any Error>] = [:]
     /// The plugins the nodes serve.
     private let plugins: [any StateMachine.Type]
@@ -60,6 +62,7 @@ final class InProcessCluster {
     func start(_ id: String, logger: Logger) async throws -> RaftNode {
         let member = try #require(configuration.node(id: id))
         let transport = hub.makeTransport(for: NodeID(member.numericID))
+        transports[id] = transport
         let node = try RaftNode(
             configuration: configuration,
             node: id,

@@ -33,7 +33,8 @@ extension NodeStatus {
                     ),
                     leaderChanges: group.metrics.leaderChanges.map {
                         NodeStatus.LeaderChange(term: $0.term, leader: name($0.leader), at: $0.at)
-                    }
+                    },
+                    quiescent: group.isQuiescent
                 )
             }
         )

@@ -1,0 +1,41 @@
+import RaftCore
+import RaftTransport
+import Synchronization
+
+/// Node-level liveness: once per heartbeat the node pings every peer node (one small frame per
+/// node pair, whatever the number of groups) and compares who answered lately with the last
+/// check. A change wakes the quiescent groups (``GroupExecutor/wake()``), which send no
+/// heartbeats of their own and so cannot notice a leader's node that stopped answering.
+final class PeerLiveness: Sendable {
+    private let transport: any PeerTransport
+    /// A peer whose last ping is older than this counts as stopped.
+    private let timeout: Duration
+    private let alive = Mutex<Set<NodeID>>([])
+    private let changed: @Sendable (_ stopped: Set<NodeID>, _ started: Set<NodeID>) -> Void
+
+    init(
+        transport: any PeerTransport,
+        timeout: Duration,
+        changed: @escaping @Sendable (_ stopped: Set<NodeID>, _ started: Set<NodeID>) -> Void
+    ) {
+        self.transport = transport
+        self.timeout = timeout
+        self.changed = changed
+    }
+
+    /// The peers that answered within the timeout at the last check.
+    var alivePeers: Set<NodeID> { alive.withLock { $0 } }
+
+    /// Pings every peer, then reports the peers that stopped or started answering.
+    func check(now: ContinuousClock.Instant = .now) {
+        transport.pingPeers()
+        let current = Set(transport.lastPings().filter { now - $0.value < timeout }.keys)
+        let previous = alive.withLock { alive in
+            defer { alive = current }
+            return alive
+        }
+        if current != previous {
+            changed(previous.subtracting(current), current.subtracting(previous))
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ClusterConfig
+import KeyValueStore
+import LockService
+import RaftCore
+import RaftTransport
+import ReplicationHost
+import Testing
+
+@Suite("Quiescent groups on a host")
+struct QuiescenceHostTests {
+    @Test(
+        "idle groups go quiet on every node and send nothing; a write wakes them; a crashed quiescent leader is replaced"
+    )
+    func quiesceWakeAndFailover() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = InProcessCluster(
+            directory: directory,
+            groups: [
+                .init(name: "kv", stateMachine: KeyValueStore.name),
+                .init(name: "locks", stateMachine: LockService.name),
+            ],
+            raft: .init(
+                heartbeat: .milliseconds(50),
+                electionTimeout: .milliseconds(500),
+                quiesceAfter: .milliseconds(300)
+            )
+        )
+        let recorder = LogRecorder()
+        for id in ["n1", "n2", "n3"] { try await cluster.start(id, logger: recorder.logger(label: id)) }
+        do {
+            let put = try await cluster.submitToLeader(KV.put("k", "1", client: 1, sequence: 1), group: "kv")
+            #expect(KV.response(put) == .ok)
+            try await Self.waitUntilQuiescent(cluster)
+
+            // Quiet: over ten more liveness pings from every peer, not one Raft message moves.
+            let sent = cluster.transports.values.map { $0.statistics().messagesSent }.reduce(0, +)
+            let start = ContinuousClock.now
+            _ = try await eventually(within: .seconds(10), "ten more rounds of pings") {
+                cluster.transports.values.allSatisfy { transport in
+                    let pings = transport.lastPings()
+                    return pings.count == 2 && pings.values.allSatisfy { $0 > start + .milliseconds(500) }
+                } ? true : nil
+            }
+            let sentLater = cluster.transports.values.map { $0.statistics().messagesSent }.reduce(0, +)
+            #expect(sentLater == sent, "quiescent groups sent \(sentLater - sent) Raft messages")
+
+            // A write wakes the group, without an election.
+            let leader = try #require(cluster.leader(of: "kv"))
+            let term = try #require(leader.status().first { $0.name == "kv" }).term
+            let second = try await cluster.submitToLeader(KV.put("k", "2", client: 1, sequence: 2), group: "kv")
+            #expect(KV.response(second) == .ok)
+            #expect(leader.status().first { $0.name == "kv" }?.term == term)
+            #expect(leader.status().first { $0.name == "kv" }?.role == .leader)
+
+            // Quiet again, the leader's node dies: liveness wakes the others, who elect.
+            try await Self.waitUntilQuiescent(cluster)
+            try await cluster.crash(leader.node.id)
+            let successor = try await eventually(within: .seconds(10), "a new leader of kv") {
+                cluster.leader(of: "kv")
+            }
+            #expect(successor.node.id != leader.node.id)
+            let get = try await cluster.submitToLeader(KV.get("k"), group: "kv")
+            #expect(KV.response(get) == .value("2"))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    private static func waitUntilQuiescent(_ cluster: InProcessCluster) async throws {
+        _ = try await eventually(within: .seconds(10), "every group quiescent on every node") {
+            cluster.nodes.values.allSatisfy { $0.status().allSatisfy(\.isQuiescent) } ? true : nil
+        }
+    }
+}
