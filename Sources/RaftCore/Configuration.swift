@@ -41,9 +41,8 @@ public struct RaftConfiguration: Sendable, Hashable {
     /// idle group then costs nothing per tick. 0 (the default) turns quiescence off.
     ///
     /// Any request from a peer, a proposal or a read wakes the group again. A quiescent follower
-    /// cannot notice that its leader died, so the driver MUST call ``RaftEngine/wake()`` when a
-    /// member's node stops (or starts again) answering, from a liveness check it runs per node
-    /// rather than per group.
+    /// cannot notice that its leader died, so the driver MUST run a liveness check per node
+    /// (not per group) and call ``RaftEngine/livenessChanged(alive:)`` when its view changes.
     public var quiesceAfterTicks: Int = 0
     /// Seeds the generator behind the randomized election timeouts.
     public var randomSeed: UInt64 = 0

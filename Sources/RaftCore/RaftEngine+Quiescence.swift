@@ -7,8 +7,8 @@ extension RaftEngine {
     /// (it cannot tell how long its leader has been gone), a leader sends heartbeats again from
     /// its next tick on, which wakes its followers. Does nothing unless ``isQuiescent``.
     ///
-    /// The driver calls it when the liveness of a member's node changes; messages, proposals,
-    /// reads, transfers and membership changes call it themselves.
+    /// The driver may call it at any time (``livenessChanged(alive:)`` calls it when needed);
+    /// messages, proposals, reads, transfers and membership changes call it themselves.
     public mutating func wake() {
         guard isQuiescent else { return }
         isQuiescent = false
@@ -19,6 +19,20 @@ extension RaftEngine {
         // Check-quorum judges the next election timeout by the answers from now on.
         for peer in progress.keys {
             progress[peer]?.recentActive = false
+        }
+    }
+
+    /// The driver's node-level liveness check changed its view: `alive` are the peer nodes that
+    /// answer now. A quiescent follower wakes when its leader's node is not among them (so that
+    /// it counts towards an election again); a quiescent leader wakes when the voters alive no
+    /// longer make a quorum (so that check-quorum can step it down). Other changes need no wake:
+    /// a node that comes back campaigns, and its vote requests wake whom they reach.
+    public mutating func livenessChanged(alive: Set<NodeID>) {
+        guard isQuiescent else { return }
+        if role == .leader {
+            if membership.voteResult({ $0 == id || alive.contains($0) }) != .won { wake() }
+        } else if leader.map({ !alive.contains($0) }) ?? true {
+            wake()
         }
     }
 

@@ -117,10 +117,9 @@ public struct Replica: Sendable {
         engine.tick()
     }
 
-    /// See ``RaftEngine/wake()``: a member's node changed liveness (or the driver needs the
-    /// group awake).
-    public mutating func wake() {
-        engine.wake()
+    /// See ``RaftEngine/livenessChanged(alive:)``: the node-level liveness check's view changed.
+    public mutating func livenessChanged(alive: Set<NodeID>) {
+        engine.livenessChanged(alive: alive)
     }
 
     /// See ``RaftEngine/clockStalled()``: the driver's ticks fell behind real time.

@@ -385,8 +385,8 @@ public final class RaftSimulation {
     }
 
     /// The host's node-level liveness check: a peer is alive while it was reachable (up, not
-    /// stalled, linked) within an election timeout. When the set changes, quiescent groups
-    /// wake, as the host wakes them (``RaftEngine/wake()``).
+    /// stalled, linked) within an election timeout. Changes go to the engine as the host hands
+    /// them over (``RaftEngine/livenessChanged(alive:)``).
     private func checkPeerLiveness(of node: Node) {
         let timeout = tickInterval * VirtualTime(configurationTemplate(node.id).electionTimeoutTicks)
         var alive: Set<NodeID> = []
@@ -398,7 +398,7 @@ public final class RaftSimulation {
         }
         if alive != node.alivePeers {
             node.alivePeers = alive
-            node.replica!.wake()
+            node.replica!.livenessChanged(alive: alive)
         }
     }
 

@@ -117,8 +117,8 @@ package final class GroupExecutor: Sendable {
 
     private enum Event: Sendable {
         case tick
-        /// A member node's liveness changed: a quiescent group wakes (``RaftEngine/wake()``).
-        case wake
+        /// The node-level liveness check's view changed: the peer nodes answering now.
+        case liveness(alive: Set<NodeID>)
         case message(Message)
         case request(ClientRequest, Reply)
         /// `handOff`: a leader first transfers its leadership (see ``GroupExecutor/stop(handingOffLeadership:)``).
@@ -208,10 +208,11 @@ package final class GroupExecutor: Sendable {
         currentStatus.withLock { $0 }
     }
 
-    /// Wakes the group if it is quiescent: the node's liveness check saw a member's node stop or
-    /// start answering (see ``RaftConfiguration/quiesceAfterTicks``).
-    package func wake() {
-        enqueue(.wake)
+    /// Hands the node-level liveness check's new view to the group: a quiescent group wakes if
+    /// its leader's node (or a quorum of its voters) stopped answering
+    /// (``RaftEngine/livenessChanged(alive:)``).
+    package func livenessChanged(alive: Set<NodeID>) {
+        enqueue(.liveness(alive: alive))
     }
 
     /// Hands a client request to the group; `reply` is called exactly once, from the executor,
@@ -358,8 +359,8 @@ package final class GroupExecutor: Sendable {
                     replica.tick()
                     lastTick = clock.now
                     ticked = true
-                case .wake:
-                    replica.wake()
+                case .liveness(let alive):
+                    replica.livenessChanged(alive: alive)
                 case .message(let message):
                     replica.step(message)
                 case .request(let request, let reply):

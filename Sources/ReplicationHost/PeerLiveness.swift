@@ -4,19 +4,20 @@ import Synchronization
 
 /// Node-level liveness: once per heartbeat the node pings every peer node (one small frame per
 /// node pair, whatever the number of groups) and compares who answered lately with the last
-/// check. A change wakes the quiescent groups (``GroupExecutor/wake()``), which send no
-/// heartbeats of their own and so cannot notice a leader's node that stopped answering.
+/// check. A change goes to every group (``GroupExecutor/livenessChanged(alive:)``): quiescent
+/// groups send no heartbeats of their own, so they learn this way that a leader's node stopped
+/// answering.
 final class PeerLiveness: Sendable {
     private let transport: any PeerTransport
     /// A peer whose last ping is older than this counts as stopped.
     private let timeout: Duration
     private let alive = Mutex<Set<NodeID>>([])
-    private let changed: @Sendable (_ stopped: Set<NodeID>, _ started: Set<NodeID>) -> Void
+    private let changed: @Sendable (_ alive: Set<NodeID>, _ stopped: Set<NodeID>, _ started: Set<NodeID>) -> Void
 
     init(
         transport: any PeerTransport,
         timeout: Duration,
-        changed: @escaping @Sendable (_ stopped: Set<NodeID>, _ started: Set<NodeID>) -> Void
+        changed: @escaping @Sendable (_ alive: Set<NodeID>, _ stopped: Set<NodeID>, _ started: Set<NodeID>) -> Void
     ) {
         self.transport = transport
         self.timeout = timeout
@@ -35,7 +36,7 @@ final class PeerLiveness: Sendable {
             return alive
         }
         if current != previous {
-            changed(previous.subtracting(current), current.subtracting(previous))
+            changed(current, previous.subtracting(current), current.subtracting(previous))
         }
     }
 }

@@ -507,13 +507,18 @@ public final class RaftNode: Service {
             throw HostError(.lifecycle, "the node was shut down")
         }
         var failure: (any Error)?
-        // Half an election timeout without a ping: a quiescent follower then starts its own
-        // election timer, so a dead leader is replaced within about 2.5 election timeouts.
-        let liveness = PeerLiveness(transport: transport, timeout: configuration.raft.electionTimeout / 2) {
-            [logger] stopped, started in
-            for peer in stopped.sorted() { logger.info("peer node stopped answering", metadata: ["raft.peer": "\(peer)"]) }
-            for peer in started.sorted() { logger.info("peer node is answering", metadata: ["raft.peer": "\(peer)"]) }
-            running.executors.forEach { $0.wake() }
+        // An election timeout without a ping: a quiescent follower then starts its own election
+        // timer, so a dead leader is replaced within about three election timeouts. Shorter
+        // timeouts flap on a loaded machine, and every flap wakes groups for `quiesceAfter`.
+        let liveness = PeerLiveness(transport: transport, timeout: configuration.raft.electionTimeout) {
+            [logger] alive, stopped, started in
+            for peer in stopped.sorted() {
+                logger.info("peer node stopped answering", metadata: ["raft.peer": "\(peer)"])
+            }
+            for peer in started.sorted() {
+                logger.info("peer node is answering", metadata: ["raft.peer": "\(peer)"])
+            }
+            running.executors.forEach { $0.livenessChanged(alive: alive) }
         }
         let livenessTicker = SharedTicker.every(configuration.raft.heartbeat)
         let livenessSubscription = livenessTicker.subscribe { liveness.check() }

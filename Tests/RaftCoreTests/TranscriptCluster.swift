@@ -18,7 +18,8 @@ import RaftCore
 /// - `elect n1`: `campaign n1`, then `stabilize`; prints only the resulting `status`;
 /// - `propose n1 cmd [cmd ...]`: proposes the commands as one batch;
 /// - `read n1 id=R`: asks `n1` for a read point;
-/// - `wake n1 [n2 ...]`: the driver wakes quiescent nodes (a member's node changed liveness);
+/// - `wake n1 [n2 ...]`: the driver wakes quiescent nodes;
+/// - `liveness n1 [alive=n2,n3]`: `n1`'s driver reports the peer nodes that answer now;
 /// - `transfer n1 to=n2`: asks `n1` to hand its leadership to `n2`;
 /// - `add-node n4`: starts a node that joins: it knows no members until the log tells it;
 /// - `membership n1 [voters=4,5] [learners=6] [remove=2]`: `n1` proposes one membership change
@@ -91,6 +92,7 @@ struct TranscriptCluster {
         case "propose": try propose(command)
         case "read": try read(command)
         case "wake": try wake(command)
+        case "liveness": try liveness(command)
         case "transfer": try transfer(command)
         case "add-node": try addNode(command)
         case "membership": try proposeMembership(command)
@@ -203,6 +205,12 @@ struct TranscriptCluster {
 
     private mutating func wake(_ command: TranscriptCommand) throws(Failure) {
         for id in try knownNodes(command.positionalNodes()) { nodes[id]!.engine.wake() }
+        handleOutputs()
+    }
+
+    private mutating func liveness(_ command: TranscriptCommand) throws(Failure) {
+        let id = try onlyNode(command)
+        nodes[id]!.engine.livenessChanged(alive: Set(try command.nodes(option: "alive")))
         handleOutputs()
     }
 
