@@ -6,7 +6,10 @@
 # ticks and heartbeats alone, or with quiescence (the default, `raft.quiesceAfter: 5s`) of the
 # node-level liveness pings once the groups went quiet.
 #
-#   Benchmarks/idle_cpu.sh [-b path/to/rafthost] [-w seconds] [-s settle-seconds] [-q quiesceAfter|off] 1 100 1000
+#   Benchmarks/idle_cpu.sh [-b path/to/rafthost] [-w seconds] [-s settle-seconds] [-q quiesceAfter|off] [-f] 1 100 1000
+#
+# With -f, after the window n1 is killed (SIGKILL) and the script prints how long n2 and n3 took
+# until every group had a leader again (polled through /v1/status).
 #
 # Default binary: the release build (`swift build -c release --product rafthost`).
 set -euo pipefail
@@ -15,12 +18,14 @@ bin=""
 window=20
 settle=15
 quiesce=5s
-while getopts "b:w:s:q:" option; do
+failover=false
+while getopts "b:w:s:q:f" option; do
     case $option in
         b) bin=$OPTARG ;;
         w) window=$OPTARG ;;
         s) settle=$OPTARG ;;
         q) quiesce=$OPTARG ;;
+        f) failover=true ;;
         *) exit 2 ;;
     esac
 done
@@ -97,6 +102,28 @@ for count in ${counts[@]}; do
         quiet=$((quiet + $(grep -o '"quiescent" *: *true' <<<"$status" | wc -l || true)))
     done
     echo "$line $leaders/$count groups led, $quiet/$((3 * count)) replicas quiescent at the end"
+    if $failover; then
+        led_by_n1=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 21))/v1/status" | grep -o '"role" *: *"leader"' | wc -l || true)
+        killed=$(date +%s.%N)
+        kill -9 "${pids[0]}"
+        while true; do
+            led=0
+            for i in 2 3; do
+                status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
+                led=$((led + $(grep -o '"role" *: *"leader"' <<<"$status" | wc -l || true)))
+            done
+            elapsed=$(awk -v a="$killed" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+            if [ "$led" -ge "$count" ]; then
+                echo "         n1 killed (it led $led_by_n1 groups): every group led again after $elapsed s"
+                break
+            fi
+            if awk -v e="$elapsed" 'BEGIN { exit !(e > 60) }'; then
+                echo "         n1 killed (it led $led_by_n1 groups): only $led/$count groups led after $elapsed s"
+                break
+            fi
+            sleep 0.1
+        done
+    fi
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     pids=()
