@@ -106,6 +106,7 @@ for count in ${counts[@]}; do
         led_by_n1=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 21))/v1/status" | grep -o '"role" *: *"leader"' | wc -l || true)
         killed=$(date +%s.%N)
         kill -9 "${pids[0]}"
+        { wait "${pids[0]}"; } 2>/dev/null || true
         while true; do
             led=0
             for i in 2 3; do
