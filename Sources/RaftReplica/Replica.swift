@@ -463,25 +463,37 @@ public struct Replica: Sendable {
 }
 
 /// The replicated state of a group at one index, captured without serializing it.
+///
+/// Format version 2: magic, version, the plugin's name, the log time, the session table, then
+/// the plugin's snapshot to the end (version 1 prefixed it with its length, which a stream
+/// does not know in advance; both are read).
 public struct SnapshotCapture: Sendable {
     static let magic: UInt32 = 0x5248_534E  // "RHSN"
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
 
     public let index: LogIndex
     let appliedTime: UInt64
     let sessions: SessionTable
     let machine: StateMachineCapture
 
-    /// Encodes the capture: session table and plugin state. May run off the apply path.
+    /// Encodes the capture as one array: session table and plugin state. May run off the
+    /// apply path.
     public func serialize() throws -> [UInt8] {
-        var writer = BinaryWriter()
-        writer.writeUInt32(Self.magic)
-        writer.writeUInt8(Self.version)
-        writer.writeString(machine.name)
-        writer.writeVarint(appliedTime)
-        sessions.encode(to: &writer)
-        writer.writeBytes(try machine.serialize())
-        return writer.bytes
+        try SnapshotOutputStream.collect { try write(to: &$0) }
+    }
+
+    /// Encodes the capture to `stream`, the plugin's state streamed (see
+    /// ``StateMachine/writeSnapshot(to:)``). May run off the apply path.
+    public func write(to stream: inout SnapshotOutputStream) throws {
+        try stream.write {
+            $0.writeUInt32(Self.magic)
+            $0.writeUInt8(Self.version)
+            $0.writeString(machine.name)
+            $0.writeVarint(appliedTime)
+            sessions.encode(to: &$0)
+        }
+        try machine.write(to: &stream)
+        try stream.flush()
     }
 }
 
@@ -517,28 +529,46 @@ public struct SnapshotRestore: Sendable {
     }
 
     static func decode(_ snapshot: Snapshot, into machine: AnyStateMachine) throws -> State {
-        var reader = BinaryReader(snapshot.data)
-        let magic = try reader.readUInt32()
-        guard magic == SnapshotCapture.magic else {
-            throw ReplicaError(.invalidRequest, "snapshot \(snapshot.metadata.index) is not a RaftHost snapshot")
+        var stream = SnapshotInputStream(snapshot.data)
+        return try decode(&stream, index: snapshot.metadata.index, into: machine)
+    }
+
+    /// Decodes a snapshot from `stream`, read to its end, the plugin's state restored from the
+    /// stream (see ``StateMachine/init(snapshotStream:)``).
+    static func decode(_ stream: inout SnapshotInputStream, index: LogIndex, into machine: AnyStateMachine) throws -> State {
+        let (magic, version) = try stream.read { reader in
+            (try reader.readUInt32(), try reader.readUInt8())
         }
-        let version = try reader.readUInt8()
-        guard version == SnapshotCapture.version else {
+        guard magic == SnapshotCapture.magic else {
+            throw ReplicaError(.invalidRequest, "snapshot \(index) is not a RaftHost snapshot")
+        }
+        guard version == 1 || version == SnapshotCapture.version else {
             throw ReplicaError(.invalidRequest, "snapshot format version \(version) is not supported")
         }
-        let name = try reader.readString()
+        let name = try stream.read { try $0.readString() }
         guard name == machine.name else {
             throw ReplicaError(
                 .invalidRequest,
                 "snapshot holds state machine '\(name)' but this group runs '\(machine.name)'"
             )
         }
-        let time = try reader.readVarint()
-        let table = try SessionTable(from: &reader)
-        let machineBytes = try reader.readBytes()
-        try reader.finish()
+        let (time, table) = try stream.read { reader in
+            (try reader.readVarint(), try SessionTable(from: &reader))
+        }
+        if version == 1 {
+            let start = stream.offset
+            let length = try stream.read { try $0.readVarint() }
+            guard length == stream.remaining else {
+                throw BinaryDecodingError(
+                    code: .invalidValue,
+                    message: "state machine snapshot of \(length) byte(s) where \(stream.remaining) remain",
+                    offset: start
+                )
+            }
+        }
         var machine = machine
-        try machine.restore(from: machineBytes)
+        try machine.restore(from: &stream)
+        try stream.finish()
         return State(machine: machine, sessions: table, appliedTime: time)
     }
 }

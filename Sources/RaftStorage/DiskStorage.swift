@@ -122,10 +122,9 @@ public final class DiskStorage: PersistentStorage {
             return (store.options, store.path("compaction-\(number)" + Format.temporarySuffix))
         }
         do throws(StorageError) {
-            let bytes = Format.snapshotFile(snapshot)
-            try Store.writeSnapshotFile(bytes, to: temporaryPath, options: options)
+            let size = try Store.writeSnapshotFile(snapshot, to: temporaryPath, options: options)
             try mutate { (store) throws(StorageError) in
-                store.statistics.bytesWritten += bytes.count
+                store.statistics.bytesWritten += size
                 try store.saveSnapshot(snapshot, compacting: true, writtenTo: temporaryPath)
             }
         } catch {
@@ -353,16 +352,29 @@ struct Store: Sendable {
         }
     }
 
-    /// Writes a snapshot file's bytes to `path` and syncs it (the first two checkpoints).
-    static func writeSnapshotFile(_ bytes: [UInt8], to path: String, options: DiskStorage.Options) throws(StorageError) {
+    /// Writes `snapshot`'s file to `path` and syncs it (the first two checkpoints); returns its
+    /// size. The data is written from the snapshot's own array, never copied into a file image.
+    static func writeSnapshotFile(
+        _ snapshot: Snapshot,
+        to path: String,
+        options: DiskStorage.Options
+    ) throws(StorageError) -> Int {
         let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)
         defer { FileIO.close(fd) }
-        try FileIO.write(fd, bytes, at: 0, path: path)
+        var header = Format.snapshotHeader(snapshot.metadata, dataCount: snapshot.data.count)
+        let checksum = CRC32C.update(CRC32C.checksum(header), snapshot.data)
+        try FileIO.write(fd, header, at: 0, path: path)
+        try FileIO.write(fd, snapshot.data, at: Int64(header.count), path: path)
+        let trailerOffset = Int64(header.count + snapshot.data.count)
+        header.removeAll(keepingCapacity: true)
+        header.appendLittleEndian(checksum)
+        try FileIO.write(fd, header, at: trailerOffset, path: path)
         try options.checkpointHook?(.snapshotWritten)
         if options.fsync.syncs {
             try FileIO.dataSync(fd, path: path)
         }
         try options.checkpointHook?(.snapshotSynced)
+        return Int(trailerOffset) + 4
     }
 
     /// Stores `snapshot`: writes its file (unless `writtenTo` names a synced temporary file that
@@ -383,10 +395,8 @@ struct Store: Sendable {
             size = Format.snapshotFileSize(snapshot)
         } else {
             temporaryPath = finalPath + Format.temporarySuffix
-            let bytes = Format.snapshotFile(snapshot)
-            try Self.writeSnapshotFile(bytes, to: temporaryPath, options: options)
-            statistics.bytesWritten += bytes.count
-            size = bytes.count
+            size = try Self.writeSnapshotFile(snapshot, to: temporaryPath, options: options)
+            statistics.bytesWritten += size
         }
         try FileIO.rename(temporaryPath, to: finalPath)
         try checkpoint(.snapshotRenamed)

@@ -109,20 +109,30 @@ enum Format {
     }
 
     static func snapshotFileSize(_ snapshot: Snapshot) -> Int {
-        40 + snapshot.metadata.membership.encoded.count + snapshot.data.count
+        snapshotHeaderSize(snapshot.metadata) + snapshot.data.count + 4
+    }
+
+    static func snapshotHeaderSize(_ metadata: SnapshotMetadata) -> Int {
+        36 + metadata.membership.encoded.count
+    }
+
+    /// Everything in a snapshot file before its data, the data's length included.
+    static func snapshotHeader(_ metadata: SnapshotMetadata, dataCount: Int) -> [UInt8] {
+        var bytes = snapshotMagic
+        bytes.appendLittleEndian(snapshotVersion)
+        bytes.appendLittleEndian(UInt16(0))
+        bytes.appendLittleEndian(metadata.index)
+        bytes.appendLittleEndian(metadata.term)
+        let membership = metadata.membership.encoded
+        bytes.appendLittleEndian(UInt32(membership.count))
+        bytes.append(contentsOf: membership)
+        bytes.appendLittleEndian(UInt64(dataCount))
+        return bytes
     }
 
     static func snapshotFile(_ snapshot: Snapshot) -> [UInt8] {
-        var bytes = snapshotMagic
+        var bytes = snapshotHeader(snapshot.metadata, dataCount: snapshot.data.count)
         bytes.reserveCapacity(snapshotFileSize(snapshot))
-        bytes.appendLittleEndian(snapshotVersion)
-        bytes.appendLittleEndian(UInt16(0))
-        bytes.appendLittleEndian(snapshot.metadata.index)
-        bytes.appendLittleEndian(snapshot.metadata.term)
-        let membership = snapshot.metadata.membership.encoded
-        bytes.appendLittleEndian(UInt32(membership.count))
-        bytes.append(contentsOf: membership)
-        bytes.appendLittleEndian(UInt64(snapshot.data.count))
         bytes.append(contentsOf: snapshot.data)
         bytes.appendLittleEndian(CRC32C.checksum(bytes))
         return bytes
@@ -235,7 +245,8 @@ enum Format {
     }
 
     /// Decodes a snapshot file; the error text says what is wrong and where (byte offset).
-    static func decodeSnapshot(_ bytes: [UInt8]) -> Result<Snapshot, SnapshotProblem> {
+    /// The file's array becomes the snapshot's data in place, so a large file is held once.
+    static func decodeSnapshot(_ bytes: consuming [UInt8]) -> Result<Snapshot, SnapshotProblem> {
         guard bytes.count >= 40 else {
             return .failure(SnapshotProblem(message: "snapshot file is too short (\(bytes.count) bytes)", offset: 0))
         }
@@ -283,7 +294,9 @@ enum Format {
             )
         }
         let metadata = SnapshotMetadata(index: index, term: term, membership: membership)
-        return .success(Snapshot(metadata: metadata, data: Array(bytes[dataStart..<crcOffset])))
+        bytes.removeSubrange(crcOffset...)
+        bytes.removeSubrange(0..<dataStart)
+        return .success(Snapshot(metadata: metadata, data: bytes))
     }
 
     struct SnapshotProblem: Error {

@@ -1,0 +1,165 @@
+import Foundation
+import KeyValueStore
+import RaftCore
+import RaftReplica
+import RaftStorage
+import StateMachineAPI
+import Testing
+
+/// The key/value store with its byte-form snapshot refused: only a host that streams snapshots
+/// (``StateMachine/writeSnapshot(to:)``, ``StateMachine/init(snapshotStream:)``) can save and
+/// restore it.
+private struct StreamOnlyStore: StateMachine {
+    struct ByteFormUsed: Error {}
+
+    static let name = "StreamOnlyStore"
+    var store = KeyValueStore()
+
+    init() {}
+
+    mutating func apply(_ command: KeyValueStore.Command, context: ApplyContext) -> KeyValueStore.Response {
+        store.apply(command, context: context)
+    }
+
+    func query(_ query: KeyValueStore.Query, context: QueryContext) -> KeyValueStore.Response {
+        store.query(query, context: context)
+    }
+
+    func snapshot() throws -> [UInt8] { throw ByteFormUsed() }
+    init(snapshot: [UInt8]) throws { throw ByteFormUsed() }
+
+    func writeSnapshot(to stream: inout SnapshotOutputStream) throws {
+        try store.writeSnapshot(to: &stream)
+    }
+
+    init(snapshotStream stream: inout SnapshotInputStream) throws {
+        store = try KeyValueStore(snapshotStream: &stream)
+    }
+}
+
+@Suite("Streaming snapshots through the replica")
+struct StreamingSnapshotTests {
+    private static let voters = [NodeID(1), NodeID(2), NodeID(3)]
+
+    private static func leader(storage: some PersistentStorage) throws -> Replica {
+        var replica = try Replica(
+            configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
+            machine: AnyStateMachine(StreamOnlyStore()),
+            snapshotPolicy: .never
+        )
+        for _ in 0..<30 { replica.tick() }
+        _ = try replica.drive(storage: storage)
+        try #require(replica.engine.role == .leader)
+        for n in 1...300 {
+            let put = KeyValueStore.Command.put(key: "k\(n)", value: String(repeating: "v", count: n)).encoded()
+            replica.submitCommand(
+                Replica.ClientCommand(clientID: 1, sequence: UInt64(n), command: put),
+                requestID: UInt64(n),
+                now: UInt64(n)
+            )
+            _ = try replica.drive(storage: storage)
+        }
+        return replica
+    }
+
+    private static func contents(_ replica: Replica) -> [String: String]? {
+        replica.machine.unwrap(as: StreamOnlyStore.self)?.store.contents
+    }
+
+    @Test("a plugin whose byte form fails is snapshotted to disk, recovered and restored by streaming")
+    func streamOnlyPluginSurvivesDiskAndRestart() throws {
+        let directory = FileManager.default.temporaryDirectory.path + "/streaming-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let expected: [String: String]?
+        let snapshotIndex: LogIndex
+        do {
+            let storage = try DiskStorage(directory: directory)
+            var replica = try Self.leader(storage: storage)
+            let snapshot = try replica.takeSnapshot(into: storage)
+            snapshotIndex = snapshot.metadata.index
+            expected = Self.contents(replica)
+            try #require(expected?.count == 300)
+        }
+        let reopened = try DiskStorage(directory: directory)
+        let state = try reopened.load()
+        #expect(state.snapshot?.metadata.index == snapshotIndex)
+        let restarted = try Replica(
+            configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
+            machine: AnyStateMachine(StreamOnlyStore()),
+            persistentState: state,
+            snapshotPolicy: .never
+        )
+        #expect(restarted.appliedIndex == snapshotIndex)
+        #expect(Self.contents(restarted) == expected)
+    }
+
+    @Test("a snapshot of many chunks reaches a follower, which restores it by streaming")
+    func multiChunkInstallRestoresByStreaming() throws {
+        let leaderStorage = MemoryStorage()
+        var leader = try Self.leader(storage: leaderStorage)
+        let snapshot = try leader.takeSnapshot(into: leaderStorage)
+        let data = snapshot.data
+        let chunkSize = 1_000
+        try #require(data.count > 10 * chunkSize)
+        let metadata = SnapshotMetadata(index: snapshot.metadata.index, term: 1, voters: Self.voters)
+
+        var follower = try Replica(
+            configuration: RaftConfiguration(id: NodeID(2), voters: Self.voters),
+            machine: AnyStateMachine(StreamOnlyStore()),
+            snapshotPolicy: .never
+        )
+        let storage = MemoryStorage()
+        var restores: [SnapshotRestore] = []
+        for start in stride(from: 0, to: data.count, by: chunkSize) {
+            let chunk = SnapshotChunk(
+                metadata: metadata,
+                offset: UInt64(start),
+                totalSize: UInt64(data.count),
+                data: Array(data[start..<min(start + chunkSize, data.count)])
+            )
+            follower.step(Message(from: NodeID(1), to: NodeID(2), term: 1, payload: .installSnapshot(chunk)))
+            while follower.hasOutput {
+                let step = try follower.beginStep()
+                try step.persist(to: storage)
+                restores += try follower.finishStep(step).restore.map { [$0] } ?? []
+            }
+        }
+        let restore = try #require(restores.first)
+        #expect(restores.count == 1 && restore.snapshot.data == data)
+        _ = try follower.finishRestore(restore.run())
+        #expect(follower.appliedIndex == snapshot.metadata.index)
+        #expect(Self.contents(follower) == Self.contents(leader))
+    }
+
+    @Test("a snapshot of format version 1 (the plugin's state length-prefixed) is still restored")
+    func version1SnapshotsAreRead() throws {
+        let store = KeyValueStore(contents: ["a": "1", "b": "2"])
+        var writer = BinaryWriter()
+        writer.writeUInt32(0x5248_534E)
+        writer.writeUInt8(1)
+        writer.writeString(KeyValueStore.name)
+        writer.writeVarint(42)
+        writer.writeVarint(0)  // the session table: next sweep
+        writer.writeVarint(0)  // and no sessions
+        writer.writeBytes(try store.snapshot())
+        let metadata = SnapshotMetadata(index: 7, term: 1, voters: [NodeID(1)])
+        let replica = try Replica(
+            configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
+            machine: AnyStateMachine(KeyValueStore()),
+            persistentState: PersistentState(snapshot: Snapshot(metadata: metadata, data: writer.bytes)),
+            snapshotPolicy: .never
+        )
+        #expect(replica.machine.unwrap(as: KeyValueStore.self) == store)
+
+        var damaged = writer.bytes
+        damaged.append(0)
+        #expect(throws: (any Error).self) {
+            try Replica(
+                configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
+                machine: AnyStateMachine(KeyValueStore()),
+                persistentState: PersistentState(snapshot: Snapshot(metadata: metadata, data: damaged)),
+                snapshotPolicy: .never
+            )
+        }
+    }
+}
