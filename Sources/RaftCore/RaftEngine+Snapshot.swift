@@ -6,6 +6,21 @@ extension RaftEngine {
     /// it applied `index`. The driver MUST persist the returned snapshot before it removes
     /// the covered log prefix from storage.
     public mutating func compact(through index: LogIndex, snapshotData: [UInt8]) throws(RaftError) -> Snapshot {
+        try compact(through: index, snapshotData: SnapshotData(snapshotData))
+    }
+
+    /// What a snapshot through `index` would record (its entry's term, the membership in force
+    /// then), so that a driver can write the snapshot's file before ``compact(through:snapshotData:)``;
+    /// nil unless `index` is applied and not compacted yet.
+    public func snapshotMetadata(at index: LogIndex) -> SnapshotMetadata? {
+        guard index > log.snapshotIndex, index <= appliedIndex, let term = log.term(at: index) else { return nil }
+        return SnapshotMetadata(index: index, term: term, membership: membership(at: index))
+    }
+
+    /// Compacts the log through `index` into a snapshot whose bytes are `snapshotData` (in
+    /// memory, or a file the driver wrote). The driver MUST persist the returned snapshot
+    /// before it removes the covered log prefix from storage.
+    public mutating func compact(through index: LogIndex, snapshotData: SnapshotData) throws(RaftError) -> Snapshot {
         guard index > log.snapshotIndex else {
             throw RaftError(
                 .compactionBehindSnapshot,
@@ -57,7 +72,7 @@ extension RaftEngine {
             // We already hold the snapshot's last entry: keep the log, just learn the commit.
             commitIndex = metadata.index
         } else {
-            let installed = Snapshot(metadata: metadata, data: incoming.data)
+            let installed = Snapshot(metadata: metadata, data: SnapshotData(incoming.data))
             log.reset(toSnapshotIndex: metadata.index, term: metadata.term)
             membership = metadata.membership
             membershipIndex = metadata.index
@@ -124,6 +139,9 @@ extension RaftEngine {
         let data = transfer.snapshot.data
         let start = min(Int(transfer.offset), data.count)
         let end = min(start + configuration.snapshotChunkBytes, data.count)
+        // A source that fails to read (its storage failed) sends nothing: a lost chunk, which
+        // the transfer survives; the failed storage stops the node.
+        guard let bytes = try? data.read(start..<end) else { return }
         send(
             to: follower,
             .installSnapshot(
@@ -131,7 +149,7 @@ extension RaftEngine {
                     metadata: transfer.snapshot.metadata,
                     offset: UInt64(start),
                     totalSize: UInt64(data.count),
-                    data: Array(data[start..<end])
+                    data: bytes
                 )
             )
         )

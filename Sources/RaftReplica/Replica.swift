@@ -363,6 +363,26 @@ public struct Replica: Sendable {
         try engine.compact(through: capture.index, snapshotData: snapshotData)
     }
 
+    /// Compacts the log through the capture's index into a snapshot whose bytes were written
+    /// already (``RaftStorage/PersistentStorage/writeSnapshot(_:data:)``) with `metadata`.
+    public mutating func compact(
+        _ capture: SnapshotCapture,
+        metadata: SnapshotMetadata,
+        snapshotData: SnapshotData
+    ) throws -> Snapshot {
+        // The compacted prefix is committed and cannot change, so this only fails on misuse.
+        guard engine.snapshotMetadata(at: capture.index) == metadata else {
+            throw ReplicaError(.invalidRequest, "snapshot metadata \(metadata) does not match the log at \(capture.index)")
+        }
+        return try engine.compact(through: capture.index, snapshotData: snapshotData)
+    }
+
+    /// What the snapshot of `capture` records besides its bytes, for a driver that writes its
+    /// file before it compacts; nil if a newer snapshot was installed meanwhile.
+    public func snapshotMetadata(for capture: SnapshotCapture) -> SnapshotMetadata? {
+        engine.snapshotMetadata(at: capture.index)
+    }
+
     /// Whether a received snapshot is being restored: nothing is applied, no read is served
     /// and no snapshot is due until ``finishRestore(_:)``.
     public var isRestoring: Bool { restoring != nil }
@@ -529,7 +549,18 @@ public struct SnapshotRestore: Sendable {
     }
 
     static func decode(_ snapshot: Snapshot, into machine: AnyStateMachine) throws -> State {
-        var stream = SnapshotInputStream(snapshot.data)
+        var stream: SnapshotInputStream
+        if let bytes = snapshot.data.bytes {
+            stream = SnapshotInputStream(bytes)
+        } else {
+            // Streamed from its file in pieces, never read whole.
+            let data = snapshot.data
+            var offset = 0
+            stream = SnapshotInputStream(count: data.count) { count in
+                defer { offset += count }
+                return try data.read(offset..<offset + count)
+            }
+        }
         return try decode(&stream, index: snapshot.metadata.index, into: machine)
     }
 

@@ -112,14 +112,48 @@ public final class DiskStorage: PersistentStorage {
         try mutate { (store) throws(StorageError) in try store.saveSnapshot(snapshot, compacting: false) }
     }
 
+    /// Streams the snapshot's data into a temporary file and syncs it, without holding the
+    /// storage's lock: the returned data is read from that file, and ``compact(to:)`` of a
+    /// snapshot with it and `metadata` renames the file into place instead of writing it.
+    public func writeSnapshot(
+        _ metadata: SnapshotMetadata,
+        data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
+    ) throws -> SnapshotData {
+        let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
+            (store.options, store.path("compaction-\(compactions.add(1, ordering: .relaxed).newValue)" + Format.temporarySuffix))
+        }
+        do {
+            let file = try Store.writeSnapshotFile(metadata, to: temporaryPath, options: options, data: write)
+            return SnapshotData(source: file)
+        } catch {
+            try? FileIO.remove(temporaryPath)
+            throw error
+        }
+    }
+
     /// Writes and syncs the snapshot file without holding the storage's lock, the bulk of the
-    /// time for a large state, so that the log's appends and syncs go on meanwhile; then, under
-    /// the lock, renames it into place and rewrites the live log.
+    /// time for a large state, so that the log's appends and syncs go on meanwhile (unless
+    /// ``writeSnapshot(_:data:)`` wrote it already); then, under the lock, renames it into
+    /// place and rewrites the live log.
     public func compact(to snapshot: Snapshot) throws(StorageError) {
         let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
             try store.checkSnapshot(snapshot, compacting: true)
             let number = compactions.add(1, ordering: .relaxed).newValue
             return (store.options, store.path("compaction-\(number)" + Format.temporarySuffix))
+        }
+        if let file = snapshot.data.source as? SnapshotFileData, file.metadata == snapshot.metadata,
+            file.path.hasPrefix(directory + "/compaction-")
+        {
+            do throws(StorageError) {
+                try mutate { (store) throws(StorageError) in
+                    store.statistics.bytesWritten += Format.snapshotFileSize(snapshot)
+                    try store.saveSnapshot(snapshot, compacting: true, writtenTo: file.path)
+                }
+            } catch {
+                try? FileIO.remove(file.path)
+                throw error
+            }
+            return
         }
         do throws(StorageError) {
             let size = try Store.writeSnapshotFile(snapshot, to: temporaryPath, options: options)
@@ -352,31 +386,6 @@ struct Store: Sendable {
         }
     }
 
-    /// Writes `snapshot`'s file to `path` and syncs it (the first two checkpoints); returns its
-    /// size. The data is written from the snapshot's own array, never copied into a file image.
-    static func writeSnapshotFile(
-        _ snapshot: Snapshot,
-        to path: String,
-        options: DiskStorage.Options
-    ) throws(StorageError) -> Int {
-        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)
-        defer { FileIO.close(fd) }
-        var header = Format.snapshotHeader(snapshot.metadata, dataCount: snapshot.data.count)
-        let checksum = CRC32C.update(CRC32C.checksum(header), snapshot.data)
-        try FileIO.write(fd, header, at: 0, path: path)
-        try FileIO.write(fd, snapshot.data, at: Int64(header.count), path: path)
-        let trailerOffset = Int64(header.count + snapshot.data.count)
-        header.removeAll(keepingCapacity: true)
-        header.appendLittleEndian(checksum)
-        try FileIO.write(fd, header, at: trailerOffset, path: path)
-        try options.checkpointHook?(.snapshotWritten)
-        if options.fsync.syncs {
-            try FileIO.dataSync(fd, path: path)
-        }
-        try options.checkpointHook?(.snapshotSynced)
-        return Int(trailerOffset) + 4
-    }
-
     /// Stores `snapshot`: writes its file (unless `writtenTo` names a synced temporary file that
     /// holds it already), renames it into place, then rewrites the live log.
     mutating func saveSnapshot(_ snapshot: Snapshot, compacting: Bool, writtenTo: String? = nil) throws(StorageError) {
@@ -498,20 +507,5 @@ struct Store: Sendable {
             start = end
         }
         return result
-    }
-
-    static func readSnapshot(_ path: String) throws(StorageError) -> Snapshot {
-        switch Format.decodeSnapshot(try FileIO.readFile(path)) {
-        case .success(let snapshot):
-            return snapshot
-        case .failure(let problem):
-            throw StorageError(
-                .corruption,
-                "\(problem.message). The snapshot is the only copy of the state before the log; restore the "
-                    + "data directory from a backup, or remove it so the node receives a snapshot from the leader",
-                path: path,
-                offset: problem.offset
-            )
-        }
     }
 }

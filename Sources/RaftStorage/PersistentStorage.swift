@@ -33,6 +33,16 @@ public protocol PersistentStorage: AnyObject, Sendable {
     /// Makes every write so far durable.
     func sync() throws(StorageError)
 
+    /// Writes the data of a snapshot with `metadata`, which `write` streams to its sink piece by
+    /// piece, for a later `compact(to:)` of a snapshot with that metadata and the returned data.
+    /// Stores nothing yet. On disk the pieces go straight to a synced temporary file, which the
+    /// returned data is read from, so the whole state is never one array; the default collects
+    /// them in memory.
+    func writeSnapshot(
+        _ metadata: SnapshotMetadata,
+        data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
+    ) throws -> SnapshotData
+
     /// Bytes of hard state and log, not counting the snapshot: what a `maxraftstate` policy compares
     /// against. Includes writes not yet synced.
     var persistedRaftStateSize: Int { get }
@@ -42,6 +52,17 @@ public protocol PersistentStorage: AnyObject, Sendable {
 
     /// Counters for metrics and benchmarks.
     var statistics: StorageStatistics { get }
+}
+
+extension PersistentStorage {
+    public func writeSnapshot(
+        _ metadata: SnapshotMetadata,
+        data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
+    ) throws -> SnapshotData {
+        var bytes: [UInt8] = []
+        try write { bytes.append(contentsOf: $0) }
+        return SnapshotData(bytes)
+    }
 }
 
 /// Counters kept by a storage since it was opened.

@@ -75,7 +75,21 @@ struct StreamingSnapshotTests {
         do {
             let storage = try DiskStorage(directory: directory)
             var replica = try Self.leader(storage: storage)
-            let snapshot = try replica.takeSnapshot(into: storage)
+            // As the host does: the capture streams straight into the snapshot file.
+            let capture = replica.captureSnapshot()
+            let metadata = try #require(replica.snapshotMetadata(for: capture))
+            var peak = 0
+            let data = try storage.writeSnapshot(metadata) { sink in
+                try withoutActuallyEscaping(sink) { sink in
+                    var stream = SnapshotOutputStream(bufferSize: 4_096, sink: sink)
+                    try capture.write(to: &stream)
+                    peak = stream.peakBufferedBytes
+                }
+            }
+            #expect(data.count > 40_000 && peak < 4_096 + 400, "never more than a buffer in memory")
+            let snapshot = try replica.compact(capture, metadata: metadata, snapshotData: data)
+            try storage.compact(to: snapshot)
+            #expect(replica.engine.snapshot?.data.bytes == nil, "the engine's snapshot is read from its file")
             snapshotIndex = snapshot.metadata.index
             expected = Self.contents(replica)
             try #require(expected?.count == 300)
@@ -83,6 +97,7 @@ struct StreamingSnapshotTests {
         let reopened = try DiskStorage(directory: directory)
         let state = try reopened.load()
         #expect(state.snapshot?.metadata.index == snapshotIndex)
+        #expect(state.snapshot?.data.bytes == nil, "recovered from the file, restored as a stream")
         let restarted = try Replica(
             configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
             machine: AnyStateMachine(StreamOnlyStore()),
@@ -98,7 +113,7 @@ struct StreamingSnapshotTests {
         let leaderStorage = MemoryStorage()
         var leader = try Self.leader(storage: leaderStorage)
         let snapshot = try leader.takeSnapshot(into: leaderStorage)
-        let data = snapshot.data
+        let data = try snapshot.data.readAll()
         let chunkSize = 1_000
         try #require(data.count > 10 * chunkSize)
         let metadata = SnapshotMetadata(index: snapshot.metadata.index, term: 1, voters: Self.voters)
@@ -125,7 +140,7 @@ struct StreamingSnapshotTests {
             }
         }
         let restore = try #require(restores.first)
-        #expect(restores.count == 1 && restore.snapshot.data == data)
+        #expect(restores.count == 1 && restore.snapshot.data == SnapshotData(data))
         _ = try follower.finishRestore(restore.run())
         #expect(follower.appliedIndex == snapshot.metadata.index)
         #expect(Self.contents(follower) == Self.contents(leader))

@@ -1,0 +1,76 @@
+import Foundation
+import RaftCore
+import Testing
+
+@testable import RaftStorage
+
+/// Snapshots written by streaming their data into the file (``DiskStorage/writeSnapshot(_:data:)``)
+/// and read back from the file in pieces, never as one array.
+@Suite("Streamed snapshot files")
+struct StreamedSnapshotTests {
+    @Test("combining two CRCs gives the CRC of the concatenation")
+    func crcCombine() {
+        let bytes = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        for split in [0, 1, 7, 8, 9, 64, 299, 300] {
+            let combined = CRC32C.combine(
+                CRC32C.checksum(bytes[..<split]),
+                CRC32C.checksum(bytes[split...]),
+                secondLength: bytes.count - split
+            )
+            #expect(combined == CRC32C.checksum(bytes))
+        }
+    }
+
+    @Test("a streamed snapshot is compacted by renaming its file, and reloads from the file, not an array")
+    func streamedCompactionAndReload() throws {
+        try withTemporaryDirectory { directory in
+            let data = (0..<(3 * Store.snapshotPieceSize / 2)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let metadata = SnapshotMetadata(index: 20, term: 2, voters: [NodeID(1), NodeID(2), NodeID(3)])
+            do {
+                let storage = try DiskStorage(directory: directory)
+                try storage.append(makeEntries(1...25, term: 2))
+                try storage.sync()
+                let streamed = try storage.writeSnapshot(metadata) { sink in
+                    for start in stride(from: 0, to: data.count, by: 70_000) {
+                        try sink(Array(data[start..<min(start + 70_000, data.count)]))
+                    }
+                }
+                #expect(streamed.bytes == nil && streamed.count == data.count)
+                #expect(try streamed.read(100_000..<100_010) == Array(data[100_000..<100_010]))
+                let before = storage.statistics.bytesWritten
+                try storage.compact(to: Snapshot(metadata: metadata, data: streamed))
+                #expect(storage.statistics.bytesWritten - before < data.count + 1_000 + 25 * 100)
+                #expect(try fileNames(in: directory).allSatisfy { !$0.hasSuffix(".tmp") })
+                // Still readable through the open file after the rename.
+                #expect(try streamed.readAll() == data)
+            }
+            let reopened = try DiskStorage(directory: directory)
+            let loaded = try #require(try reopened.load().snapshot)
+            #expect(loaded.metadata == metadata)
+            #expect(loaded.data.bytes == nil, "read from the file on demand")
+            #expect(try loaded.data.readAll() == data)
+            // The same bytes as a snapshot file written from an array.
+            let written = try SnapshotFile.encode(Snapshot(metadata: metadata, data: data))
+            let path = try #require(try snapshotPaths(in: directory).first)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(written))
+        }
+    }
+
+    @Test("a streamed write that fails leaves no temporary file and stores nothing")
+    func failedStreamedWrite() throws {
+        struct PluginFailed: Error {}
+        try withTemporaryDirectory { directory in
+            let storage = try DiskStorage(directory: directory)
+            try storage.append(makeEntries(1...5, term: 1))
+            let metadata = SnapshotMetadata(index: 5, term: 1, voters: [NodeID(1)])
+            #expect(throws: PluginFailed.self) {
+                try storage.writeSnapshot(metadata) { sink in
+                    try sink([1, 2, 3])
+                    throw PluginFailed()
+                }
+            }
+            #expect(try fileNames(in: directory).allSatisfy { !$0.hasSuffix(".tmp") })
+            #expect(try storage.load().snapshot == nil)
+        }
+    }
+}
