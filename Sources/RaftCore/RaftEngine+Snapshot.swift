@@ -40,6 +40,15 @@ extension RaftEngine {
         return newSnapshot
     }
 
+    /// Swaps the bytes of the current snapshot for the same bytes held elsewhere (the file the
+    /// driver stored it in), so that a follower does not keep the array it received. Ignored
+    /// unless `metadata` and the count match the current snapshot.
+    public mutating func useStoredSnapshotData(_ data: SnapshotData, for metadata: SnapshotMetadata) {
+        guard var current = snapshot, current.metadata == metadata, current.data.count == data.count else { return }
+        current.data = data
+        snapshot = current
+    }
+
     // MARK: - Follower
 
     mutating func handleSnapshotChunk(from leaderID: NodeID, _ chunk: SnapshotChunk) {

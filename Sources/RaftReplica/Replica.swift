@@ -534,6 +534,13 @@ public struct SnapshotRestore: Sendable {
     /// The snapshot's last included index.
     public var index: LogIndex { snapshot.metadata.index }
 
+    /// The same restore reading the snapshot's bytes from `data` (its stored file), so that
+    /// the array received needs not be kept while it runs; `self` unless the counts match.
+    public func reading(_ data: SnapshotData) -> SnapshotRestore {
+        guard data.count == snapshot.data.count else { return self }
+        return SnapshotRestore(id: id, snapshot: Snapshot(metadata: snapshot.metadata, data: data), machine: machine)
+    }
+
     /// The restored state, not yet in place.
     struct State: Sendable {
         var machine: AnyStateMachine

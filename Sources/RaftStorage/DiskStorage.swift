@@ -168,6 +168,24 @@ public final class DiskStorage: PersistentStorage {
         }
     }
 
+    /// The stored snapshot file's data, read from the file (which was checked when written).
+    public func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData? {
+        try mutate { (store) throws(StorageError) in
+            guard let file = store.snapshot, file.metadata == metadata else { return nil }
+            let fd = try FileIO.open(file.path, O_RDONLY)
+            let offset = Format.snapshotHeaderSize(metadata)
+            return SnapshotData(
+                source: SnapshotFileData(
+                    fd: fd,
+                    path: file.path,
+                    offset: Int64(offset),
+                    count: Int(file.size) - offset - 4,
+                    metadata: metadata
+                )
+            )
+        }
+    }
+
     public func sync() throws(StorageError) {
         try mutate { (store) throws(StorageError) in try store.sync() }
     }

@@ -43,6 +43,10 @@ public protocol PersistentStorage: AnyObject, Sendable {
         data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
     ) throws -> SnapshotData
 
+    /// The data of the stored snapshot if it has `metadata`, read from where it is stored;
+    /// nil if it is not stored or is in memory anyway (the default).
+    func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData?
+
     /// Bytes of hard state and log, not counting the snapshot: what a `maxraftstate` policy compares
     /// against. Includes writes not yet synced.
     var persistedRaftStateSize: Int { get }
@@ -62,6 +66,10 @@ extension PersistentStorage {
         var bytes: [UInt8] = []
         try write { bytes.append(contentsOf: $0) }
         return SnapshotData(bytes)
+    }
+
+    public func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData? {
+        nil
     }
 }
 

@@ -655,7 +655,7 @@ package final class GroupExecutor: Sendable {
             transport.send(end.messages, group: groupID)
             answer(end.completions)
             if let started = end.restore {
-                restore = started
+                restore = try replica.readingStoredSnapshot(started, in: storage)
             }
             let applied = step.appliedBeforeSync.count + end.applied.count
             if applied > 0 {

@@ -123,7 +123,9 @@ struct StreamingSnapshotTests {
             machine: AnyStateMachine(StreamOnlyStore()),
             snapshotPolicy: .never
         )
-        let storage = MemoryStorage()
+        let directory = FileManager.default.temporaryDirectory.path + "/streaming-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let storage = try DiskStorage(directory: directory)
         var restores: [SnapshotRestore] = []
         for start in stride(from: 0, to: data.count, by: chunkSize) {
             let chunk = SnapshotChunk(
@@ -139,8 +141,12 @@ struct StreamingSnapshotTests {
                 restores += try follower.finishStep(step).restore.map { [$0] } ?? []
             }
         }
-        let restore = try #require(restores.first)
-        #expect(restores.count == 1 && restore.snapshot.data == SnapshotData(data))
+        let received = try #require(restores.first)
+        #expect(restores.count == 1 && received.snapshot.data == SnapshotData(data))
+        // The follower keeps the file it stored, not the array it received, and restores from it.
+        let restore = try follower.readingStoredSnapshot(received, in: storage)
+        #expect(restore.snapshot.data.bytes == nil && follower.engine.snapshot?.data.bytes == nil)
+        #expect(follower.engine.snapshot?.data == SnapshotData(data))
         _ = try follower.finishRestore(restore.run())
         #expect(follower.appliedIndex == snapshot.metadata.index)
         #expect(Self.contents(follower) == Self.contents(leader))
