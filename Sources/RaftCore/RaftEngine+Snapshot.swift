@@ -63,25 +63,33 @@ extension RaftEngine {
                 sendSnapshotResponse(to: leaderID, metadata, nextOffset: 0, done: false)
                 return
             }
-            incomingSnapshot = (metadata, [])
+            incomingSnapshot = (metadata, [], 0)
         }
-        guard var incoming = incomingSnapshot, chunk.offset == UInt64(incoming.data.count) else {
-            let expected = UInt64(incomingSnapshot?.data.count ?? 0)
+        guard var incoming = incomingSnapshot, chunk.offset == incoming.received else {
+            let expected = incomingSnapshot?.received ?? 0
             sendSnapshotResponse(to: leaderID, metadata, nextOffset: expected, done: false)
             return
         }
         incomingSnapshot = nil  // keeps `incoming.data` uniquely referenced while appending
-        incoming.data.append(contentsOf: chunk.data)
+        if configuration.driverStoresSnapshotChunks {
+            output.receivedSnapshotChunks.append(chunk)
+        } else {
+            incoming.data.append(contentsOf: chunk.data)
+        }
+        incoming.received += UInt64(chunk.data.count)
         guard chunk.isLast else {
             incomingSnapshot = incoming
-            sendSnapshotResponse(to: leaderID, metadata, nextOffset: UInt64(incoming.data.count), done: false)
+            sendSnapshotResponse(to: leaderID, metadata, nextOffset: incoming.received, done: false)
             return
         }
         if log.term(at: metadata.index) == metadata.term {
             // We already hold the snapshot's last entry: keep the log, just learn the commit.
             commitIndex = metadata.index
         } else {
-            let installed = Snapshot(metadata: metadata, data: SnapshotData(incoming.data))
+            let data =
+                configuration.driverStoresSnapshotChunks
+                ? SnapshotData.stored(count: Int(incoming.received)) : SnapshotData(incoming.data)
+            let installed = Snapshot(metadata: metadata, data: data)
             log.reset(toSnapshotIndex: metadata.index, term: metadata.term)
             membership = metadata.membership
             membershipIndex = metadata.index

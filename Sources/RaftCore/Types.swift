@@ -133,6 +133,26 @@ public struct SnapshotData: Sendable, Hashable {
         storage = .source(source)
     }
 
+    /// `count` bytes the driver stored (the chunks of a received snapshot) and has not handed
+    /// back yet: reading them fails.
+    public static func stored(count: Int) -> SnapshotData {
+        SnapshotData(source: StoredByDriver(count: count))
+    }
+
+    private final class StoredByDriver: SnapshotDataSource {
+        struct NotHandedBack: Error {}
+
+        let count: Int
+
+        init(count: Int) {
+            self.count = count
+        }
+
+        func read(_ range: Range<Int>) throws -> [UInt8] {
+            throw NotHandedBack()
+        }
+    }
+
     public var count: Int {
         switch storage {
         case .bytes(let bytes): bytes.count
@@ -143,6 +163,11 @@ public struct SnapshotData: Sendable, Hashable {
     /// The bytes if they are in memory.
     public var bytes: [UInt8]? {
         if case .bytes(let bytes) = storage { bytes } else { nil }
+    }
+
+    /// Whether these are the bytes of ``stored(count:)``, which only the driver has.
+    public var isStoredByDriver: Bool {
+        source is StoredByDriver
     }
 
     /// The source the bytes are read from, if they are not in memory.

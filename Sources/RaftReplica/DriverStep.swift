@@ -52,12 +52,17 @@ public struct DriverStep: Sendable {
 
     /// Whether ``write(to:)`` has anything to write.
     public var hasWrites: Bool {
-        output.snapshot != nil || !output.entries.isEmpty || output.hardState != nil
+        output.snapshot != nil || !output.receivedSnapshotChunks.isEmpty || !output.entries.isEmpty
+            || output.hardState != nil
     }
 
-    /// Writes the batch to `storage` in the order recovery expects: the snapshot (durable on
-    /// return), then the entries, then the hard state (buffered until the next sync).
+    /// Writes the batch to `storage` in the order recovery expects: the chunks of a snapshot
+    /// being received, the snapshot (durable on return), then the entries, then the hard state
+    /// (buffered until the next sync).
     public func write(to storage: some PersistentStorage) throws(StorageError) {
+        for chunk in output.receivedSnapshotChunks {
+            try storage.receiveSnapshotChunk(chunk)
+        }
         if let snapshot = output.snapshot {
             try storage.installSnapshot(snapshot)
         }

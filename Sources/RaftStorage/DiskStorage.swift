@@ -109,7 +109,20 @@ public final class DiskStorage: PersistentStorage {
     }
 
     public func installSnapshot(_ snapshot: Snapshot) throws(StorageError) {
-        try mutate { (store) throws(StorageError) in try store.saveSnapshot(snapshot, compacting: false) }
+        try mutate { (store) throws(StorageError) in
+            guard snapshot.data.isStoredByDriver else {
+                return try store.saveSnapshot(snapshot, compacting: false)
+            }
+            try store.checkSnapshot(snapshot, compacting: false)
+            let path = try store.finishIncomingSnapshot(snapshot)
+            try store.saveSnapshot(snapshot, compacting: false, writtenTo: path)
+        }
+    }
+
+    /// Writes the chunk into the file of the snapshot being received, `incoming-snapshot.tmp`,
+    /// whose header is known from the first chunk; ``installSnapshot(_:)`` syncs and renames it.
+    public func receiveSnapshotChunk(_ chunk: SnapshotChunk) throws(StorageError) {
+        try mutate { (store) throws(StorageError) in try store.receiveSnapshotChunk(chunk) }
     }
 
     /// Streams the snapshot's data into a temporary file and syncs it, without holding the
@@ -267,6 +280,8 @@ struct Store: Sendable {
     var log: LogWindow<RecordLocation>
     var hardState: HardState
     var snapshot: SnapshotFile?
+    /// The file of the snapshot being received from the leader, written chunk by chunk.
+    var incoming: IncomingSnapshot?
     var statistics = StorageStatistics()
     var failure: StorageError?
 
@@ -275,6 +290,10 @@ struct Store: Sendable {
     mutating func close() {
         guard let lock else {
             return
+        }
+        if let incoming {
+            FileIO.close(incoming.fd)
+            self.incoming = nil
         }
         for segment in segments {
             FileIO.close(segment.fd)

@@ -23,8 +23,15 @@ public protocol PersistentStorage: AnyObject, Sendable {
 
     /// Stores a snapshot received from the leader. The log prefix it covers is dropped; the entries
     /// after it are kept only if the log holds the snapshot's `(index, term)`, otherwise the whole
-    /// log is dropped (Raft §7). Durable on return.
+    /// log is dropped (Raft §7). Durable on return. A snapshot whose data is
+    /// ``RaftCore/SnapshotData/stored(count:)`` is made of the chunks received
+    /// (``receiveSnapshotChunk(_:)``).
     func installSnapshot(_ snapshot: Snapshot) throws(StorageError)
+
+    /// Stores the next chunk of a snapshot being received from the leader
+    /// (``RaftCore/RaftOutput/receivedSnapshotChunks``), not synced: a chunk at offset 0 starts a
+    /// new snapshot, any other continues the one being received (else `.invalidArgument`).
+    func receiveSnapshotChunk(_ chunk: SnapshotChunk) throws(StorageError)
 
     /// Stores a snapshot the local state machine captured at `snapshot.metadata.index`, which must be
     /// in the stored log with the same term, and removes the log prefix up to it. Durable on return.

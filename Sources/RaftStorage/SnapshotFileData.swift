@@ -168,3 +168,81 @@ extension Store {
         return Int(trailerOffset) + 4
     }
 }
+
+/// The snapshot file a follower writes as the chunks of its leader's snapshot arrive: header
+/// first (the first chunk gives the metadata and the size), data at each chunk's offset, the
+/// checksum kept as it goes.
+struct IncomingSnapshot: Sendable {
+    static let name = "incoming-snapshot" + Format.temporarySuffix
+
+    var fd: Int32
+    var path: String
+    var metadata: SnapshotMetadata
+    var totalSize: UInt64
+    var dataStart: Int64
+    var received: UInt64 = 0
+    var checksum: UInt32
+}
+
+extension Store {
+    mutating func receiveSnapshotChunk(_ chunk: SnapshotChunk) throws(StorageError) {
+        if chunk.offset == 0 {
+            if let previous = incoming {
+                FileIO.close(previous.fd)
+                incoming = nil
+            }
+            let path = path(IncomingSnapshot.name)
+            let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_TRUNC)
+            let header = Format.snapshotHeader(chunk.metadata, dataCount: Int(chunk.totalSize))
+            incoming = IncomingSnapshot(
+                fd: fd,
+                path: path,
+                metadata: chunk.metadata,
+                totalSize: chunk.totalSize,
+                dataStart: Int64(header.count),
+                checksum: CRC32C.checksum(header)
+            )
+            try FileIO.write(fd, header, at: 0, path: path)
+        }
+        guard var file = incoming, file.metadata == chunk.metadata, file.totalSize == chunk.totalSize,
+            file.received == chunk.offset, file.received + UInt64(chunk.data.count) <= file.totalSize
+        else {
+            throw StorageError(
+                .invalidArgument,
+                "snapshot chunk at offset \(chunk.offset) does not continue the one received",
+                path: path(IncomingSnapshot.name)
+            )
+        }
+        try FileIO.write(file.fd, chunk.data, at: file.dataStart + Int64(file.received), path: file.path)
+        file.checksum = CRC32C.update(file.checksum, chunk.data)
+        file.received += UInt64(chunk.data.count)
+        incoming = file
+        statistics.bytesWritten += chunk.data.count
+    }
+
+    /// Completes the received snapshot's file (checksum, sync: the first two checkpoints) and
+    /// returns its path, for ``saveSnapshot(_:compacting:writtenTo:)``.
+    mutating func finishIncomingSnapshot(_ snapshot: Snapshot) throws(StorageError) -> String {
+        guard let file = incoming, file.metadata == snapshot.metadata, file.received == file.totalSize,
+            file.totalSize == UInt64(snapshot.data.count)
+        else {
+            throw StorageError(
+                .invalidArgument,
+                "the chunks of snapshot \(snapshot.metadata.index) were not received",
+                path: path(IncomingSnapshot.name)
+            )
+        }
+        incoming = nil
+        defer { FileIO.close(file.fd) }
+        var trailer: [UInt8] = []
+        trailer.appendLittleEndian(file.checksum)
+        try FileIO.write(file.fd, trailer, at: file.dataStart + Int64(file.totalSize), path: file.path)
+        statistics.bytesWritten += Int(file.dataStart) + 4
+        try options.checkpointHook?(.snapshotWritten)
+        if options.fsync.syncs {
+            try FileIO.dataSync(file.fd, path: file.path)
+        }
+        try options.checkpointHook?(.snapshotSynced)
+        return file.path
+    }
+}

@@ -482,6 +482,8 @@ public final class RaftNode: Service {
         engine.maxMessageBytes = raft.maxMessageSize
         engine.maxInflightMessages = raft.maxInflightMessages
         engine.snapshotChunkBytes = raft.snapshotChunkSize
+        // Received chunks go straight to the storage's file, not into one array.
+        engine.driverStoresSnapshotChunks = true
         if raft.leaseReads {
             // The executor drops the lease when its ticks run more than one tick late.
             engine.leaseTicks = RaftConfiguration.leaseTicks(

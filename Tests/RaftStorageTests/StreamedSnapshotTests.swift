@@ -56,6 +56,48 @@ struct StreamedSnapshotTests {
         }
     }
 
+    @Test(
+        "received chunks are written to a file that installing syncs and renames; a gap is refused",
+        arguments: [true, false]
+    )
+    func receivedChunksInstall(onDisk: Bool) throws {
+        try withTemporaryDirectory { directory in
+            let storage: any PersistentStorage = onDisk ? try DiskStorage(directory: directory) : MemoryStorage()
+            try storage.append(makeEntries(1...3, term: 1))
+            let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let metadata = SnapshotMetadata(index: 30, term: 2, voters: [NodeID(1), NodeID(2), NodeID(3)])
+            func chunk(_ range: Range<Int>, _ metadata: SnapshotMetadata = metadata) -> SnapshotChunk {
+                SnapshotChunk(
+                    metadata: metadata,
+                    offset: UInt64(range.lowerBound),
+                    totalSize: UInt64(data.count),
+                    data: Array(data[range])
+                )
+            }
+            // A first transfer abandoned halfway, then one that continues at the wrong offset.
+            let older = SnapshotMetadata(index: 20, term: 2, voters: [NodeID(1)])
+            try storage.receiveSnapshotChunk(chunk(0..<4_000, older))
+            try storage.receiveSnapshotChunk(chunk(0..<4_000))
+            let gap = try #require(throws: StorageError.self) { try storage.receiveSnapshotChunk(chunk(5_000..<6_000)) }
+            #expect(gap.code == .invalidArgument)
+            try storage.receiveSnapshotChunk(chunk(4_000..<8_000))
+            try storage.receiveSnapshotChunk(chunk(8_000..<10_000))
+            try storage.installSnapshot(Snapshot(metadata: metadata, data: .stored(count: data.count)))
+
+            let stored = try #require(try storage.storedSnapshotData(for: metadata))
+            #expect(try stored.readAll() == data)
+            #expect(try storage.load().snapshot == Snapshot(metadata: metadata, data: data))
+            #expect(try storage.load().entries.isEmpty, "the log did not hold the snapshot's entry")
+            if onDisk {
+                #expect(stored.bytes == nil)
+                #expect(try fileNames(in: directory).allSatisfy { !$0.hasSuffix(".tmp") })
+                (storage as? DiskStorage)?.close()
+                let reopened = try DiskStorage(directory: directory)
+                #expect(try reopened.load().snapshot == Snapshot(metadata: metadata, data: data))
+            }
+        }
+    }
+
     @Test("a streamed write that fails leaves no temporary file and stores nothing")
     func failedStreamedWrite() throws {
         struct PluginFailed: Error {}

@@ -81,9 +81,10 @@ struct StreamingSnapshotHostTests {
             // About 45 KiB of state: a snapshot of a dozen chunks, which the leader takes past 16 KiB of log.
             try await put(300)
             let leader = try #require(cluster.nodes[leaderID])
-            let compacted = try await eventually(within: .seconds(20), "the leader compacting") { () -> LogIndex? in
+            // Snapshots run on one thread per process, shared with other tests: wait for a late one.
+            let compacted = try await eventually(within: .seconds(30), "the leader compacting") { () -> LogIndex? in
                 let status = leader.status()[0]
-                return status.snapshotIndex > 10 ? status.snapshotIndex : nil
+                return status.snapshotIndex > 200 ? status.snapshotIndex : nil
             }
 
             let followerLog = LogRecorder()
