@@ -3,39 +3,9 @@ import KeyValueStore
 import RaftCore
 import RaftReplica
 import RaftStorage
+import RaftTesting
 import StateMachineAPI
 import Testing
-
-/// The key/value store with its byte-form snapshot refused: only a host that streams snapshots
-/// (``StateMachine/writeSnapshot(to:)``, ``StateMachine/init(snapshotStream:)``) can save and
-/// restore it.
-private struct StreamOnlyStore: StateMachine {
-    struct ByteFormUsed: Error {}
-
-    static let name = "StreamOnlyStore"
-    var store = KeyValueStore()
-
-    init() {}
-
-    mutating func apply(_ command: KeyValueStore.Command, context: ApplyContext) -> KeyValueStore.Response {
-        store.apply(command, context: context)
-    }
-
-    func query(_ query: KeyValueStore.Query, context: QueryContext) -> KeyValueStore.Response {
-        store.query(query, context: context)
-    }
-
-    func snapshot() throws -> [UInt8] { throw ByteFormUsed() }
-    init(snapshot: [UInt8]) throws { throw ByteFormUsed() }
-
-    func writeSnapshot(to stream: inout SnapshotOutputStream) throws {
-        try store.writeSnapshot(to: &stream)
-    }
-
-    init(snapshotStream stream: inout SnapshotInputStream) throws {
-        store = try KeyValueStore(snapshotStream: &stream)
-    }
-}
 
 @Suite("Streaming snapshots through the replica")
 struct StreamingSnapshotTests {
@@ -44,7 +14,7 @@ struct StreamingSnapshotTests {
     private static func leader(storage: some PersistentStorage) throws -> Replica {
         var replica = try Replica(
             configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
-            machine: AnyStateMachine(StreamOnlyStore()),
+            machine: AnyStateMachine(StreamOnlyKeyValueStore()),
             snapshotPolicy: .never
         )
         for _ in 0..<30 { replica.tick() }
@@ -63,7 +33,7 @@ struct StreamingSnapshotTests {
     }
 
     private static func contents(_ replica: Replica) -> [String: String]? {
-        replica.machine.unwrap(as: StreamOnlyStore.self)?.store.contents
+        replica.machine.unwrap(as: StreamOnlyKeyValueStore.self)?.store.contents
     }
 
     @Test("a plugin whose byte form fails is snapshotted to disk, recovered and restored by streaming")
@@ -100,7 +70,7 @@ struct StreamingSnapshotTests {
         #expect(state.snapshot?.data.bytes == nil, "recovered from the file, restored as a stream")
         let restarted = try Replica(
             configuration: RaftConfiguration(id: NodeID(1), voters: [NodeID(1)]),
-            machine: AnyStateMachine(StreamOnlyStore()),
+            machine: AnyStateMachine(StreamOnlyKeyValueStore()),
             persistentState: state,
             snapshotPolicy: .never
         )
@@ -120,7 +90,7 @@ struct StreamingSnapshotTests {
 
         var follower = try Replica(
             configuration: RaftConfiguration(id: NodeID(2), voters: Self.voters),
-            machine: AnyStateMachine(StreamOnlyStore()),
+            machine: AnyStateMachine(StreamOnlyKeyValueStore()),
             snapshotPolicy: .never
         )
         let directory = FileManager.default.temporaryDirectory.path + "/streaming-\(UUID().uuidString)"

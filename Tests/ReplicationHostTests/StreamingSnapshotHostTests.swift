@@ -2,40 +2,11 @@ import ClusterConfig
 import KeyValueStore
 import RaftCore
 import RaftReplica
+import RaftTesting
 import StateMachineAPI
 import Testing
 
 @testable import ReplicationHost
-
-/// The key/value store with the byte form of its snapshot refused: a host that held a snapshot
-/// as one array made by `snapshot()`, or restored one with `init(snapshot:)`, would stop.
-struct StreamOnlyKeyValueStore: StateMachine {
-    struct ByteFormUsed: Error {}
-
-    static let name = "StreamOnlyKeyValueStore"
-    var store = KeyValueStore()
-
-    init() {}
-
-    mutating func apply(_ command: KeyValueStore.Command, context: ApplyContext) -> KeyValueStore.Response {
-        store.apply(command, context: context)
-    }
-
-    func query(_ query: KeyValueStore.Query, context: QueryContext) -> KeyValueStore.Response {
-        store.query(query, context: context)
-    }
-
-    func snapshot() throws -> [UInt8] { throw ByteFormUsed() }
-    init(snapshot: [UInt8]) throws { throw ByteFormUsed() }
-
-    func writeSnapshot(to stream: inout SnapshotOutputStream) throws {
-        try store.writeSnapshot(to: &stream)
-    }
-
-    init(snapshotStream stream: inout SnapshotInputStream) throws {
-        store = try KeyValueStore(snapshotStream: &stream)
-    }
-}
 
 @Suite("Streaming snapshots through the host")
 struct StreamingSnapshotHostTests {
