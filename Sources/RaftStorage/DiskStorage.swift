@@ -144,6 +144,12 @@ public final class DiskStorage: PersistentStorage {
         }
     }
 
+    public func discardSnapshot(_ data: SnapshotData) {
+        guard let file = data.source as? SnapshotFileData, file.path.hasPrefix(directory + "/compaction-") else { return }
+        // A leftover would only cost disk space until recovery removes it.
+        try? FileIO.remove(file.path)
+    }
+
     /// Writes and syncs the snapshot file without holding the storage's lock, the bulk of the
     /// time for a large state, so that the log's appends and syncs go on meanwhile (unless
     /// ``writeSnapshot(_:data:)`` wrote it already); then, under the lock, renames it into

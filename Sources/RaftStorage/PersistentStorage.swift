@@ -50,6 +50,10 @@ public protocol PersistentStorage: AnyObject, Sendable {
         data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
     ) throws -> SnapshotData
 
+    /// Forgets data that ``writeSnapshot(_:data:)`` wrote for a snapshot that will not be
+    /// stored (a newer one was installed meanwhile): on disk, removes its temporary file.
+    func discardSnapshot(_ data: SnapshotData)
+
     /// The data of the stored snapshot if it has `metadata`, read from where it is stored;
     /// nil if it is not stored or is in memory anyway (the default).
     func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData?
@@ -78,6 +82,8 @@ extension PersistentStorage {
     public func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData? {
         nil
     }
+
+    public func discardSnapshot(_ data: SnapshotData) {}
 }
 
 /// Counters kept by a storage since it was opened.

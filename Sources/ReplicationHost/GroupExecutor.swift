@@ -747,6 +747,7 @@ package final class GroupExecutor: Sendable {
         case .serialized(let index, .success(let serialized)):
             guard index > replica.engine.log.snapshotIndex else {
                 job = nil
+                storage.discardSnapshot(serialized.data)
                 logger.debug(
                     "snapshot dropped: a newer one was installed meanwhile",
                     metadata: ["raft.index": "\(index)", "raft.snapshotIndex": "\(replica.engine.log.snapshotIndex)"]

@@ -98,6 +98,19 @@ struct StreamedSnapshotTests {
         }
     }
 
+    @Test("a streamed snapshot discarded instead of compacted leaves no file")
+    func discardedStreamedSnapshot() throws {
+        try withTemporaryDirectory { directory in
+            let storage = try DiskStorage(directory: directory)
+            try storage.append(makeEntries(1...5, term: 1))
+            let metadata = SnapshotMetadata(index: 5, term: 1, voters: [NodeID(1)])
+            let data = try storage.writeSnapshot(metadata) { sink in try sink([1, 2, 3]) }
+            #expect(try fileNames(in: directory).contains { $0.hasSuffix(".tmp") })
+            storage.discardSnapshot(data)
+            #expect(try fileNames(in: directory).allSatisfy { !$0.hasSuffix(".tmp") })
+        }
+    }
+
     @Test("a streamed write that fails leaves no temporary file and stores nothing")
     func failedStreamedWrite() throws {
         struct PluginFailed: Error {}
