@@ -156,8 +156,8 @@ extension RaftEngine {
         let data = transfer.snapshot.data
         let start = min(Int(transfer.offset), data.count)
         let end = min(start + configuration.snapshotChunkBytes, data.count)
-        // A source that fails to read (its storage failed) sends nothing: a lost chunk, which
-        // the transfer survives; the failed storage stops the node.
+        // A source that fails to read (a disk error) sends nothing: a lost chunk, resent when
+        // heartbeat answers show the transfer stalled. The error stays out of the engine.
         guard let bytes = try? data.read(start..<end) else { return }
         send(
             to: follower,

@@ -10,14 +10,16 @@ public import StateMachineAPI
 ///    ``submitQuery(_:requestID:consistency:)``, and answer ``takeCompletions()``;
 /// 2. while ``hasOutput``: ``beginStep()``, persist, ``finishStep(_:)`` (``DriverStep`` says
 ///    what is sent, written and applied when; ``drive(storage:send:)`` does it all inline);
-/// 3. if ``snapshotDue(raftStateSize:)``: ``captureSnapshot()``, serialize the capture (off
-///    the apply path if it is large) and ``compact(_:snapshotData:)``, then store the returned
-///    snapshot, which drops the covered log prefix (``takeSnapshot(into:)`` does it inline).
+/// 3. if ``snapshotDue(raftStateSize:)``: ``captureSnapshot()``, stream the capture into the
+///    storage (``RaftStorage/PersistentStorage/writeSnapshot(_:data:)`` with
+///    ``snapshotMetadata(for:)``, off the apply path if it is large) and
+///    ``compact(_:metadata:snapshotData:)``, then store the returned snapshot, which drops the
+///    covered log prefix (``takeSnapshot(into:)`` does it inline).
 ///    A driver that serializes off its apply path keeps driving meanwhile; it compacts only if
 ///    the engine's snapshot is still older than the capture (a follower may have installed its
 ///    leader's meanwhile), and asks ``snapshotDue(raftStateSize:)`` again only once stored;
 /// 4. if a step ends with a ``StepEnd/restore`` (a follower installed its leader's snapshot):
-///    ``SnapshotRestore/run()`` it, at once or off the apply path, and hand the result to
+///    ``readingStoredSnapshot(_:in:)`` then ``SnapshotRestore/run()`` it, at once or off the apply path, and hand the result to
 ///    ``finishRestore(_:)``. Meanwhile the replica keeps stepping messages, but applies nothing,
 ///    serves no read and takes no snapshot: what is committed meanwhile is applied, in order,
 ///    by ``finishRestore(_:)``.
@@ -351,7 +353,7 @@ public struct Replica: Sendable {
     }
 
     /// The replicated state at ``appliedIndex``: a copy-on-write copy, cheap to take on the
-    /// apply path; serialize it with ``SnapshotCapture/serialize()`` wherever convenient.
+    /// apply path; write it with ``SnapshotCapture/write(to:)`` wherever convenient.
     /// Not while ``isRestoring`` (``snapshotDue(raftStateSize:)`` is false then, and reads wait).
     public func captureSnapshot() -> SnapshotCapture {
         SnapshotCapture(index: appliedIndex, appliedTime: appliedTime, sessions: sessions, machine: machine.capture())

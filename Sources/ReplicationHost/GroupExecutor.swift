@@ -692,8 +692,9 @@ package final class GroupExecutor: Sendable {
     }
 
     /// The `maxraftstate` policy, stage one: captures the state at the applied index on the
-    /// executor (a copy-on-write copy, O(1)) and serializes it on the snapshot thread, while the
-    /// executor goes on with ticks, messages, appends, commits and reads.
+    /// executor (a copy-on-write copy, O(1)) and streams it into the storage's snapshot file on
+    /// the snapshot thread, while the executor goes on with ticks, messages, appends, commits
+    /// and reads.
     private func startSnapshot(
         _ replica: inout Replica,
         tasks: inout ThrowingDiscardingTaskGroup<any Error>
