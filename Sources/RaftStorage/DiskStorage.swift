@@ -191,17 +191,7 @@ public final class DiskStorage: PersistentStorage {
     public func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData? {
         try mutate { (store) throws(StorageError) in
             guard let file = store.snapshot, file.metadata == metadata else { return nil }
-            let fd = try FileIO.open(file.path, O_RDONLY)
-            let offset = Format.snapshotHeaderSize(metadata)
-            return SnapshotData(
-                source: SnapshotFileData(
-                    fd: fd,
-                    path: file.path,
-                    offset: Int64(offset),
-                    count: Int(file.size) - offset - 4,
-                    metadata: metadata
-                )
-            )
+            return try file.openData()
         }
     }
 
@@ -269,6 +259,22 @@ struct Store: Sendable {
         var path: String
         var metadata: SnapshotMetadata
         var size: Int64
+        /// Where the data starts (after a header of the file's own format version).
+        var dataOffset: Int64
+
+        /// The file's data, read from it on demand (it was checked when written or recovered).
+        func openData() throws(StorageError) -> SnapshotData {
+            let fd = try FileIO.open(path, O_RDONLY)
+            return SnapshotData(
+                source: SnapshotFileData(
+                    fd: fd,
+                    path: path,
+                    offset: dataOffset,
+                    count: Int(size - dataOffset) - 4,
+                    metadata: metadata
+                )
+            )
+        }
     }
 
     /// Buffered records are written once the buffer reaches this size, even before `sync()`.
@@ -456,7 +462,13 @@ struct Store: Sendable {
         try checkpoint(.directorySynced)
 
         let replaced = self.snapshot
-        self.snapshot = SnapshotFile(seq: seq, path: finalPath, metadata: snapshot.metadata, size: Int64(size))
+        self.snapshot = SnapshotFile(
+            seq: seq,
+            path: finalPath,
+            metadata: snapshot.metadata,
+            size: Int64(size),
+            dataOffset: Int64(Format.snapshotHeaderSize(snapshot.metadata))
+        )
         log.rebase(index: index, term: snapshot.metadata.term)
         try rewriteLog(removing: replaced.map { [$0.path] } ?? [])
     }
@@ -505,7 +517,8 @@ struct Store: Sendable {
         try flush()
         var loaded: Snapshot?
         if let snapshot {
-            loaded = try Self.readSnapshot(snapshot.path)
+            // Checked when recovered or written: read from the file from now on, not again here.
+            loaded = Snapshot(metadata: snapshot.metadata, data: try snapshot.openData())
         }
         let entries = try readRecords(log.elements[...]).map(\.entry)
         return PersistentState(hardState: hardState, snapshot: loaded, entries: entries)

@@ -98,6 +98,42 @@ struct StreamedSnapshotTests {
         }
     }
 
+    @Test("a snapshot file of format version 1 (a voter list, a shorter header) is read from the right offset")
+    func version1SnapshotFile() throws {
+        try withTemporaryDirectory { directory in
+            let data = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+            let metadata = SnapshotMetadata(index: 5, term: 1, voters: [NodeID(1), NodeID(2)])
+            do {
+                let storage = try DiskStorage(directory: directory)
+                try storage.append(makeEntries(1...8, term: 1))
+                try storage.compact(to: Snapshot(metadata: metadata, data: data))
+            }
+            var file: [UInt8] = Array("RSNP".utf8)
+            func append<T: FixedWidthInteger>(_ value: T) {
+                withUnsafeBytes(of: value.littleEndian) { file.append(contentsOf: $0) }
+            }
+            append(UInt16(1))
+            append(UInt16(0))
+            append(UInt64(5))
+            append(UInt64(1))
+            append(UInt32(2))
+            append(UInt64(1))
+            append(UInt64(2))
+            append(UInt64(data.count))
+            file += data
+            append(CRC32C.checksum(file))
+            let path = try #require(try snapshotPaths(in: directory).first)
+            try Data(file).write(to: URL(fileURLWithPath: path))
+
+            let reopened = try DiskStorage(directory: directory)
+            #expect(reopened.snapshotSize == file.count)
+            let loaded = try #require(try reopened.load().snapshot)
+            #expect(loaded.metadata == metadata)
+            #expect(try loaded.data.readAll() == data)
+            #expect(try reopened.storedSnapshotData(for: metadata)?.readAll() == data)
+        }
+    }
+
     @Test("a streamed snapshot discarded instead of compacted leaves no file")
     func discardedStreamedSnapshot() throws {
         try withTemporaryDirectory { directory in
