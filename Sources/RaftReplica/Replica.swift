@@ -374,7 +374,10 @@ public struct Replica: Sendable {
     ) throws -> Snapshot {
         // The compacted prefix is committed and cannot change, so this only fails on misuse.
         guard engine.snapshotMetadata(at: capture.index) == metadata else {
-            throw ReplicaError(.invalidRequest, "snapshot metadata \(metadata) does not match the log at \(capture.index)")
+            throw ReplicaError(
+                .invalidRequest,
+                "snapshot metadata \(metadata) does not match the log at \(capture.index)"
+            )
         }
         return try engine.compact(through: capture.index, snapshotData: snapshotData)
     }
@@ -575,7 +578,11 @@ public struct SnapshotRestore: Sendable {
 
     /// Decodes a snapshot from `stream`, read to its end, the plugin's state restored from the
     /// stream (see ``StateMachine/init(snapshotStream:)``).
-    static func decode(_ stream: inout SnapshotInputStream, index: LogIndex, into machine: AnyStateMachine) throws -> State {
+    static func decode(
+        _ stream: inout SnapshotInputStream,
+        index: LogIndex,
+        into machine: AnyStateMachine
+    ) throws -> State {
         let (magic, version) = try stream.read { reader in
             (try reader.readUInt32(), try reader.readUInt8())
         }

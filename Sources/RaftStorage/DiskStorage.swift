@@ -133,7 +133,8 @@ public final class DiskStorage: PersistentStorage {
         data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
     ) throws -> SnapshotData {
         let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
-            (store.options, store.path("compaction-\(compactions.add(1, ordering: .relaxed).newValue)" + Format.temporarySuffix))
+            let number = compactions.add(1, ordering: .relaxed).newValue
+            return (store.options, store.path("compaction-\(number)" + Format.temporarySuffix))
         }
         do {
             let file = try Store.writeSnapshotFile(metadata, to: temporaryPath, options: options, data: write)
@@ -145,7 +146,9 @@ public final class DiskStorage: PersistentStorage {
     }
 
     public func discardSnapshot(_ data: SnapshotData) {
-        guard let file = data.source as? SnapshotFileData, file.path.hasPrefix(directory + "/compaction-") else { return }
+        guard let file = data.source as? SnapshotFileData, file.path.hasPrefix(directory + "/compaction-") else {
+            return
+        }
         // A leftover would only cost disk space until recovery removes it.
         try? FileIO.remove(file.path)
     }

@@ -293,11 +293,15 @@ enum Format {
             guard count <= (crcOffset - 36) / 8 else {
                 return .failure(SnapshotProblem(message: "voter count \(count) does not fit the file", offset: 24))
             }
-            membership = Membership(voters: (0..<count).map { NodeID(prefix.littleEndian(UInt64.self, at: 28 + 8 * $0)) })
+            membership = Membership(
+                voters: (0..<count).map { NodeID(prefix.littleEndian(UInt64.self, at: 28 + 8 * $0)) }
+            )
             dataLengthOffset = 28 + 8 * count
         } else {
             guard count <= crcOffset - 36 else {
-                return .failure(SnapshotProblem(message: "membership length \(count) does not fit the file", offset: 24))
+                return .failure(
+                    SnapshotProblem(message: "membership length \(count) does not fit the file", offset: 24)
+                )
             }
             do {
                 membership = try Membership(decoding: prefix[28..<(28 + count)])

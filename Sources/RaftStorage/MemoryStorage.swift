@@ -98,7 +98,10 @@ public final class MemoryStorage: PersistentStorage {
                 guard let incoming = state.incoming, incoming.metadata == snapshot.metadata,
                     incoming.bytes.count == snapshot.data.count
                 else {
-                    throw StorageError(.invalidArgument, "the chunks of snapshot \(snapshot.metadata.index) were not received")
+                    throw StorageError(
+                        .invalidArgument,
+                        "the chunks of snapshot \(snapshot.metadata.index) were not received"
+                    )
                 }
                 snapshot.data = SnapshotData(incoming.bytes)
                 state.incoming = nil
@@ -116,7 +119,10 @@ public final class MemoryStorage: PersistentStorage {
             guard var incoming = state.incoming, incoming.metadata == chunk.metadata,
                 UInt64(incoming.bytes.count) == chunk.offset
             else {
-                throw StorageError(.invalidArgument, "snapshot chunk at offset \(chunk.offset) does not continue the one received")
+                throw StorageError(
+                    .invalidArgument,
+                    "snapshot chunk at offset \(chunk.offset) does not continue the one received"
+                )
             }
             state.incoming = nil  // keeps the bytes uniquely referenced while appending
             incoming.bytes.append(contentsOf: chunk.data)

@@ -94,9 +94,9 @@ public struct AnyStateMachine: Sendable {
     public func capture() -> StateMachineCapture {
         switch base {
         case .typed(let machine):
-            StateMachineCapture(name: name, write: { (stream: inout SnapshotOutputStream) in
+            StateMachineCapture(name: name) { (stream: inout SnapshotOutputStream) in
                 try machine.writeSnapshot(to: &stream)
-            })
+            }
         case .dynamic(let machine):
             StateMachineCapture(name: name, serialized: Result { try machine.snapshot() })
         }
