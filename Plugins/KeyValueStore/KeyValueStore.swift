@@ -70,34 +70,46 @@ public struct KeyValueStore: StateMachine, Hashable {
 
     /// Format version 1: a version byte, the pair count, then each key and value as
     /// length-prefixed UTF-8, keys in ascending order so that equal stores give equal bytes.
-    public func snapshot() throws -> [UInt8] {
-        var writer = BinaryWriter()
-        writer.writeUInt8(Self.snapshotVersion)
-        writer.writeVarint(UInt64(storage.count))
-        for (key, value) in storage.sorted(by: { $0.key < $1.key }) {
-            writer.writeString(key)
-            writer.writeString(value)
+    /// Streamed, so a large store is never held as one array (``snapshot()`` collects it).
+    public func writeSnapshot(to stream: inout SnapshotOutputStream) throws {
+        try stream.write {
+            $0.writeUInt8(Self.snapshotVersion)
+            $0.writeVarint(UInt64(storage.count))
         }
-        return writer.bytes
+        // Sorting the keys alone costs a fraction of sorting the pairs, and values stay shared.
+        for key in storage.keys.sorted() {
+            try stream.write {
+                $0.writeString(key)
+                $0.writeString(storage[key]!)
+            }
+        }
     }
 
-    public init(snapshot: [UInt8]) throws {
-        var reader = BinaryReader(snapshot)
-        let version = try reader.readUInt8()
+    public init(snapshotStream stream: inout SnapshotInputStream) throws {
+        let version = try stream.read { try $0.readUInt8() }
         guard version == Self.snapshotVersion else {
-            throw reader.invalidValue("unsupported KeyValueStore snapshot version \(version)")
+            throw BinaryDecodingError(
+                code: .invalidValue,
+                message: "unsupported KeyValueStore snapshot version \(version)",
+                offset: stream.offset - 1
+            )
         }
         // Each pair takes at least two bytes: two empty strings.
-        let count = try reader.readCount(minimumElementSize: 2)
+        let count = try stream.readCount(minimumElementSize: 2)
         var storage: [String: String] = [:]
         storage.reserveCapacity(count)
         for _ in 0..<count {
-            let key = try reader.readString()
-            guard storage.updateValue(try reader.readString(), forKey: key) == nil else {
-                throw reader.invalidValue("duplicate key \"\(key)\" in KeyValueStore snapshot")
+            let (key, value) = try stream.read { reader in
+                (try reader.readString(), try reader.readString())
+            }
+            guard storage.updateValue(value, forKey: key) == nil else {
+                throw BinaryDecodingError(
+                    code: .invalidValue,
+                    message: "duplicate key \"\(key)\" in KeyValueStore snapshot",
+                    offset: stream.offset
+                )
             }
         }
-        try reader.finish()
         self.storage = storage
     }
 

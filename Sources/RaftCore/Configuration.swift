@@ -22,6 +22,11 @@ public struct RaftConfiguration: Sendable, Hashable {
     public var maxInflightMessages: Int = 256
     /// Bytes of snapshot data per InstallSnapshot chunk.
     public var snapshotChunkBytes: Int = 1 << 20
+    /// Whether the driver stores the chunks of a snapshot received from the leader
+    /// (``RaftOutput/receivedSnapshotChunks``) instead of the engine gathering them in memory;
+    /// the installed snapshot's data is then ``SnapshotData/stored(count:)`` until the driver
+    /// hands the stored bytes back (``RaftEngine/useStoredSnapshotData(_:for:)``).
+    public var driverStoresSnapshotChunks = false
     /// Bytes of proposed but uncommitted entries a leader accepts before refusing proposals
     /// (flow control); 0 means no limit.
     public var maxUncommittedBytes: Int = 64 << 20

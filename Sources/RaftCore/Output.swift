@@ -4,8 +4,9 @@
 /// `RaftReplica`: `Replica.beginStep()` takes a batch and says what to persist, send and apply,
 /// `Replica.finishStep(_:)` completes it once the batch is durable):
 ///
-/// - **Snapshot first.** If `snapshot` is set, install it durably before anything else in the
-///   batch: persist it (it replaces the stored log) and restore the state machine from it.
+/// - **Snapshot first.** Store `receivedSnapshotChunks`; if `snapshot` is set, install it
+///   durably before anything else in the batch: persist it (it replaces the stored log) and
+///   restore the state machine from it.
 /// - **Persist** `entries` (the first one replaces any stored entry at its index and
 ///   everything after it) and `hardState`. When `mustSync` is set the write must be synced
 ///   before the batch counts as durable; a batch that only moves the commit index may be
@@ -28,6 +29,10 @@ public struct RaftOutput: Sendable {
     public var hardState: HardState?
     /// A snapshot received from the leader that replaces the state machine and the log.
     public var snapshot: Snapshot?
+    /// Chunks of a snapshot being received, in order, for the driver to store before
+    /// `snapshot` (only with ``RaftConfiguration/driverStoresSnapshotChunks``): a chunk at offset
+    /// 0 starts a new snapshot. They need no sync; installing the snapshot syncs it.
+    public var receivedSnapshotChunks: [SnapshotChunk] = []
     public var entries: [Entry] = []
     public var messages: [Message] = []
     public var committedEntries: [Entry] = []
@@ -42,7 +47,7 @@ public struct RaftOutput: Sendable {
     public var mustSync = false
 
     public var isEmpty: Bool {
-        hardState == nil && snapshot == nil && entries.isEmpty && messages.isEmpty
+        hardState == nil && snapshot == nil && receivedSnapshotChunks.isEmpty && entries.isEmpty && messages.isEmpty
             && committedEntries.isEmpty && readStates.isEmpty && failedReads.isEmpty && softState == nil
     }
 }

@@ -6,6 +6,21 @@ extension RaftEngine {
     /// it applied `index`. The driver MUST persist the returned snapshot before it removes
     /// the covered log prefix from storage.
     public mutating func compact(through index: LogIndex, snapshotData: [UInt8]) throws(RaftError) -> Snapshot {
+        try compact(through: index, snapshotData: SnapshotData(snapshotData))
+    }
+
+    /// What a snapshot through `index` would record (its entry's term, the membership in force
+    /// then), so that a driver can write the snapshot's file before ``compact(through:snapshotData:)``;
+    /// nil unless `index` is applied and not compacted yet.
+    public func snapshotMetadata(at index: LogIndex) -> SnapshotMetadata? {
+        guard index > log.snapshotIndex, index <= appliedIndex, let term = log.term(at: index) else { return nil }
+        return SnapshotMetadata(index: index, term: term, membership: membership(at: index))
+    }
+
+    /// Compacts the log through `index` into a snapshot whose bytes are `snapshotData` (in
+    /// memory, or a file the driver wrote). The driver MUST persist the returned snapshot
+    /// before it removes the covered log prefix from storage.
+    public mutating func compact(through index: LogIndex, snapshotData: SnapshotData) throws(RaftError) -> Snapshot {
         guard index > log.snapshotIndex else {
             throw RaftError(
                 .compactionBehindSnapshot,
@@ -25,6 +40,15 @@ extension RaftEngine {
         return newSnapshot
     }
 
+    /// Swaps the bytes of the current snapshot for the same bytes held elsewhere (the file the
+    /// driver stored it in), so that a follower does not keep the array it received. Ignored
+    /// unless `metadata` and the count match the current snapshot.
+    public mutating func useStoredSnapshotData(_ data: SnapshotData, for metadata: SnapshotMetadata) {
+        guard var current = snapshot, current.metadata == metadata, current.data.count == data.count else { return }
+        current.data = data
+        snapshot = current
+    }
+
     // MARK: - Follower
 
     mutating func handleSnapshotChunk(from leaderID: NodeID, _ chunk: SnapshotChunk) {
@@ -39,25 +63,33 @@ extension RaftEngine {
                 sendSnapshotResponse(to: leaderID, metadata, nextOffset: 0, done: false)
                 return
             }
-            incomingSnapshot = (metadata, [])
+            incomingSnapshot = (metadata, [], 0)
         }
-        guard var incoming = incomingSnapshot, chunk.offset == UInt64(incoming.data.count) else {
-            let expected = UInt64(incomingSnapshot?.data.count ?? 0)
+        guard var incoming = incomingSnapshot, chunk.offset == incoming.received else {
+            let expected = incomingSnapshot?.received ?? 0
             sendSnapshotResponse(to: leaderID, metadata, nextOffset: expected, done: false)
             return
         }
         incomingSnapshot = nil  // keeps `incoming.data` uniquely referenced while appending
-        incoming.data.append(contentsOf: chunk.data)
+        if configuration.driverStoresSnapshotChunks {
+            output.receivedSnapshotChunks.append(chunk)
+        } else {
+            incoming.data.append(contentsOf: chunk.data)
+        }
+        incoming.received += UInt64(chunk.data.count)
         guard chunk.isLast else {
             incomingSnapshot = incoming
-            sendSnapshotResponse(to: leaderID, metadata, nextOffset: UInt64(incoming.data.count), done: false)
+            sendSnapshotResponse(to: leaderID, metadata, nextOffset: incoming.received, done: false)
             return
         }
         if log.term(at: metadata.index) == metadata.term {
             // We already hold the snapshot's last entry: keep the log, just learn the commit.
             commitIndex = metadata.index
         } else {
-            let installed = Snapshot(metadata: metadata, data: incoming.data)
+            let data =
+                configuration.driverStoresSnapshotChunks
+                ? SnapshotData.stored(count: Int(incoming.received)) : SnapshotData(incoming.data)
+            let installed = Snapshot(metadata: metadata, data: data)
             log.reset(toSnapshotIndex: metadata.index, term: metadata.term)
             membership = metadata.membership
             membershipIndex = metadata.index
@@ -124,6 +156,9 @@ extension RaftEngine {
         let data = transfer.snapshot.data
         let start = min(Int(transfer.offset), data.count)
         let end = min(start + configuration.snapshotChunkBytes, data.count)
+        // A source that fails to read (a disk error) sends nothing: a lost chunk, resent when
+        // heartbeat answers show the transfer stalled. The error stays out of the engine.
+        guard let bytes = try? data.read(start..<end) else { return }
         send(
             to: follower,
             .installSnapshot(
@@ -131,7 +166,7 @@ extension RaftEngine {
                     metadata: transfer.snapshot.metadata,
                     offset: UInt64(start),
                     totalSize: UInt64(data.count),
-                    data: Array(data[start..<end])
+                    data: bytes
                 )
             )
         )

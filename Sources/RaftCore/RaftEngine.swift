@@ -87,7 +87,7 @@ public struct RaftEngine: Sendable {
     var idleRounds = 0
 
     /// A snapshot arriving from the leader in chunks.
-    var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8])?
+    var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8], received: UInt64)?
 
     // ReadIndex state (leader only).
     var nextReadRound: UInt64 = 0

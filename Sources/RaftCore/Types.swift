@@ -91,11 +91,116 @@ public struct SnapshotMetadata: Sendable, Hashable {
 /// A state machine image at `metadata.index`, opaque to the engine.
 public struct Snapshot: Sendable, Hashable {
     public var metadata: SnapshotMetadata
-    public var data: [UInt8]
+    public var data: SnapshotData
 
-    public init(metadata: SnapshotMetadata, data: [UInt8]) {
+    public init(metadata: SnapshotMetadata, data: SnapshotData) {
         self.metadata = metadata
         self.data = data
+    }
+
+    /// A snapshot whose bytes are in memory.
+    public init(metadata: SnapshotMetadata, data: [UInt8]) {
+        self.init(metadata: metadata, data: SnapshotData(data))
+    }
+}
+
+/// Immutable bytes of a snapshot kept outside the engine, typically a synced file, read in
+/// ranges. A read fails only when the storage does (the engine then sends nothing).
+public protocol SnapshotDataSource: AnyObject, Sendable {
+    /// The number of bytes.
+    var count: Int { get }
+    /// The bytes in `range`, which lies within `0..<count`.
+    func read(_ range: Range<Int>) throws -> [UInt8]
+}
+
+/// The bytes of a snapshot: in memory, or in a ``SnapshotDataSource`` (a file) so that a large
+/// state is not held as one array. The engine only needs their count and the ranges it sends.
+public struct SnapshotData: Sendable, Hashable {
+    private enum Storage: Sendable {
+        case bytes([UInt8])
+        case source(any SnapshotDataSource)
+    }
+
+    private let storage: Storage
+
+    /// Bytes in memory.
+    public init(_ bytes: [UInt8]) {
+        storage = .bytes(bytes)
+    }
+
+    /// Bytes read from `source` when needed.
+    public init(source: some SnapshotDataSource) {
+        storage = .source(source)
+    }
+
+    /// `count` bytes the driver stored (the chunks of a received snapshot) and has not handed
+    /// back yet: reading them fails.
+    public static func stored(count: Int) -> SnapshotData {
+        SnapshotData(source: StoredByDriver(count: count))
+    }
+
+    private final class StoredByDriver: SnapshotDataSource {
+        struct NotHandedBack: Error {}
+
+        let count: Int
+
+        init(count: Int) {
+            self.count = count
+        }
+
+        func read(_ range: Range<Int>) throws -> [UInt8] {
+            throw NotHandedBack()
+        }
+    }
+
+    public var count: Int {
+        switch storage {
+        case .bytes(let bytes): bytes.count
+        case .source(let source): source.count
+        }
+    }
+
+    /// The bytes if they are in memory.
+    public var bytes: [UInt8]? {
+        if case .bytes(let bytes) = storage { bytes } else { nil }
+    }
+
+    /// Whether these are the bytes of ``stored(count:)``, which only the driver has.
+    public var isStoredByDriver: Bool {
+        source is StoredByDriver
+    }
+
+    /// The source the bytes are read from, if they are not in memory.
+    public var source: (any SnapshotDataSource)? {
+        if case .source(let source) = storage { source } else { nil }
+    }
+
+    /// The bytes in `range` (clamped to the data).
+    public func read(_ range: Range<Int>) throws -> [UInt8] {
+        let range = range.clamped(to: 0..<count)
+        switch storage {
+        case .bytes(let bytes): return Array(bytes[range])
+        case .source(let source): return range.isEmpty ? [] : try source.read(range)
+        }
+    }
+
+    /// Every byte as one array: for small snapshots and tests.
+    public func readAll() throws -> [UInt8] {
+        try bytes ?? read(0..<count)
+    }
+
+    /// The same bytes, wherever they are: comparing data in a source reads it (for tests; a
+    /// source that fails to read equals only itself).
+    public static func == (lhs: SnapshotData, rhs: SnapshotData) -> Bool {
+        switch (lhs.storage, rhs.storage) {
+        case (.bytes(let left), .bytes(let right)): left == right
+        case (.source(let left), .source(let right)) where left === right: true
+        default: lhs.count == rhs.count && (try? lhs.readAll()).map { $0 == (try? rhs.readAll()) } == true
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(count)
     }
 }
 

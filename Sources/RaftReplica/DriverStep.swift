@@ -1,5 +1,6 @@
 public import RaftCore
 public import RaftStorage
+import StateMachineAPI
 
 /// One batch of the engine's work, cut where it must wait for the disk: the one driver step
 /// that the host's executors, the simulator and every test harness run.
@@ -51,12 +52,17 @@ public struct DriverStep: Sendable {
 
     /// Whether ``write(to:)`` has anything to write.
     public var hasWrites: Bool {
-        output.snapshot != nil || !output.entries.isEmpty || output.hardState != nil
+        output.snapshot != nil || !output.receivedSnapshotChunks.isEmpty || !output.entries.isEmpty
+            || output.hardState != nil
     }
 
-    /// Writes the batch to `storage` in the order recovery expects: the snapshot (durable on
-    /// return), then the entries, then the hard state (buffered until the next sync).
+    /// Writes the batch to `storage` in the order recovery expects: the chunks of a snapshot
+    /// being received, the snapshot (durable on return), then the entries, then the hard state
+    /// (buffered until the next sync).
     public func write(to storage: some PersistentStorage) throws(StorageError) {
+        for chunk in output.receivedSnapshotChunks {
+            try storage.receiveSnapshotChunk(chunk)
+        }
         if let snapshot = output.snapshot {
             try storage.installSnapshot(snapshot)
         }
@@ -158,7 +164,7 @@ extension Replica {
             send(end.messages)
             finished += end.completions
             if let restore = end.restore {
-                finished += try finishRestore(restore.run()).completions
+                finished += try finishRestore(readingStoredSnapshot(restore, in: storage).run()).completions
             }
             if snapshotDue(raftStateSize: storage.persistedRaftStateSize) {
                 try takeSnapshot(into: storage)
@@ -173,8 +179,30 @@ extension Replica {
     @discardableResult
     public mutating func takeSnapshot(into storage: some PersistentStorage) throws -> Snapshot {
         let capture = captureSnapshot()
-        let snapshot = try compact(capture, snapshotData: try capture.serialize())
+        guard let metadata = snapshotMetadata(for: capture) else {
+            throw ReplicaError(.invalidRequest, "nothing applied since the snapshot at \(engine.log.snapshotIndex)")
+        }
+        let data = try storage.writeSnapshot(metadata) { sink in
+            try withoutActuallyEscaping(sink) { sink in
+                var stream = SnapshotOutputStream(sink: sink)
+                try capture.write(to: &stream)
+            }
+        }
+        let snapshot = try compact(capture, metadata: metadata, snapshotData: data)
         try storage.compact(to: snapshot)
         return snapshot
+    }
+
+    /// After the step that started `restore` stored its snapshot: lets the engine and the
+    /// restore read the snapshot from the storage's file rather than keep the array received
+    /// (`restore` itself for a storage that keeps snapshots in memory).
+    public mutating func readingStoredSnapshot(
+        _ restore: SnapshotRestore,
+        in storage: some PersistentStorage
+    ) throws(StorageError) -> SnapshotRestore {
+        let metadata = restore.snapshot.metadata
+        guard let data = try storage.storedSnapshotData(for: metadata) else { return restore }
+        engine.useStoredSnapshotData(data, for: metadata)
+        return restore.reading(data)
     }
 }

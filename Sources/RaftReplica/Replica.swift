@@ -10,14 +10,16 @@ public import StateMachineAPI
 ///    ``submitQuery(_:requestID:consistency:)``, and answer ``takeCompletions()``;
 /// 2. while ``hasOutput``: ``beginStep()``, persist, ``finishStep(_:)`` (``DriverStep`` says
 ///    what is sent, written and applied when; ``drive(storage:send:)`` does it all inline);
-/// 3. if ``snapshotDue(raftStateSize:)``: ``captureSnapshot()``, serialize the capture (off
-///    the apply path if it is large) and ``compact(_:snapshotData:)``, then store the returned
-///    snapshot, which drops the covered log prefix (``takeSnapshot(into:)`` does it inline).
+/// 3. if ``snapshotDue(raftStateSize:)``: ``captureSnapshot()``, stream the capture into the
+///    storage (``RaftStorage/PersistentStorage/writeSnapshot(_:data:)`` with
+///    ``snapshotMetadata(for:)``, off the apply path if it is large) and
+///    ``compact(_:metadata:snapshotData:)``, then store the returned snapshot, which drops the
+///    covered log prefix (``takeSnapshot(into:)`` does it inline).
 ///    A driver that serializes off its apply path keeps driving meanwhile; it compacts only if
 ///    the engine's snapshot is still older than the capture (a follower may have installed its
 ///    leader's meanwhile), and asks ``snapshotDue(raftStateSize:)`` again only once stored;
 /// 4. if a step ends with a ``StepEnd/restore`` (a follower installed its leader's snapshot):
-///    ``SnapshotRestore/run()`` it, at once or off the apply path, and hand the result to
+///    ``readingStoredSnapshot(_:in:)`` then ``SnapshotRestore/run()`` it, at once or off the apply path, and hand the result to
 ///    ``finishRestore(_:)``. Meanwhile the replica keeps stepping messages, but applies nothing,
 ///    serves no read and takes no snapshot: what is committed meanwhile is applied, in order,
 ///    by ``finishRestore(_:)``.
@@ -356,7 +358,7 @@ public struct Replica: Sendable {
     }
 
     /// The replicated state at ``appliedIndex``: a copy-on-write copy, cheap to take on the
-    /// apply path; serialize it with ``SnapshotCapture/serialize()`` wherever convenient.
+    /// apply path; write it with ``SnapshotCapture/write(to:)`` wherever convenient.
     /// Not while ``isRestoring`` (``snapshotDue(raftStateSize:)`` is false then, and reads wait).
     public func captureSnapshot() -> SnapshotCapture {
         SnapshotCapture(index: appliedIndex, appliedTime: appliedTime, sessions: sessions, machine: machine.capture())
@@ -366,6 +368,29 @@ public struct Replica: Sendable {
     /// drop the log prefix it covers.
     public mutating func compact(_ capture: SnapshotCapture, snapshotData: [UInt8]) throws -> Snapshot {
         try engine.compact(through: capture.index, snapshotData: snapshotData)
+    }
+
+    /// Compacts the log through the capture's index into a snapshot whose bytes were written
+    /// already (``RaftStorage/PersistentStorage/writeSnapshot(_:data:)``) with `metadata`.
+    public mutating func compact(
+        _ capture: SnapshotCapture,
+        metadata: SnapshotMetadata,
+        snapshotData: SnapshotData
+    ) throws -> Snapshot {
+        // The compacted prefix is committed and cannot change, so this only fails on misuse.
+        guard engine.snapshotMetadata(at: capture.index) == metadata else {
+            throw ReplicaError(
+                .invalidRequest,
+                "snapshot metadata \(metadata) does not match the log at \(capture.index)"
+            )
+        }
+        return try engine.compact(through: capture.index, snapshotData: snapshotData)
+    }
+
+    /// What the snapshot of `capture` records besides its bytes, for a driver that writes its
+    /// file before it compacts; nil if a newer snapshot was installed meanwhile.
+    public func snapshotMetadata(for capture: SnapshotCapture) -> SnapshotMetadata? {
+        engine.snapshotMetadata(at: capture.index)
     }
 
     /// Whether a received snapshot is being restored: nothing is applied, no read is served
@@ -468,25 +493,37 @@ public struct Replica: Sendable {
 }
 
 /// The replicated state of a group at one index, captured without serializing it.
+///
+/// Format version 2: magic, version, the plugin's name, the log time, the session table, then
+/// the plugin's snapshot to the end (version 1 prefixed it with its length, which a stream
+/// does not know in advance; both are read).
 public struct SnapshotCapture: Sendable {
     static let magic: UInt32 = 0x5248_534E  // "RHSN"
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
 
     public let index: LogIndex
     let appliedTime: UInt64
     let sessions: SessionTable
     let machine: StateMachineCapture
 
-    /// Encodes the capture: session table and plugin state. May run off the apply path.
+    /// Encodes the capture as one array: session table and plugin state. May run off the
+    /// apply path.
     public func serialize() throws -> [UInt8] {
-        var writer = BinaryWriter()
-        writer.writeUInt32(Self.magic)
-        writer.writeUInt8(Self.version)
-        writer.writeString(machine.name)
-        writer.writeVarint(appliedTime)
-        sessions.encode(to: &writer)
-        writer.writeBytes(try machine.serialize())
-        return writer.bytes
+        try SnapshotOutputStream.collect { try write(to: &$0) }
+    }
+
+    /// Encodes the capture to `stream`, the plugin's state streamed (see
+    /// ``StateMachine/writeSnapshot(to:)``). May run off the apply path.
+    public func write(to stream: inout SnapshotOutputStream) throws {
+        try stream.write {
+            $0.writeUInt32(Self.magic)
+            $0.writeUInt8(Self.version)
+            $0.writeString(machine.name)
+            $0.writeVarint(appliedTime)
+            sessions.encode(to: &$0)
+        }
+        try machine.write(to: &stream)
+        try stream.flush()
     }
 }
 
@@ -507,6 +544,13 @@ public struct SnapshotRestore: Sendable {
     /// The snapshot's last included index.
     public var index: LogIndex { snapshot.metadata.index }
 
+    /// The same restore reading the snapshot's bytes from `data` (its stored file), so that
+    /// the array received needs not be kept while it runs; `self` unless the counts match.
+    public func reading(_ data: SnapshotData) -> SnapshotRestore {
+        guard data.count == snapshot.data.count else { return self }
+        return SnapshotRestore(id: id, snapshot: Snapshot(metadata: snapshot.metadata, data: data), machine: machine)
+    }
+
     /// The restored state, not yet in place.
     struct State: Sendable {
         var machine: AnyStateMachine
@@ -522,28 +566,61 @@ public struct SnapshotRestore: Sendable {
     }
 
     static func decode(_ snapshot: Snapshot, into machine: AnyStateMachine) throws -> State {
-        var reader = BinaryReader(snapshot.data)
-        let magic = try reader.readUInt32()
-        guard magic == SnapshotCapture.magic else {
-            throw ReplicaError(.invalidRequest, "snapshot \(snapshot.metadata.index) is not a RaftHost snapshot")
+        var stream: SnapshotInputStream
+        if let bytes = snapshot.data.bytes {
+            stream = SnapshotInputStream(bytes)
+        } else {
+            // Streamed from its file in pieces, never read whole.
+            let data = snapshot.data
+            var offset = 0
+            stream = SnapshotInputStream(count: data.count) { count in
+                defer { offset += count }
+                return try data.read(offset..<offset + count)
+            }
         }
-        let version = try reader.readUInt8()
-        guard version == SnapshotCapture.version else {
+        return try decode(&stream, index: snapshot.metadata.index, into: machine)
+    }
+
+    /// Decodes a snapshot from `stream`, read to its end, the plugin's state restored from the
+    /// stream (see ``StateMachine/init(snapshotStream:)``).
+    static func decode(
+        _ stream: inout SnapshotInputStream,
+        index: LogIndex,
+        into machine: AnyStateMachine
+    ) throws -> State {
+        let (magic, version) = try stream.read { reader in
+            (try reader.readUInt32(), try reader.readUInt8())
+        }
+        guard magic == SnapshotCapture.magic else {
+            throw ReplicaError(.invalidRequest, "snapshot \(index) is not a RaftHost snapshot")
+        }
+        guard version == 1 || version == SnapshotCapture.version else {
             throw ReplicaError(.invalidRequest, "snapshot format version \(version) is not supported")
         }
-        let name = try reader.readString()
+        let name = try stream.read { try $0.readString() }
         guard name == machine.name else {
             throw ReplicaError(
                 .invalidRequest,
                 "snapshot holds state machine '\(name)' but this group runs '\(machine.name)'"
             )
         }
-        let time = try reader.readVarint()
-        let table = try SessionTable(from: &reader)
-        let machineBytes = try reader.readBytes()
-        try reader.finish()
+        let (time, table) = try stream.read { reader in
+            (try reader.readVarint(), try SessionTable(from: &reader))
+        }
+        if version == 1 {
+            let start = stream.offset
+            let length = try stream.read { try $0.readVarint() }
+            guard length == stream.remaining else {
+                throw BinaryDecodingError(
+                    code: .invalidValue,
+                    message: "state machine snapshot of \(length) byte(s) where \(stream.remaining) remain",
+                    offset: start
+                )
+            }
+        }
         var machine = machine
-        try machine.restore(from: machineBytes)
+        try machine.restore(from: &stream)
+        try stream.finish()
         return State(machine: machine, sessions: table, appliedTime: time)
     }
 }

@@ -35,6 +35,49 @@ package enum CRC32C {
         return Array(bytes).withUnsafeBytes { update(crc, $0) }
     }
 
+    /// The CRC of `a` followed by `b`, from the CRC of `a`, the CRC of `b` and `b`'s length (zlib's
+    /// `crc32_combine`): a file whose header is known only after its data can still be checksummed in
+    /// one pass over the data.
+    package static func combine(_ first: UInt32, _ second: UInt32, secondLength: Int) -> UInt32 {
+        guard secondLength > 0 else { return first }
+        // Operators on the CRC register over GF(2): `odd` appends one zero bit, squaring doubles.
+        var odd = [UInt32](repeating: 0, count: 32)
+        var even = [UInt32](repeating: 0, count: 32)
+        odd[0] = 0x82F6_3B78
+        for bit in 1..<32 { odd[bit] = 1 << (bit - 1) }
+        square(&even, odd)  // two zero bits
+        square(&odd, even)  // four zero bits
+        var crc = first
+        var length = secondLength
+        // Appends `secondLength` zero bytes to `first`, one power of two at a time.
+        while length != 0 {
+            square(&even, odd)
+            if length & 1 != 0 { crc = times(even, crc) }
+            length >>= 1
+            guard length != 0 else { break }
+            square(&odd, even)
+            if length & 1 != 0 { crc = times(odd, crc) }
+            length >>= 1
+        }
+        return crc ^ second
+    }
+
+    private static func times(_ matrix: [UInt32], _ vector: UInt32) -> UInt32 {
+        var sum: UInt32 = 0
+        var vector = vector
+        var row = 0
+        while vector != 0 {
+            if vector & 1 != 0 { sum ^= matrix[row] }
+            vector >>= 1
+            row += 1
+        }
+        return sum
+    }
+
+    private static func square(_ result: inout [UInt32], _ matrix: [UInt32]) {
+        for row in 0..<32 { result[row] = times(matrix, matrix[row]) }
+    }
+
     private static func update(_ crc: UInt32, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
         tables.withUnsafeBufferPointer { table in
             var crc = ~crc

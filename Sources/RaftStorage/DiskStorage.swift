@@ -109,29 +109,92 @@ public final class DiskStorage: PersistentStorage {
     }
 
     public func installSnapshot(_ snapshot: Snapshot) throws(StorageError) {
-        try mutate { (store) throws(StorageError) in try store.saveSnapshot(snapshot, compacting: false) }
+        try mutate { (store) throws(StorageError) in
+            guard snapshot.data.isStoredByDriver else {
+                return try store.saveSnapshot(snapshot, compacting: false)
+            }
+            try store.checkSnapshot(snapshot, compacting: false)
+            let path = try store.finishIncomingSnapshot(snapshot)
+            try store.saveSnapshot(snapshot, compacting: false, writtenTo: path)
+        }
+    }
+
+    /// Writes the chunk into the file of the snapshot being received, `incoming-snapshot.tmp`,
+    /// whose header is known from the first chunk; ``installSnapshot(_:)`` syncs and renames it.
+    public func receiveSnapshotChunk(_ chunk: SnapshotChunk) throws(StorageError) {
+        try mutate { (store) throws(StorageError) in try store.receiveSnapshotChunk(chunk) }
+    }
+
+    /// Streams the snapshot's data into a temporary file and syncs it, without holding the
+    /// storage's lock: the returned data is read from that file, and ``compact(to:)`` of a
+    /// snapshot with it and `metadata` renames the file into place instead of writing it.
+    public func writeSnapshot(
+        _ metadata: SnapshotMetadata,
+        data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
+    ) throws -> SnapshotData {
+        let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
+            let number = compactions.add(1, ordering: .relaxed).newValue
+            return (store.options, store.path("compaction-\(number)" + Format.temporarySuffix))
+        }
+        do {
+            let file = try Store.writeSnapshotFile(metadata, to: temporaryPath, options: options, data: write)
+            return SnapshotData(source: file)
+        } catch {
+            try? FileIO.remove(temporaryPath)
+            throw error
+        }
+    }
+
+    public func discardSnapshot(_ data: SnapshotData) {
+        guard let file = data.source as? SnapshotFileData, file.path.hasPrefix(directory + "/compaction-") else {
+            return
+        }
+        // A leftover would only cost disk space until recovery removes it.
+        try? FileIO.remove(file.path)
     }
 
     /// Writes and syncs the snapshot file without holding the storage's lock, the bulk of the
-    /// time for a large state, so that the log's appends and syncs go on meanwhile; then, under
-    /// the lock, renames it into place and rewrites the live log.
+    /// time for a large state, so that the log's appends and syncs go on meanwhile (unless
+    /// ``writeSnapshot(_:data:)`` wrote it already); then, under the lock, renames it into
+    /// place and rewrites the live log.
     public func compact(to snapshot: Snapshot) throws(StorageError) {
         let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
             try store.checkSnapshot(snapshot, compacting: true)
             let number = compactions.add(1, ordering: .relaxed).newValue
             return (store.options, store.path("compaction-\(number)" + Format.temporarySuffix))
         }
+        if let file = snapshot.data.source as? SnapshotFileData, file.metadata == snapshot.metadata,
+            file.path.hasPrefix(directory + "/compaction-")
+        {
+            do throws(StorageError) {
+                try mutate { (store) throws(StorageError) in
+                    store.statistics.bytesWritten += Format.snapshotFileSize(snapshot)
+                    try store.saveSnapshot(snapshot, compacting: true, writtenTo: file.path)
+                }
+            } catch {
+                try? FileIO.remove(file.path)
+                throw error
+            }
+            return
+        }
         do throws(StorageError) {
-            let bytes = Format.snapshotFile(snapshot)
-            try Store.writeSnapshotFile(bytes, to: temporaryPath, options: options)
+            let size = try Store.writeSnapshotFile(snapshot, to: temporaryPath, options: options)
             try mutate { (store) throws(StorageError) in
-                store.statistics.bytesWritten += bytes.count
+                store.statistics.bytesWritten += size
                 try store.saveSnapshot(snapshot, compacting: true, writtenTo: temporaryPath)
             }
         } catch {
             // The temporary file is garbage now (recovery would remove it too).
             try? FileIO.remove(temporaryPath)
             throw error
+        }
+    }
+
+    /// The stored snapshot file's data, read from the file (which was checked when written).
+    public func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData? {
+        try mutate { (store) throws(StorageError) in
+            guard let file = store.snapshot, file.metadata == metadata else { return nil }
+            return try file.openData()
         }
     }
 
@@ -199,6 +262,22 @@ struct Store: Sendable {
         var path: String
         var metadata: SnapshotMetadata
         var size: Int64
+        /// Where the data starts (after a header of the file's own format version).
+        var dataOffset: Int64
+
+        /// The file's data, read from it on demand (it was checked when written or recovered).
+        func openData() throws(StorageError) -> SnapshotData {
+            let fd = try FileIO.open(path, O_RDONLY)
+            return SnapshotData(
+                source: SnapshotFileData(
+                    fd: fd,
+                    path: path,
+                    offset: dataOffset,
+                    count: Int(size - dataOffset) - 4,
+                    metadata: metadata
+                )
+            )
+        }
     }
 
     /// Buffered records are written once the buffer reaches this size, even before `sync()`.
@@ -216,6 +295,8 @@ struct Store: Sendable {
     var log: LogWindow<RecordLocation>
     var hardState: HardState
     var snapshot: SnapshotFile?
+    /// The file of the snapshot being received from the leader, written chunk by chunk.
+    var incoming: IncomingSnapshot?
     var statistics = StorageStatistics()
     var failure: StorageError?
 
@@ -224,6 +305,10 @@ struct Store: Sendable {
     mutating func close() {
         guard let lock else {
             return
+        }
+        if let incoming {
+            FileIO.close(incoming.fd)
+            self.incoming = nil
         }
         for segment in segments {
             FileIO.close(segment.fd)
@@ -353,18 +438,6 @@ struct Store: Sendable {
         }
     }
 
-    /// Writes a snapshot file's bytes to `path` and syncs it (the first two checkpoints).
-    static func writeSnapshotFile(_ bytes: [UInt8], to path: String, options: DiskStorage.Options) throws(StorageError) {
-        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)
-        defer { FileIO.close(fd) }
-        try FileIO.write(fd, bytes, at: 0, path: path)
-        try options.checkpointHook?(.snapshotWritten)
-        if options.fsync.syncs {
-            try FileIO.dataSync(fd, path: path)
-        }
-        try options.checkpointHook?(.snapshotSynced)
-    }
-
     /// Stores `snapshot`: writes its file (unless `writtenTo` names a synced temporary file that
     /// holds it already), renames it into place, then rewrites the live log.
     mutating func saveSnapshot(_ snapshot: Snapshot, compacting: Bool, writtenTo: String? = nil) throws(StorageError) {
@@ -383,10 +456,8 @@ struct Store: Sendable {
             size = Format.snapshotFileSize(snapshot)
         } else {
             temporaryPath = finalPath + Format.temporarySuffix
-            let bytes = Format.snapshotFile(snapshot)
-            try Self.writeSnapshotFile(bytes, to: temporaryPath, options: options)
-            statistics.bytesWritten += bytes.count
-            size = bytes.count
+            size = try Self.writeSnapshotFile(snapshot, to: temporaryPath, options: options)
+            statistics.bytesWritten += size
         }
         try FileIO.rename(temporaryPath, to: finalPath)
         try checkpoint(.snapshotRenamed)
@@ -394,7 +465,13 @@ struct Store: Sendable {
         try checkpoint(.directorySynced)
 
         let replaced = self.snapshot
-        self.snapshot = SnapshotFile(seq: seq, path: finalPath, metadata: snapshot.metadata, size: Int64(size))
+        self.snapshot = SnapshotFile(
+            seq: seq,
+            path: finalPath,
+            metadata: snapshot.metadata,
+            size: Int64(size),
+            dataOffset: Int64(Format.snapshotHeaderSize(snapshot.metadata))
+        )
         log.rebase(index: index, term: snapshot.metadata.term)
         try rewriteLog(removing: replaced.map { [$0.path] } ?? [])
     }
@@ -443,7 +520,8 @@ struct Store: Sendable {
         try flush()
         var loaded: Snapshot?
         if let snapshot {
-            loaded = try Self.readSnapshot(snapshot.path)
+            // Checked when recovered or written: read from the file from now on, not again here.
+            loaded = Snapshot(metadata: snapshot.metadata, data: try snapshot.openData())
         }
         let entries = try readRecords(log.elements[...]).map(\.entry)
         return PersistentState(hardState: hardState, snapshot: loaded, entries: entries)
@@ -488,20 +566,5 @@ struct Store: Sendable {
             start = end
         }
         return result
-    }
-
-    static func readSnapshot(_ path: String) throws(StorageError) -> Snapshot {
-        switch Format.decodeSnapshot(try FileIO.readFile(path)) {
-        case .success(let snapshot):
-            return snapshot
-        case .failure(let problem):
-            throw StorageError(
-                .corruption,
-                "\(problem.message). The snapshot is the only copy of the state before the log; restore the "
-                    + "data directory from a backup, or remove it so the node receives a snapshot from the leader",
-                path: path,
-                offset: problem.offset
-            )
-        }
     }
 }

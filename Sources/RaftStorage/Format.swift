@@ -109,21 +109,31 @@ enum Format {
     }
 
     static func snapshotFileSize(_ snapshot: Snapshot) -> Int {
-        40 + snapshot.metadata.membership.encoded.count + snapshot.data.count
+        snapshotHeaderSize(snapshot.metadata) + snapshot.data.count + 4
     }
 
-    static func snapshotFile(_ snapshot: Snapshot) -> [UInt8] {
+    static func snapshotHeaderSize(_ metadata: SnapshotMetadata) -> Int {
+        36 + metadata.membership.encoded.count
+    }
+
+    /// Everything in a snapshot file before its data, the data's length included.
+    static func snapshotHeader(_ metadata: SnapshotMetadata, dataCount: Int) -> [UInt8] {
         var bytes = snapshotMagic
-        bytes.reserveCapacity(snapshotFileSize(snapshot))
         bytes.appendLittleEndian(snapshotVersion)
         bytes.appendLittleEndian(UInt16(0))
-        bytes.appendLittleEndian(snapshot.metadata.index)
-        bytes.appendLittleEndian(snapshot.metadata.term)
-        let membership = snapshot.metadata.membership.encoded
+        bytes.appendLittleEndian(metadata.index)
+        bytes.appendLittleEndian(metadata.term)
+        let membership = metadata.membership.encoded
         bytes.appendLittleEndian(UInt32(membership.count))
         bytes.append(contentsOf: membership)
-        bytes.appendLittleEndian(UInt64(snapshot.data.count))
-        bytes.append(contentsOf: snapshot.data)
+        bytes.appendLittleEndian(UInt64(dataCount))
+        return bytes
+    }
+
+    static func snapshotFile(_ snapshot: Snapshot) throws -> [UInt8] {
+        var bytes = snapshotHeader(snapshot.metadata, dataCount: snapshot.data.count)
+        bytes.reserveCapacity(snapshotFileSize(snapshot))
+        bytes.append(contentsOf: try snapshot.data.readAll())
         bytes.appendLittleEndian(CRC32C.checksum(bytes))
         return bytes
     }
@@ -235,7 +245,8 @@ enum Format {
     }
 
     /// Decodes a snapshot file; the error text says what is wrong and where (byte offset).
-    static func decodeSnapshot(_ bytes: [UInt8]) -> Result<Snapshot, SnapshotProblem> {
+    /// The file's array becomes the snapshot's data in place, so a large file is held once.
+    static func decodeSnapshot(_ bytes: consuming [UInt8]) -> Result<Snapshot, SnapshotProblem> {
         guard bytes.count >= 40 else {
             return .failure(SnapshotProblem(message: "snapshot file is too short (\(bytes.count) bytes)", offset: 0))
         }
@@ -243,36 +254,63 @@ enum Format {
         guard CRC32C.checksum(bytes[0..<crcOffset]) == bytes.littleEndian(UInt32.self, at: crcOffset) else {
             return .failure(SnapshotProblem(message: "snapshot checksum mismatch", offset: Int64(crcOffset)))
         }
-        guard Array(bytes[0..<4]) == snapshotMagic else {
+        switch decodeSnapshotHeader(bytes, crcOffset: crcOffset) {
+        case .failure(let problem):
+            return .failure(problem)
+        case .success(let (metadata, dataStart)):
+            bytes.removeSubrange(crcOffset...)
+            bytes.removeSubrange(0..<dataStart)
+            return .success(Snapshot(metadata: metadata, data: bytes))
+        }
+    }
+
+    /// How many bytes of a snapshot file ``decodeSnapshotHeader(_:crcOffset:)`` needs, given its
+    /// first 28 bytes: enough for either version's membership.
+    static func snapshotHeaderLimit(_ first28: [UInt8], crcOffset: Int) -> Int {
+        min(crcOffset, 36 + 8 * Int(first28.littleEndian(UInt32.self, at: 24)))
+    }
+
+    /// Decodes the header of a snapshot file whose checksum is at `crcOffset` (and was checked)
+    /// from `prefix`, its first ``snapshotHeaderLimit(_:crcOffset:)`` bytes at least: the
+    /// metadata and where the data starts (it ends at `crcOffset`).
+    static func decodeSnapshotHeader(
+        _ prefix: [UInt8],
+        crcOffset: Int
+    ) -> Result<(SnapshotMetadata, dataStart: Int), SnapshotProblem> {
+        guard Array(prefix[0..<4]) == snapshotMagic else {
             return .failure(SnapshotProblem(message: "not a snapshot file (bad magic)", offset: 0))
         }
-        let version = bytes.littleEndian(UInt16.self, at: 4)
+        let version = prefix.littleEndian(UInt16.self, at: 4)
         guard version == 1 || version == snapshotVersion else {
             return .failure(SnapshotProblem(message: "snapshot format version \(version) is not supported", offset: 4))
         }
-        let index = bytes.littleEndian(UInt64.self, at: 8)
-        let term = bytes.littleEndian(UInt64.self, at: 16)
-        let count = Int(bytes.littleEndian(UInt32.self, at: 24))
+        let index = prefix.littleEndian(UInt64.self, at: 8)
+        let term = prefix.littleEndian(UInt64.self, at: 16)
+        let count = Int(prefix.littleEndian(UInt32.self, at: 24))
         let membership: Membership
         let dataLengthOffset: Int
         if version == 1 {
-            guard count <= (bytes.count - 40) / 8 else {
+            guard count <= (crcOffset - 36) / 8 else {
                 return .failure(SnapshotProblem(message: "voter count \(count) does not fit the file", offset: 24))
             }
-            membership = Membership(voters: (0..<count).map { NodeID(bytes.littleEndian(UInt64.self, at: 28 + 8 * $0)) })
+            membership = Membership(
+                voters: (0..<count).map { NodeID(prefix.littleEndian(UInt64.self, at: 28 + 8 * $0)) }
+            )
             dataLengthOffset = 28 + 8 * count
         } else {
-            guard count <= bytes.count - 40 else {
-                return .failure(SnapshotProblem(message: "membership length \(count) does not fit the file", offset: 24))
+            guard count <= crcOffset - 36 else {
+                return .failure(
+                    SnapshotProblem(message: "membership length \(count) does not fit the file", offset: 24)
+                )
             }
             do {
-                membership = try Membership(decoding: bytes[28..<(28 + count)])
+                membership = try Membership(decoding: prefix[28..<(28 + count)])
             } catch {
                 return .failure(SnapshotProblem(message: error.message, offset: 28))
             }
             dataLengthOffset = 28 + count
         }
-        let dataLength = bytes.littleEndian(UInt64.self, at: dataLengthOffset)
+        let dataLength = prefix.littleEndian(UInt64.self, at: dataLengthOffset)
         let dataStart = dataLengthOffset + 8
         guard dataLength == UInt64(crcOffset - dataStart) else {
             return .failure(
@@ -282,8 +320,7 @@ enum Format {
                 )
             )
         }
-        let metadata = SnapshotMetadata(index: index, term: term, membership: membership)
-        return .success(Snapshot(metadata: metadata, data: Array(bytes[dataStart..<crcOffset])))
+        return .success((SnapshotMetadata(index: index, term: term, membership: membership), dataStart))
     }
 
     struct SnapshotProblem: Error {
@@ -319,8 +356,9 @@ public enum SnapshotFile {
         public var description: String { "\(message) (at byte \(offset))" }
     }
 
-    public static func encode(_ snapshot: Snapshot) -> [UInt8] {
-        Format.snapshotFile(snapshot)
+    /// The whole file as one array; throws only if the snapshot's data cannot be read.
+    public static func encode(_ snapshot: Snapshot) throws -> [UInt8] {
+        try Format.snapshotFile(snapshot)
     }
 
     /// Decodes and checks a whole file: a truncated or damaged one is refused with the offset.

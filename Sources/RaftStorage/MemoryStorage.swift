@@ -55,6 +55,8 @@ public final class MemoryStorage: PersistentStorage {
         /// What `written` has and `synced` has not, in order.
         var unsynced: [Operation] = []
         var statistics = StorageStatistics()
+        /// The chunks of the snapshot being received, gone in a crash like unsynced writes.
+        var incoming: (metadata: SnapshotMetadata, bytes: [UInt8])?
 
         mutating func perform(_ operation: Operation) {
             written.perform(operation)
@@ -91,8 +93,47 @@ public final class MemoryStorage: PersistentStorage {
     public func installSnapshot(_ snapshot: Snapshot) throws(StorageError) {
         try state.withLock { (state) throws(StorageError) in
             try Self.checkNewer(snapshot, than: state.written)
+            var snapshot = snapshot
+            if snapshot.data.isStoredByDriver {
+                guard let incoming = state.incoming, incoming.metadata == snapshot.metadata,
+                    incoming.bytes.count == snapshot.data.count
+                else {
+                    throw StorageError(
+                        .invalidArgument,
+                        "the chunks of snapshot \(snapshot.metadata.index) were not received"
+                    )
+                }
+                snapshot.data = SnapshotData(incoming.bytes)
+                state.incoming = nil
+            }
             state.perform(.snapshot(snapshot))
             Self.sync(&state)
+        }
+    }
+
+    public func receiveSnapshotChunk(_ chunk: SnapshotChunk) throws(StorageError) {
+        try state.withLock { (state) throws(StorageError) in
+            if chunk.offset == 0 {
+                state.incoming = (chunk.metadata, [])
+            }
+            guard var incoming = state.incoming, incoming.metadata == chunk.metadata,
+                UInt64(incoming.bytes.count) == chunk.offset
+            else {
+                throw StorageError(
+                    .invalidArgument,
+                    "snapshot chunk at offset \(chunk.offset) does not continue the one received"
+                )
+            }
+            state.incoming = nil  // keeps the bytes uniquely referenced while appending
+            incoming.bytes.append(contentsOf: chunk.data)
+            state.incoming = incoming
+            state.statistics.bytesWritten += chunk.data.count
+        }
+    }
+
+    public func storedSnapshotData(for metadata: SnapshotMetadata) throws(StorageError) -> SnapshotData? {
+        state.withLock { state in
+            state.written.snapshot.flatMap { $0.metadata == metadata ? $0.data : nil }
         }
     }
 
@@ -134,6 +175,7 @@ public final class MemoryStorage: PersistentStorage {
         state.withLock { state in
             state.written = state.synced
             state.unsynced = []
+            state.incoming = nil
         }
     }
 

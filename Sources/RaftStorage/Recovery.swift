@@ -59,11 +59,16 @@ extension Store {
         if let latest = snapshotSequences.max() {
             let snapshotPath = path(Format.snapshotName(latest))
             let decoded = try Self.readSnapshot(snapshotPath)
+            // Where the data starts depends on the file's format version (1 or 2).
+            let dataOffset =
+                (decoded.data.source as? SnapshotFileData)?.offset
+                ?? Int64(Format.snapshotHeaderSize(decoded.metadata))
             snapshot = SnapshotFile(
                 seq: latest,
                 path: snapshotPath,
                 metadata: decoded.metadata,
-                size: Int64(Format.snapshotFileSize(decoded))
+                size: dataOffset + Int64(decoded.data.count) + 4,
+                dataOffset: dataOffset
             )
             for seq in snapshotSequences where seq != latest {
                 try FileIO.remove(path(Format.snapshotName(seq)))

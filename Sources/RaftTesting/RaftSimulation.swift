@@ -161,6 +161,8 @@ public final class RaftSimulation {
             configuration.heartbeatTicks = 10
             configuration.electionTimeoutTicks = 30
             configuration.randomSeed = seed
+            // As the host: received chunks go to the storage, not into the engine.
+            configuration.driverStoresSnapshotChunks = true
             configure(&configuration)
             return configuration
         }
@@ -344,7 +346,8 @@ public final class RaftSimulation {
             // Restored at once (the host restores off its executor, with the same calls).
             let restored: StepEnd
             do {
-                restored = try node.replica!.finishRestore(restore.run())
+                let stored = try node.replica!.readingStoredSnapshot(restore, in: node.storage)
+                restored = try node.replica!.finishRestore(stored.run())
             } catch {
                 _ = fail("\(node.id) could not restore snapshot \(restore.index): \(error)")
                 return

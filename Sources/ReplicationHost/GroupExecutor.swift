@@ -4,6 +4,7 @@ public import RaftCore
 package import RaftReplica
 package import RaftStorage
 package import RaftTransport
+import StateMachineAPI
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -673,7 +674,7 @@ package final class GroupExecutor: Sendable {
             transport.send(end.messages, group: groupID)
             answer(end.completions)
             if let started = end.restore {
-                restore = started
+                restore = try replica.readingStoredSnapshot(started, in: storage)
             }
             let applied = step.appliedBeforeSync.count + end.applied.count
             if applied > 0 {
@@ -710,16 +711,31 @@ package final class GroupExecutor: Sendable {
     }
 
     /// The `maxraftstate` policy, stage one: captures the state at the applied index on the
-    /// executor (a copy-on-write copy, O(1)) and serializes it on the snapshot thread, while the
-    /// executor goes on with ticks, messages, appends, commits and reads.
+    /// executor (a copy-on-write copy, O(1)) and streams it into the storage's snapshot file on
+    /// the snapshot thread, while the executor goes on with ticks, messages, appends, commits
+    /// and reads.
     private func startSnapshot(
         _ replica: inout Replica,
         tasks: inout ThrowingDiscardingTaskGroup<any Error>
     ) -> SnapshotJob {
-        let job = SnapshotJob(capture: replica.captureSnapshot(), started: .now)
-        tasks.addTask { [self, capture = job.capture] in
-            let result = await Result(catching: { () async throws -> [UInt8] in
-                try await SnapshotJob.threadPool.runIfActive { try capture.serialize() }
+        let capture = replica.captureSnapshot()
+        // Known now: the captured index is applied and committed, so its term and membership stay.
+        let metadata = replica.snapshotMetadata(for: capture)
+        let job = SnapshotJob(capture: capture, started: .now)
+        let storage = storage
+        tasks.addTask { [self] in
+            let result = await Result(catching: { () async throws -> SnapshotJob.Serialized in
+                guard let metadata else { throw SnapshotJob.Superseded() }
+                // Streamed straight into the snapshot's file, never one array of the whole state.
+                let data = try await SnapshotJob.threadPool.runIfActive {
+                    try storage.writeSnapshot(metadata) { sink in
+                        try withoutActuallyEscaping(sink) { sink in
+                            var stream = SnapshotOutputStream(sink: sink)
+                            try capture.write(to: &stream)
+                        }
+                    }
+                }
+                return SnapshotJob.Serialized(metadata: metadata, data: data)
             })
             enqueue(.snapshot(.serialized(index: capture.index, result)))
         }
@@ -740,22 +756,30 @@ package final class GroupExecutor: Sendable {
     ) throws {
         guard let current = job else { return }
         switch event {
+        case .serialized(let index, .failure(is SnapshotJob.Superseded)):
+            job = nil
+            logger.debug("snapshot dropped: a newer one was installed meanwhile", metadata: ["raft.index": "\(index)"])
         case .serialized(let index, .failure(let error)):
             // A plugin that cannot save its state: the node stops, as it did when serialization
             // ran inline, rather than let its log grow without bound.
             logger.error("snapshot serialization failed", metadata: ["raft.index": "\(index)", "raft.error": "\(error)"])
             throw error
-        case .serialized(let index, .success(let data)):
+        case .serialized(let index, .success(let serialized)):
             guard index > replica.engine.log.snapshotIndex else {
                 job = nil
+                storage.discardSnapshot(serialized.data)
                 logger.debug(
                     "snapshot dropped: a newer one was installed meanwhile",
                     metadata: ["raft.index": "\(index)", "raft.snapshotIndex": "\(replica.engine.log.snapshotIndex)"]
                 )
                 return
             }
-            let snapshot = try replica.compact(current.capture, snapshotData: data)
-            job?.serializedBytes = data.count
+            let snapshot = try replica.compact(
+                current.capture,
+                metadata: serialized.metadata,
+                snapshotData: serialized.data
+            )
+            job?.serializedBytes = serialized.data.count
             let storage = storage
             tasks.addTask { [self] in
                 let result = await Result(catching: { () async throws -> Void in

@@ -263,7 +263,7 @@ extension RaftNode {
                         "raft.snapshotBytes": "\(data.count)",
                     ]
                 )
-                return .success(SnapshotFile.encode(snapshot))
+                return .success(try SnapshotFile.encode(snapshot))
             } catch {
                 return .failure(.unavailable("the state machine could not serialize its state: \(error)"))
             }

@@ -485,6 +485,8 @@ public final class RaftNode: Service {
         if let quiesceAfter = raft.quiesceAfter {
             engine.quiesceAfterTicks = max(2, Int(quiesceAfter / raft.heartbeat))
         }
+        // Received chunks go straight to the storage's file, not into one array.
+        engine.driverStoresSnapshotChunks = true
         if raft.leaseReads {
             // The executor drops the lease when its ticks run more than one tick late.
             engine.leaseTicks = RaftConfiguration.leaseTicks(

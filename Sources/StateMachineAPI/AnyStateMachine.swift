@@ -93,9 +93,24 @@ public struct AnyStateMachine: Sendable {
     /// Swift plugins (copy-on-write); a plugin loaded at run time is serialized at once.
     public func capture() -> StateMachineCapture {
         switch base {
-        case .typed(let machine): StateMachineCapture(name: name, serialize: { try machine.snapshot() })
+        case .typed(let machine):
+            StateMachineCapture(name: name) { (stream: inout SnapshotOutputStream) in
+                try machine.writeSnapshot(to: &stream)
+            }
         case .dynamic(let machine):
             StateMachineCapture(name: name, serialized: Result { try machine.snapshot() })
+        }
+    }
+
+    /// Replaces the state with one restored from a snapshot stream of the same state machine,
+    /// read to its end. On error the current state is kept.
+    public mutating func restore(from stream: inout SnapshotInputStream) throws {
+        switch base {
+        case .typed(let machine):
+            base = .typed(try type(of: machine).init(snapshotStream: &stream))
+        case .dynamic(var machine):
+            try machine.restore(from: stream.readToEnd())
+            base = .dynamic(machine)
         }
     }
 
@@ -151,7 +166,7 @@ public struct AnyStateMachine: Sendable {
 /// then goes on mutating its own copy while this one is serialized on another task or thread.
 public struct StateMachineCapture: Sendable {
     private enum Content: Sendable {
-        case pending(@Sendable () throws -> [UInt8])
+        case pending(@Sendable (inout SnapshotOutputStream) throws -> Void)
         case serialized(Result<[UInt8], any Error>)
     }
 
@@ -159,9 +174,9 @@ public struct StateMachineCapture: Sendable {
     public let name: String
     private let content: Content
 
-    fileprivate init(name: String, serialize: @escaping @Sendable () throws -> [UInt8]) {
+    fileprivate init(name: String, write: @escaping @Sendable (inout SnapshotOutputStream) throws -> Void) {
         self.name = name
-        content = .pending(serialize)
+        content = .pending(write)
     }
 
     fileprivate init(name: String, serialized: Result<[UInt8], any Error>) {
@@ -169,12 +184,22 @@ public struct StateMachineCapture: Sendable {
         content = .serialized(serialized)
     }
 
-    /// Serializes the captured state (``StateMachine/snapshot()``). May be slow for large
-    /// states: call it off the apply loop.
+    /// Serializes the captured state as one array (``StateMachine/snapshot()``). May be slow
+    /// for large states: call it off the apply loop.
     public func serialize() throws -> [UInt8] {
         switch content {
-        case .pending(let serialize): try serialize()
+        case .pending(let write): try SnapshotOutputStream.collect(write)
         case .serialized(let result): try result.get()
+        }
+    }
+
+    /// Writes the captured state to `stream` (``StateMachine/writeSnapshot(to:)``): the same
+    /// bytes as ``serialize()``, never held as one array by a plugin that streams. May be slow
+    /// for large states: call it off the apply loop.
+    public func write(to stream: inout SnapshotOutputStream) throws {
+        switch content {
+        case .pending(let write): try write(&stream)
+        case .serialized(let result): try stream.writeRawBytes(result.get())
         }
     }
 }

@@ -22,6 +22,12 @@ public struct BinaryReader: Sendable {
         offset = 0
     }
 
+    /// A reader at `offset` of `bytes`, for ``SnapshotInputStream``.
+    init(_ bytes: [UInt8], offset: Int) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
     /// How many bytes are left to read.
     public var remaining: Int { bytes.count - offset }
 

@@ -24,6 +24,11 @@ public struct BinaryWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Forgets what was written, keeping the storage for reuse.
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     /// Writes one byte.
     public mutating func writeUInt8(_ value: UInt8) {
         bytes.append(value)

@@ -51,7 +51,7 @@ public struct QueryContext: Sendable, Hashable {
 /// Conforming types must be value types whose copies are cheap: store the state in standard
 /// library collections (`Dictionary`, `Array`, `String`, ...) or other copy-on-write storage.
 /// The host takes a snapshot by copying the state on its apply loop, which is O(1), and
-/// serializes the copy with ``snapshot()`` elsewhere while applying goes on (see
+/// serializes the copy with ``writeSnapshot(to:)`` elsewhere while applying goes on (see
 /// ``AnyStateMachine/capture()``). A class with shared mutable storage breaks this: the copy
 /// would change under the serializer.
 ///
@@ -88,10 +88,50 @@ public protocol StateMachine: Sendable {
     /// Answers `query` from the current state, without changing it.
     func query(_ query: Query, context: QueryContext) -> Response
 
-    /// Serializes the whole state. Equal states must give equal bytes.
+    /// Serializes the whole state as one array. Equal states must give equal bytes.
+    ///
+    /// Implement either this or ``writeSnapshot(to:)``; each has a default that calls the other.
     func snapshot() throws -> [UInt8]
 
     /// Restores a state from the bytes of ``snapshot()``. Throws (never traps) on bytes that
     /// are not a valid snapshot, typically ``BinaryDecodingError``.
+    ///
+    /// Implement either this or ``init(snapshotStream:)``; each has a default that calls the
+    /// other.
     init(snapshot: [UInt8]) throws
+
+    /// Serializes the whole state piece by piece: what the host calls. Equal states must give
+    /// equal bytes, the same as ``snapshot()``'s.
+    ///
+    /// Implement it for a state that may be large, so that the host never holds the
+    /// serialized state as one array (the default calls ``snapshot()``).
+    func writeSnapshot(to stream: inout SnapshotOutputStream) throws
+
+    /// Restores a state from the stream of a snapshot, reading it to its end: what the host
+    /// calls. Throws (never traps) on bytes that are not a valid snapshot.
+    ///
+    /// Implement it together with ``writeSnapshot(to:)`` (the default reads the whole
+    /// stream into an array for ``init(snapshot:)``).
+    init(snapshotStream stream: inout SnapshotInputStream) throws
+}
+
+// The byte form and the stream form default to each other, so a plugin implements one pair.
+extension StateMachine {
+    public func snapshot() throws -> [UInt8] {
+        try SnapshotOutputStream.collect { try writeSnapshot(to: &$0) }
+    }
+
+    public init(snapshot: [UInt8]) throws {
+        var stream = SnapshotInputStream(snapshot)
+        try self.init(snapshotStream: &stream)
+        try stream.finish()
+    }
+
+    public func writeSnapshot(to stream: inout SnapshotOutputStream) throws {
+        try stream.writeRawBytes(snapshot())
+    }
+
+    public init(snapshotStream stream: inout SnapshotInputStream) throws {
+        try self.init(snapshot: stream.readToEnd())
+    }
 }

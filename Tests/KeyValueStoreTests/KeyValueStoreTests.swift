@@ -99,6 +99,60 @@ struct KeyValueStoreTests {
         #expect(throws: BinaryDecodingError.self) { try KeyValueStore(snapshot: writer.bytes) }
     }
 
+    @Test func streamedSnapshotKeepsFormatVersion1AndRoundTripsInSmallPieces() throws {
+        let contents = Dictionary(
+            uniqueKeysWithValues: (0..<2_000).map { ("key\($0)", String(repeating: "v", count: $0 % 300)) }
+        )
+        let store = KeyValueStore(contents: contents)
+        var version1 = BinaryWriter()
+        version1.writeUInt8(1)
+        version1.writeVarint(UInt64(contents.count))
+        for key in contents.keys.sorted() {
+            version1.writeString(key)
+            version1.writeString(contents[key]!)
+        }
+
+        var pieces: [[UInt8]] = []
+        var output = SnapshotOutputStream(bufferSize: 1_024) { pieces.append($0) }
+        try store.writeSnapshot(to: &output)
+        try output.flush()
+        let streamed = pieces.flatMap { $0 }
+        #expect(streamed == version1.bytes)
+        #expect(try store.snapshot() == streamed)
+        // Bounded by the buffer plus one pair, however large the store.
+        #expect(output.peakBufferedBytes <= 1_024 + 320)
+        #expect(pieces.count > streamed.count / 1_400)
+
+        var offset = 0
+        var input = SnapshotInputStream(count: streamed.count, chunkSize: 512) { count in
+            let end = min(offset + min(count, 97), streamed.count)
+            defer { offset = end }
+            return Array(streamed[offset..<end])
+        }
+        #expect(try KeyValueStore(snapshotStream: &input) == store)
+        try input.finish()
+    }
+
+    @Test func streamedSnapshotIsDeterministicAndRejectsDamage() throws {
+        var forward = KeyValueStore()
+        var backward = KeyValueStore()
+        for number in 0..<500 {
+            _ = forward.apply(.put(key: "k\(number)", value: "\(number)"), context: ApplyContext(index: 1, time: 0))
+            _ = backward.apply(
+                .put(key: "k\(499 - number)", value: "\(499 - number)"),
+                context: ApplyContext(index: 1, time: 0)
+            )
+        }
+        let bytes = try SnapshotOutputStream.collect(bufferSize: 100) { try forward.writeSnapshot(to: &$0) }
+        #expect(try SnapshotOutputStream.collect(bufferSize: 7) { try backward.writeSnapshot(to: &$0) } == bytes)
+        for length in [1, 2, bytes.count / 2, bytes.count - 1] {
+            var truncated = SnapshotInputStream(Array(bytes.prefix(length)))
+            #expect(throws: BinaryDecodingError.self) { try KeyValueStore(snapshotStream: &truncated) }
+        }
+        var version2 = SnapshotInputStream([2, 0])
+        #expect(throws: BinaryDecodingError.self) { try KeyValueStore(snapshotStream: &version2) }
+    }
+
     @Test func unknownSnapshotVersionIsRejected() {
         #expect(throws: BinaryDecodingError.self) { try KeyValueStore(snapshot: [2, 0]) }
     }

@@ -345,7 +345,7 @@ struct RaftEngineTests {
         }
         #expect(chunks.count == 4)
         #expect(chunks.allSatisfy { $0.data.count <= 10 })
-        #expect(harness[3].snapshot?.data == image)
+        #expect(harness[3].snapshot?.data == SnapshotData(image))
         #expect(harness[3].commitIndex >= applied)
         #expect(harness[3].log.lastIndex == harness[1].log.lastIndex)
     }

@@ -50,8 +50,12 @@ struct MembershipHostTests {
             }
             #expect(view.members.map(\.name) == ["n1", "n2", "n3", "n4"])
             #expect(view.members.allSatisfy { $0.role == "voter" })
+            // The membership shows as soon as n4 installs the leader's snapshot; what it applied
+            // only once the restore, off its executor, is done.
             let n4Status = try await eventually(within: .seconds(10), "n4 applying the promotion") {
-                newcomer.status().first.flatMap { $0.membership.voters.contains(NodeID(4)) ? $0 : nil }
+                newcomer.status().first.flatMap {
+                    $0.membership.voters.contains(NodeID(4)) && $0.appliedIndex > 40 ? $0 : nil
+                }
             }
             #expect(n4Status.appliedIndex > 40)
 
