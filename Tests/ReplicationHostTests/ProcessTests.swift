@@ -144,6 +144,11 @@ final class ProcessCluster: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--config", configPath, "--node", id, "--log-level", "debug"]
+        // A crash's backtrace goes to the node's log at once: full symbolication of the debug
+        // binary was seen to take many minutes on a busy machine.
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=yes,interactive=no,symbolicate=fast"
+        process.environment = environment
         let logPath = directory.path + "/\(id).log"
         if !FileManager.default.fileExists(atPath: logPath) {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
