@@ -51,6 +51,16 @@ cpu_ticks() { # utime + stime of a process, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
+count_in_status() { # how often the pattern $2 occurs in the /v1/status of nodes $3.. (numbers)
+    local pattern=$1 total=0 i status
+    shift
+    for i in "$@"; do
+        status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
+        total=$((total + $(grep -o "$pattern" <<<"$status" | wc -l || true)))
+    done
+    echo "$total"
+}
+
 printf "%-8s %-10s %-10s %-10s %s\n" groups n1 n2 n3 "(% of one core over ${window} s, after ${settle} s to elect; quiesceAfter: $quiesce)"
 for count in ${counts[@]}; do
     config="$work/cluster-$count.yaml"
@@ -83,11 +93,7 @@ for count in ${counts[@]}; do
         pids+=($!)
     done
     sleep "$settle"
-    leaders=0
-    for i in 1 2 3; do
-        status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
-        leaders=$((leaders + $(grep -o '"role" *: *"leader"' <<<"$status" | wc -l || true)))
-    done
+    leaders=$(count_in_status '"role" *: *"leader"' 1 2 3)
     start=()
     for pid in "${pids[@]}"; do start+=("$(cpu_ticks "$pid")"); done
     sleep "$window"
@@ -96,23 +102,15 @@ for count in ${counts[@]}; do
         used=$(($(cpu_ticks "${pids[$index]}") - ${start[$index]}))
         line+=$(printf " %-10s" "$(awk -v t="$used" -v hz="$ticks" -v w="$window" 'BEGIN { printf "%.1f%%", 100 * t / hz / w }')")
     done
-    quiet=0
-    for i in 1 2 3; do
-        status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
-        quiet=$((quiet + $(grep -o '"quiescent" *: *true' <<<"$status" | wc -l || true)))
-    done
+    quiet=$(count_in_status '"quiescent" *: *true' 1 2 3)
     echo "$line $leaders/$count groups led, $quiet/$((3 * count)) replicas quiescent at the end"
     if $failover; then
-        led_by_n1=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 21))/v1/status" | grep -o '"role" *: *"leader"' | wc -l || true)
+        led_by_n1=$(count_in_status '"role" *: *"leader"' 1)
         killed=$(date +%s.%N)
         kill -9 "${pids[0]}"
         { wait "${pids[0]}"; } 2>/dev/null || true
         while true; do
-            led=0
-            for i in 2 3; do
-                status=$(curl -s --max-time 10 "http://127.0.0.1:$((base + 20 + i))/v1/status" || true)
-                led=$((led + $(grep -o '"role" *: *"leader"' <<<"$status" | wc -l || true)))
-            done
+            led=$(count_in_status '"role" *: *"leader"' 2 3)
             elapsed=$(awk -v a="$killed" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
             if [ "$led" -ge "$count" ]; then
                 echo "         n1 killed (it led $led_by_n1 groups): every group led again after $elapsed s"

@@ -24,9 +24,6 @@ final class PeerLiveness: Sendable {
         self.changed = changed
     }
 
-    /// The peers that answered within the timeout at the last check.
-    var alivePeers: Set<NodeID> { alive.withLock { $0 } }
-
     /// Pings every peer, then reports the peers that stopped or started answering.
     func check(now: ContinuousClock.Instant = .now) {
         transport.pingPeers()
