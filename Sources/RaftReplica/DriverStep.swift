@@ -182,12 +182,7 @@ extension Replica {
         guard let metadata = snapshotMetadata(for: capture) else {
             throw ReplicaError(.invalidRequest, "nothing applied since the snapshot at \(engine.log.snapshotIndex)")
         }
-        let data = try storage.writeSnapshot(metadata) { sink in
-            try withoutActuallyEscaping(sink) { sink in
-                var stream = SnapshotOutputStream(sink: sink)
-                try capture.write(to: &stream)
-            }
-        }
+        let data = try capture.write(into: storage, metadata: metadata)
         let snapshot = try compact(capture, metadata: metadata, snapshotData: data)
         try storage.compact(to: snapshot)
         return snapshot
@@ -204,5 +199,19 @@ extension Replica {
         guard let data = try storage.storedSnapshotData(for: metadata) else { return restore }
         engine.useStoredSnapshotData(data, for: metadata)
         return restore.reading(data)
+    }
+}
+
+extension SnapshotCapture {
+    /// Streams the capture into a new snapshot file of `storage` (synced, not in place yet:
+    /// ``PersistentStorage/compact(to:)`` puts it there), never as one array of the whole state.
+    /// May run off the apply path.
+    public func write(into storage: some PersistentStorage, metadata: SnapshotMetadata) throws -> SnapshotData {
+        try storage.writeSnapshot(metadata) { sink in
+            try withoutActuallyEscaping(sink) { sink in
+                var stream = SnapshotOutputStream(sink: sink)
+                try write(to: &stream)
+            }
+        }
     }
 }

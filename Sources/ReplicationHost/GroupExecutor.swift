@@ -4,7 +4,6 @@ public import RaftCore
 package import RaftReplica
 package import RaftStorage
 package import RaftTransport
-import StateMachineAPI
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -726,14 +725,8 @@ package final class GroupExecutor: Sendable {
         tasks.addTask { [self] in
             let result = await Result(catching: { () async throws -> SnapshotJob.Serialized in
                 guard let metadata else { throw SnapshotJob.Superseded() }
-                // Streamed straight into the snapshot's file, never one array of the whole state.
                 let data = try await SnapshotJob.threadPool.runIfActive {
-                    try storage.writeSnapshot(metadata) { sink in
-                        try withoutActuallyEscaping(sink) { sink in
-                            var stream = SnapshotOutputStream(sink: sink)
-                            try capture.write(to: &stream)
-                        }
-                    }
+                    try capture.write(into: storage, metadata: metadata)
                 }
                 return SnapshotJob.Serialized(metadata: metadata, data: data)
             })

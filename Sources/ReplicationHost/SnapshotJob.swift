@@ -5,9 +5,9 @@ import RaftReplica
 /// The one snapshot of a group in flight off its executor.
 ///
 /// The executor captures the state (O(1), copy-on-write) and starts the job; the job streams
-/// the capture into the storage's snapshot file on ``threadPool`` and reports back; the executor compacts the engine's log through
-/// the captured index and hands the snapshot to the storage, again on ``threadPool``; the job
-/// ends when the storage reports back. Meanwhile the executor handles ticks, messages, appends,
+/// the capture into the storage's snapshot file on ``threadPool`` and reports back; the
+/// executor compacts the engine's log through the captured index and hands the snapshot to the
+/// storage, again on ``threadPool``; the job ends when the storage reports back. Meanwhile the executor handles ticks, messages, appends,
 /// commits and reads as usual, so a slow serializer or a large state never delays a heartbeat.
 struct SnapshotJob: Sendable {
     /// What the work off the executor reports, by captured index.
