@@ -12,11 +12,19 @@ import Synchronization
 ///
 /// Writes are buffered and reach the file at `sync()` (or when the buffer grows large), so that the
 /// entries and hard state of one step go out in one `pwrite` and one `fdatasync`. Saving a snapshot
-/// writes it to a temporary file, syncs it, renames it and syncs the directory; then the live part of
-/// the log (a reset record, the hard state, the entries after the snapshot) is rewritten into a new
-/// segment the same way and the older segments and snapshot are removed. Recovery repeats whatever
-/// part of that an interruption left undone. Rewriting costs the size of the live log, which a
-/// `maxraftstate` policy keeps small, and makes `persistedRaftStateSize` drop after every snapshot.
+/// writes it to a temporary file, syncs it, renames it and syncs the directory; then the log drops
+/// what the snapshot covers, in one of two ways:
+/// - when the entries it keeps take fewer than `Options.maxLogRewrite` bytes, they are rewritten into
+///   a new segment (a reset record, the hard state, the entries) created the same way, and every
+///   older segment is removed: the files hold nothing but the live log;
+/// - otherwise a compaction record, which says where the kept entries start, is appended after a
+///   hard state record and synced, and only the segments wholly before that position are removed.
+///   This costs one small write whatever the log's size, so a snapshot of a large state taken
+///   while many entries arrive does not hold the lock (and every append) for a rewrite.
+///
+/// The old snapshot goes last. Recovery repeats whatever part of that an interruption left undone.
+/// `persistedRaftStateSize` counts from where the kept entries start, so it drops after every
+/// snapshot either way.
 ///
 /// A final class around a `Mutex`: the protocol is synchronous (the host calls it from one serial
 /// executor, and from NIO's blocking thread pool on that executor's behalf), and the lock makes
@@ -50,19 +58,34 @@ public final class DiskStorage: PersistentStorage {
         public var maxSegmentSize: Int
         /// Create the directory if it is missing (its parent must exist). Default true.
         public var createDirectory: Bool
+        /// Saving a snapshot rewrites the log entries it keeps into a fresh segment when they take
+        /// fewer than this many bytes; otherwise it appends a compaction record instead and keeps
+        /// them where they are (the first kept segment's bytes before them wait for the segment's
+        /// removal). Default 1 MiB: a rewrite that small is quick and keeps the files tight; 0
+        /// never rewrites.
+        public var maxLogRewrite: Int
         /// Called after each step of saving a snapshot; tests throw from it to simulate a crash there.
         package var checkpointHook: (@Sendable (CheckpointStep) throws(StorageError) -> Void)?
 
-        public init(fsync: FsyncPolicy = .always, maxSegmentSize: Int = 64 << 20, createDirectory: Bool = true) {
+        public init(
+            fsync: FsyncPolicy = .always,
+            maxSegmentSize: Int = 64 << 20,
+            createDirectory: Bool = true,
+            maxLogRewrite: Int = 1 << 20
+        ) {
             self.fsync = fsync
             self.maxSegmentSize = maxSegmentSize
             self.createDirectory = createDirectory
+            self.maxLogRewrite = maxLogRewrite
         }
     }
 
-    /// The steps of saving a snapshot, in order.
+    /// The steps of saving a snapshot, in order; the log is either rewritten or gets a
+    /// compaction record (see `Options.maxLogRewrite`).
     package enum CheckpointStep: CaseIterable, Sendable {
-        case snapshotWritten, snapshotSynced, snapshotRenamed, directorySynced, segmentRewritten, oldFilesRemoved
+        case snapshotWritten, snapshotSynced, snapshotRenamed, directorySynced
+        case segmentRewritten, compactionRecorded
+        case oldFilesRemoved
     }
 
     /// The directory this storage owns.
@@ -202,9 +225,11 @@ public final class DiskStorage: PersistentStorage {
         try mutate { (store) throws(StorageError) in try store.sync() }
     }
 
-    /// Sizes of the segment files plus buffered writes; equal to the segment files' total size after `sync()`.
+    /// Bytes of the log from where its live part starts, plus buffered writes: after a rewrite (and
+    /// before any snapshot) the segment files' total size once synced; after a compaction record,
+    /// without the bytes before the kept entries, which wait for their segment's removal.
     public var persistedRaftStateSize: Int {
-        store.withLock { Int($0.segments.reduce(0) { $0 + $1.size }) + $0.buffer.count }
+        store.withLock { $0.liveSize }
     }
 
     public var snapshotSize: Int {
@@ -292,6 +317,8 @@ struct Store: Sendable {
     var segments: [Segment]
     /// Records for the last segment, starting at its `size`, not yet written.
     var buffer: [UInt8] = []
+    /// Where the live log starts: nothing before it is read again.
+    var liveStart = LogPosition(segment: 0, offset: 0)
     var log: LogWindow<RecordLocation>
     var hardState: HardState
     var snapshot: SnapshotFile?
@@ -301,6 +328,20 @@ struct Store: Sendable {
     var failure: StorageError?
 
     func path(_ name: String) -> String { directory + "/" + name }
+
+    /// Bytes from `position` to the end of the log, buffered writes included.
+    func bytes(from position: LogPosition) -> Int {
+        var total = buffer.count
+        for segment in segments where segment.seq >= position.segment {
+            total += Int(segment.size)
+            if segment.seq == position.segment {
+                total -= Int(position.offset)
+            }
+        }
+        return total
+    }
+
+    var liveSize: Int { bytes(from: liveStart) }
 
     mutating func close() {
         guard let lock else {
@@ -473,12 +514,51 @@ struct Store: Sendable {
             dataOffset: Int64(Format.snapshotHeaderSize(snapshot.metadata))
         )
         log.rebase(index: index, term: snapshot.metadata.term)
-        try rewriteLog(removing: replaced.map { [$0.path] } ?? [])
+        try finishCompaction(removing: replaced.map { [$0.path] } ?? [])
+    }
+
+    /// Drops the log before its (new) base from the files: rewrites the kept entries if they are
+    /// small, else records where they start. Removes the files in `obsolete` last.
+    mutating func finishCompaction(removing obsolete: [String]) throws(StorageError) {
+        let kept = log.elements.first.map { bytes(from: LogPosition(segment: $0.segment, offset: $0.offset)) } ?? 0
+        if kept < options.maxLogRewrite {
+            try rewriteLog(removing: obsolete)
+        } else {
+            try recordCompaction(removing: obsolete)
+        }
+    }
+
+    /// Appends the hard state and a compaction record pointing at the first kept entry, syncs
+    /// them, then removes the segments before that entry's and the files in `obsolete`.
+    private mutating func recordCompaction(removing obsolete: [String]) throws(StorageError) {
+        // The hard state goes first, in the same write: replay ignores what precedes the start,
+        // so the latest hard state must not be only in a segment about to go.
+        try makeRoom(for: Format.hardStateRecordSize + Format.compactionRecordSize)
+        let last = segments[segments.count - 1]
+        let hardStatePosition = LogPosition(segment: last.seq, offset: last.size + Int64(buffer.count))
+        let start = log.elements.first.map { LogPosition(segment: $0.segment, offset: $0.offset) } ?? hardStatePosition
+        Format.appendHardStateRecord(hardState, to: &buffer)
+        Format.appendCompactionRecord(index: log.baseIndex, term: log.baseTerm, start: start, to: &buffer)
+        try sync()
+        try checkpoint(.compactionRecorded)
+
+        liveStart = start
+        let dropped = segments.prefix { $0.seq < start.segment }
+        segments.removeFirst(dropped.count)
+        for file in dropped {
+            FileIO.close(file.fd)
+            try FileIO.remove(file.path)
+        }
+        for file in obsolete {
+            try FileIO.remove(file)
+        }
+        try syncDirectory()
+        try checkpoint(.oldFilesRemoved)
     }
 
     /// Writes the live log (reset to the current base, hard state, kept entries) as a new segment,
     /// then removes every older segment and the files in `obsolete`.
-    mutating func rewriteLog(removing obsolete: [String]) throws(StorageError) {
+    private mutating func rewriteLog(removing obsolete: [String]) throws(StorageError) {
         try flush()
         let seq = segments[segments.count - 1].seq + 1
         var records: [UInt8] = []
@@ -502,6 +582,7 @@ struct Store: Sendable {
 
         let old = segments
         segments = [segment]
+        liveStart = LogPosition(segment: seq, offset: 0)
         log.replaceElements(locations)
         for file in old {
             FileIO.close(file.fd)

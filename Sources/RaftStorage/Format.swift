@@ -14,10 +14,26 @@ public import RaftCore
 //   hard state  term u64 | vote u64 | has vote u8 | commit u64
 //   reset       index u64 | term u64: the log before this record is replaced by an empty log whose
 //               base (snapshot point) is (index, term); written first in a rewritten segment.
+//   compaction  index u64 | term u64 | segment u64 | offset u64: the log is based at (index, term)
+//               and its entries are the ones recorded from (segment, offset) on, the position of
+//               the entry at index + 1 (or, with no entry after the snapshot, of the hard state
+//               record written just before this one). Nothing before that position is read any
+//               more; segments wholly before it are deleted. Lets a snapshot of a large state
+//               drop the log's prefix without rewriting the entries it keeps.
 // Snapshot file `snap-<seq, 16 hex digits>.snap`, version 2:
 //   "RSNP" | version u16 | reserved u16 | index u64 | term u64 | membership length u32
 //   | membership (`Membership.encoded`) | data length u64 | data | crc32c(everything before) u32
 // Version 1 (still read) had `voter count u32 | voters u64...` where version 2 has the membership.
+
+/// A byte position in the log: a segment's sequence number and an offset in that file.
+struct LogPosition: Hashable, Comparable, Sendable {
+    var segment: UInt64
+    var offset: Int64
+
+    static func < (lhs: LogPosition, rhs: LogPosition) -> Bool {
+        (lhs.segment, lhs.offset) < (rhs.segment, rhs.offset)
+    }
+}
 
 enum Format {
     static let version: UInt16 = 1
@@ -33,6 +49,7 @@ enum Format {
         case entry = 1
         case hardState = 2
         case reset = 3
+        case compaction = 4
     }
 
     static func segmentName(_ seq: UInt64) -> String { "log-\(hex16(seq)).seg" }
@@ -99,6 +116,22 @@ enum Format {
         appendRecord(.reset, payload, to: &buffer)
     }
 
+    static let compactionRecordSize = recordHeaderSize + 32
+
+    static func appendCompactionRecord(
+        index: LogIndex,
+        term: Term,
+        start: LogPosition,
+        to buffer: inout [UInt8]
+    ) {
+        var payload: [UInt8] = []
+        payload.appendLittleEndian(index)
+        payload.appendLittleEndian(term)
+        payload.appendLittleEndian(start.segment)
+        payload.appendLittleEndian(UInt64(start.offset))
+        appendRecord(.compaction, payload, to: &buffer)
+    }
+
     private static func appendRecord(_ type: RecordType, _ payload: [UInt8], to buffer: inout [UInt8]) {
         let start = buffer.count
         buffer.appendLittleEndian(UInt32(payload.count))
@@ -145,6 +178,7 @@ enum Format {
         case entry(Entry)
         case hardState(HardState)
         case reset(index: LogIndex, term: Term)
+        case compaction(index: LogIndex, term: Term, start: LogPosition)
     }
 
     /// What is at one offset of a segment.
@@ -217,6 +251,19 @@ enum Format {
             return .reset(
                 index: payload.littleEndian(UInt64.self, at: start),
                 term: payload.littleEndian(UInt64.self, at: start + 8)
+            )
+        case .compaction:
+            guard payload.count == 32 else {
+                return nil
+            }
+            let offset = payload.littleEndian(UInt64.self, at: start + 24)
+            guard offset <= UInt64(Int64.max) else {
+                return nil
+            }
+            return .compaction(
+                index: payload.littleEndian(UInt64.self, at: start),
+                term: payload.littleEndian(UInt64.self, at: start + 8),
+                start: LogPosition(segment: payload.littleEndian(UInt64.self, at: start + 16), offset: Int64(offset))
             )
         case nil:
             return nil

@@ -76,23 +76,24 @@ extension Store {
         }
 
         let segmentSequences = names.compactMap { Format.sequence(inName: $0, prefix: "log-", suffix: ".seg") }.sorted()
-        var lastResetSegment = 0
+        // Pass 1 checks every record and finds the last anchor (reset or compaction record) and
+        // hard state; pass 2 replays the entries from where the anchor says the log starts.
+        var anchor: Anchor?
+        var lastHardState: HardState?
         for (position, seq) in segmentSequences.enumerated() {
             let segmentPath = path(Format.segmentName(seq))
             let fd = try FileIO.open(segmentPath, O_RDWR)
             segments.append(Segment(seq: seq, fd: fd, path: segmentPath, size: 0))
             let bytes = try FileIO.read(fd, count: Int(FileIO.size(fd, path: segmentPath)), at: 0, path: segmentPath)
-            let isLast = position == segmentSequences.count - 1
-            let (validSize, sawReset) = try replay(
+            let validSize = try scan(
                 bytes,
                 seq: seq,
                 path: segmentPath,
-                isLast: isLast,
+                isLast: position == segmentSequences.count - 1,
+                anchor: &anchor,
+                hardState: &lastHardState,
                 warnings: &warnings
             )
-            if sawReset {
-                lastResetSegment = position
-            }
             segments[position].size = Int64(validSize)
             if validSize < bytes.count {
                 try FileIO.truncate(fd, to: Int64(validSize), path: segmentPath)
@@ -113,6 +114,8 @@ extension Store {
             }
             segments.append(try createSegment(seq: 1, records: []))
         }
+        hardState = lastHardState ?? HardState()
+        try replay(from: anchor, warnings: &warnings)
 
         if let snapshot {
             let metadata = snapshot.metadata
@@ -125,11 +128,11 @@ extension Store {
                     offset: Int64(Format.segmentHeaderSize)
                 )
             }
-            // A snapshot whose log rewrite did not finish (or finished without removing the old
-            // segments): finish it now, so that the files again say what this recovery concluded.
-            if log.baseIndex != metadata.index || log.baseTerm != metadata.term || lastResetSegment != 0 {
+            // A snapshot saved up to its rename, not up to its log record: finish it now, so that
+            // the files again say what this recovery concluded.
+            if log.baseIndex != metadata.index || log.baseTerm != metadata.term {
                 log.rebase(index: metadata.index, term: metadata.term)
-                try rewriteLog(removing: [])
+                try finishCompaction(removing: [])
                 warnings.append(
                     RecoveryWarning(
                         message: "finished saving the snapshot at index \(metadata.index), which a crash interrupted",
@@ -149,24 +152,62 @@ extension Store {
         return warnings
     }
 
-    /// Applies the records of one segment; returns how many bytes of it are valid and whether it holds
-    /// a reset record.
-    private mutating func replay(
-        _ bytes: [UInt8],
-        seq: UInt64,
-        path: String,
-        isLast: Bool,
-        warnings: inout [RecoveryWarning]
-    ) throws(StorageError) -> (validSize: Int, sawReset: Bool) {
-        if let problem = Format.segmentHeaderProblem(bytes, expectedSeq: seq) {
-            throw StorageError(.corruption, "\(problem). \(Self.damageAdvice)", path: path, offset: 0)
+    /// The last reset or compaction record: where the log's base is set and where its entries start.
+    struct Anchor {
+        var index: LogIndex
+        var term: Term
+        /// Where replaying starts: after a reset record, or where a compaction record points.
+        var start: LogPosition
+        /// The record itself.
+        var position: LogPosition
+        var isCompaction: Bool
+    }
+
+    /// Pass 2: rebuilds the log window from the anchor's start (the first segment's first record
+    /// without one), then removes the segments before it, which only a crash between recording a
+    /// compaction and deleting them leaves behind.
+    private mutating func replay(from anchor: Anchor?, warnings: inout [RecoveryWarning]) throws(StorageError) {
+        log = LogWindow()
+        let start = anchor?.start ?? LogPosition(segment: segments[0].seq, offset: Int64(Format.segmentHeaderSize))
+        if let anchor {
+            log.rebase(index: anchor.index, term: anchor.term)
         }
-        var offset = Format.segmentHeaderSize
-        var sawReset = false
-        while offset < bytes.count {
-            let problem: String
-            switch Format.scanRecord(bytes, at: offset) {
-            case .record(let record, let size):
+        guard let first = segments.firstIndex(where: { $0.seq == start.segment }),
+            start.offset >= Int64(Format.segmentHeaderSize), start.offset <= segments[first].size
+        else {
+            let holder = segments.first { $0.seq == anchor?.position.segment } ?? segments[0]
+            throw StorageError(
+                .corruption,
+                "the compaction record says the log continues in segment \(start.segment) at byte "
+                    + "\(start.offset), which is missing. \(Self.damageAdvice)",
+                path: holder.path,
+                offset: anchor?.position.offset
+            )
+        }
+        for position in first..<segments.count {
+            let segment = segments[position]
+            if position > first && segment.seq != segments[position - 1].seq + 1 {
+                throw StorageError(
+                    .corruption,
+                    "segment \(segments[position - 1].seq + 1) is missing before this one. \(Self.damageAdvice)",
+                    path: segment.path,
+                    offset: 0
+                )
+            }
+            let from = position == first ? start.offset : Int64(Format.segmentHeaderSize)
+            let bytes = try FileIO.read(segment.fd, count: Int(segment.size - from), at: from, path: segment.path)
+            var position = 0
+            while position < bytes.count {
+                let offset = Int(from) + position
+                guard case .record(let record, let size) = Format.scanRecord(bytes, at: position) else {
+                    // Pass 1 checked these bytes; a difference means they changed since.
+                    throw StorageError(
+                        .corruption,
+                        "a record changed while the log was being opened. \(Self.damageAdvice)",
+                        path: segment.path,
+                        offset: Int64(offset)
+                    )
+                }
                 switch record {
                 case .entry(let entry):
                     guard log.canAppend(at: entry.index) else {
@@ -174,18 +215,100 @@ extension Store {
                             .corruption,
                             "entry \(entry.index) does not continue the log, which accepts "
                                 + "\(log.baseIndex + 1)...\(log.lastIndex + 1). \(Self.damageAdvice)",
+                            path: segment.path,
+                            offset: Int64(offset)
+                        )
+                    }
+                    log.put(
+                        RecordLocation(term: entry.term, segment: segment.seq, offset: Int64(offset), size: size),
+                        at: entry.index
+                    )
+                case .hardState:
+                    break
+                case .reset(let index, _), .compaction(let index, _, _):
+                    // Earlier snapshots' records (and the anchor itself): a later one would be the anchor.
+                    guard index <= log.baseIndex else {
+                        throw StorageError(
+                            .corruption,
+                            "a snapshot record at index \(index) follows the one at \(log.baseIndex). "
+                                + Self.damageAdvice,
+                            path: segment.path,
+                            offset: Int64(offset)
+                        )
+                    }
+                }
+                position += size
+            }
+        }
+        // What counts as persisted Raft state: whole segments after a rewrite, else from the start.
+        liveStart = anchor?.isCompaction == true ? start : LogPosition(segment: start.segment, offset: 0)
+        guard first > 0 else {
+            return
+        }
+        // The anchor must be durable before the segments it replaces go.
+        let holder = segments[segments.count - 1]
+        if options.fsync.syncs {
+            try FileIO.dataSync(holder.fd, path: holder.path)
+        }
+        for segment in segments[..<first] {
+            FileIO.close(segment.fd)
+            try FileIO.remove(segment.path)
+        }
+        segments.removeFirst(first)
+        try syncDirectory()
+        warnings.append(
+            RecoveryWarning(
+                message: "removed \(first) log segment(s) before the latest snapshot's record, which a crash "
+                    + "interrupted the removal of",
+                path: segments[0].path
+            )
+        )
+    }
+
+    /// Pass 1 over one segment: checks its header and records, notes the last anchor and hard
+    /// state; returns how many bytes of it are valid (less only at a torn end of the last one).
+    private func scan(
+        _ bytes: [UInt8],
+        seq: UInt64,
+        path: String,
+        isLast: Bool,
+        anchor: inout Anchor?,
+        hardState: inout HardState?,
+        warnings: inout [RecoveryWarning]
+    ) throws(StorageError) -> Int {
+        if let problem = Format.segmentHeaderProblem(bytes, expectedSeq: seq) {
+            throw StorageError(.corruption, "\(problem). \(Self.damageAdvice)", path: path, offset: 0)
+        }
+        var offset = Format.segmentHeaderSize
+        while offset < bytes.count {
+            let problem: String
+            switch Format.scanRecord(bytes, at: offset) {
+            case .record(let record, let size):
+                let position = LogPosition(segment: seq, offset: Int64(offset))
+                switch record {
+                case .entry:
+                    break
+                case .hardState(let state):
+                    hardState = state
+                case .reset(let index, let term):
+                    anchor = Anchor(
+                        index: index,
+                        term: term,
+                        start: LogPosition(segment: seq, offset: Int64(offset + size)),
+                        position: position,
+                        isCompaction: false
+                    )
+                case .compaction(let index, let term, let start):
+                    guard start <= position else {
+                        throw StorageError(
+                            .corruption,
+                            "a compaction record points after itself, to segment \(start.segment) byte "
+                                + "\(start.offset). \(Self.damageAdvice)",
                             path: path,
                             offset: Int64(offset)
                         )
                     }
-                    let location = RecordLocation(term: entry.term, segment: seq, offset: Int64(offset), size: size)
-                    log.put(location, at: entry.index)
-                case .hardState(let state):
-                    hardState = state
-                case .reset(let index, let term):
-                    log = LogWindow()
-                    log.rebase(index: index, term: term)
-                    sawReset = true
+                    anchor = Anchor(index: index, term: term, start: start, position: position, isCompaction: true)
                 }
                 offset += size
                 continue
@@ -214,8 +337,8 @@ extension Store {
                     offset: Int64(offset)
                 )
             )
-            return (offset, sawReset)
+            return offset
         }
-        return (offset, sawReset)
+        return offset
     }
 }

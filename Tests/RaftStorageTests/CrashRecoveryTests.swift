@@ -205,13 +205,26 @@ import Testing
         }
     }
 
-    @Test(arguments: DiskStorage.CheckpointStep.allCases, SnapshotScenario.allCases)
+    /// Each step of saving a snapshot, on the path that reaches it: the kept log rewritten
+    /// (`maxLogRewrite` large) or a compaction record appended (`maxLogRewrite` 0).
+    static let crashPoints: [(step: DiskStorage.CheckpointStep, rewrites: Bool)] =
+        DiskStorage.CheckpointStep.allCases.flatMap { step in
+            [true, false].compactMap { rewrites in
+                switch step {
+                case .segmentRewritten where !rewrites, .compactionRecorded where rewrites: nil
+                default: (step, rewrites)
+                }
+            }
+        }
+
+    @Test(arguments: crashPoints, SnapshotScenario.allCases)
     func aCrashWhileSavingASnapshotLeavesTheOldOrTheNewState(
-        step: DiskStorage.CheckpointStep,
+        crashPoint: (step: DiskStorage.CheckpointStep, rewrites: Bool),
         scenario: SnapshotScenario
     ) throws {
+        let step = crashPoint.step
         try withTemporaryDirectory { directory in
-            let options = DiskStorage.Options(maxSegmentSize: 400)
+            let options = DiskStorage.Options(maxSegmentSize: 400, maxLogRewrite: crashPoint.rewrites ? 1 << 20 : 0)
             let storage = try DiskStorage(directory: directory, options: options)
             let model = MemoryStorage()
             for target in [storage, model] as [any PersistentStorage] {
@@ -255,6 +268,86 @@ import Testing
     }
 }
 
+extension CrashRecoveryTests {
+    /// A crash while the compaction record is written, after the snapshot file was renamed into
+    /// place: whatever prefix of the hard state and compaction records reached the disk,
+    /// recovery ends with the new snapshot and the log it keeps, and removes the segments before it.
+    @Test func aTornCompactionRecordStillEndsWithTheNewSnapshot() throws {
+        try withTemporaryDirectory { base in
+            let source = base + "/source"
+            let options = DiskStorage.Options(fsync: .never, maxSegmentSize: 1024, maxLogRewrite: 0)
+            let storage = try DiskStorage(directory: source, options: options)
+            let model = MemoryStorage()
+            for target in [storage, model] as [any PersistentStorage] {
+                try target.append(makeEntries(1...40, term: 1, size: 64))
+                try target.saveHardState(HardState(term: 1, vote: NodeID(2), commit: 35))
+                try target.sync()
+            }
+            storage.close()
+            let segmentsBefore = try segmentPaths(in: source)
+
+            var crashing = options
+            crashing.checkpointHook = { step throws(StorageError) in
+                if step == .compactionRecorded {
+                    throw StorageError(.io, "simulated crash after \(step)")
+                }
+            }
+            let victim = try DiskStorage(directory: source, options: crashing)
+            #expect(throws: StorageError.self) { try victim.compact(to: makeSnapshot(index: 30, term: 1)) }
+            victim.close()
+            try model.compact(to: makeSnapshot(index: 30, term: 1))
+            let expected = try model.load()
+            // The crash came before the old segments were removed.
+            #expect(try segmentPaths(in: source) == segmentsBefore)
+            let last = segmentsBefore.last!
+            let lastName = URL(fileURLWithPath: last).lastPathComponent
+            let end = try fileSize(last)
+
+            for cut in (end - 41 - 48)...end {
+                let target = base + "/cut"
+                try copyDataFiles(from: source, to: target)
+                try truncateFile(target + "/" + lastName, to: cut)
+                let recovered = try DiskStorage(directory: target, options: options)
+                #expect(try recovered.load() == expected, "cut at \(cut)")
+                #expect(!recovered.warnings.isEmpty, "cut at \(cut)")
+                #expect(try segmentPaths(in: target).count < segmentsBefore.count, "cut at \(cut)")
+                try recovered.append(makeEntries(41...41, term: 2))
+                try recovered.sync()
+                recovered.close()
+                let reopened = try DiskStorage(directory: target, options: options)
+                #expect(reopened.warnings == [], "cut at \(cut)")
+                #expect(try reopened.load().entries == expected.entries + makeEntries(41...41, term: 2))
+                reopened.close()
+                try FileManager.default.removeItem(atPath: target)
+            }
+        }
+    }
+
+    /// A compaction record that names a segment which is not there is damage, reported with the
+    /// record's file and offset; so is one that points after itself.
+    @Test func aCompactionRecordWhoseSegmentIsMissingIsAnError() throws {
+        try withTemporaryDirectory { directory in
+            let options = DiskStorage.Options(fsync: .never, maxSegmentSize: 1024, maxLogRewrite: 0)
+            let storage = try DiskStorage(directory: directory, options: options)
+            try storage.append(makeEntries(1...40, term: 1, size: 64))
+            try storage.saveHardState(HardState(term: 1, vote: NodeID(2), commit: 35))
+            try storage.compact(to: makeSnapshot(index: 30, term: 1))
+            storage.close()
+            let segments = try segmentPaths(in: directory)
+            #expect(segments.count == 2)
+            try FileManager.default.removeItem(atPath: segments[0])
+            let error = #expect(throws: StorageError.self) {
+                _ = try DiskStorage(directory: directory, options: options)
+            }
+            #expect(error?.code == .corruption)
+            #expect(error?.path == segments[1])
+            // After the segment header and two hard state records.
+            #expect(error?.offset == Int64(20 + 41 + 41))
+            #expect(error?.description.contains("which is missing") == true)
+        }
+    }
+}
+
 @Suite struct MissingFilesTests {
     @Test func aSnapshotWithoutTheLogIsAnError() throws {
         try withTemporaryDirectory { directory in
@@ -292,7 +385,8 @@ import Testing
             }
             #expect(error?.code == .corruption)
             #expect(error?.path == segments[2])
-            #expect(error?.offset == 20)
+            #expect(error?.offset == 0)
+            #expect(error?.description.contains("segment 2 is missing") == true)
         }
     }
 }

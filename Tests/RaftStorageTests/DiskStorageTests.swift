@@ -50,6 +50,54 @@ import Testing
         }
     }
 
+    /// A snapshot that keeps more log than `maxLogRewrite` leaves the kept entries in their
+    /// segments: it appends a compaction record and deletes only the segments wholly before them.
+    @Test func aLargeKeptLogIsRecordedNotRewritten() throws {
+        try withTemporaryDirectory { directory in
+            let options = DiskStorage.Options(fsync: .never, maxSegmentSize: 1024, maxLogRewrite: 512)
+            let storage = try DiskStorage(directory: directory, options: options)
+            let entries = makeEntries(1...60, term: 1, size: 64)
+            for entry in entries {
+                try storage.append([entry])
+            }
+            try storage.saveHardState(HardState(term: 1, vote: NodeID(2), commit: 40))
+            try storage.sync()
+            let before = try segmentPaths(in: directory)
+            let contents = try before.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+            let written = storage.statistics.bytesWritten
+
+            try storage.compact(to: makeSnapshot(index: 30, term: 1))
+            let after = try segmentPaths(in: directory)
+            // Entry 31 is in the segment that now comes first; those before it are gone, the
+            // others are untouched except the last, which got the two records appended.
+            #expect(after.count < before.count)
+            #expect(Set(after).isSubset(of: Set(before)))
+            for path in after.dropLast() {
+                #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == contents[before.firstIndex(of: path)!])
+            }
+            // The snapshot file and two small records: a rewrite would write 30 entries of 97 bytes.
+            #expect(storage.statistics.bytesWritten - written < 600)
+            // Ten entries fill a segment, so entry 31 starts the first one left, right after its
+            // header: the state counts everything from there.
+            let liveBytes = try after.reduce(0) { $0 + (try fileSize($1)) } - 20
+            #expect(storage.persistedRaftStateSize == liveBytes)
+            #expect(try storage.load().entries == Array(entries[30...]))
+            storage.close()
+
+            let reopened = try DiskStorage(directory: directory, options: options)
+            #expect(reopened.warnings == [])
+            #expect(reopened.persistedRaftStateSize == liveBytes)
+            let state = try reopened.load()
+            #expect(state.snapshot == makeSnapshot(index: 30, term: 1))
+            #expect(state.hardState == HardState(term: 1, vote: NodeID(2), commit: 40))
+            #expect(state.entries == Array(entries[30...]))
+            // A later snapshot with little log left goes back to a rewrite: one segment.
+            try reopened.compact(to: makeSnapshot(index: 58, term: 1))
+            #expect(try segmentPaths(in: directory).count == 1)
+            #expect(try reopened.load().entries == Array(entries[58...]))
+        }
+    }
+
     @Test func persistedRaftStateSizeMatchesTheFiles() throws {
         try withTemporaryDirectory { directory in
             let storage = try DiskStorage(directory: directory, options: DiskStorage.Options(maxSegmentSize: 2048))
