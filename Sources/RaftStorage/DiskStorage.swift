@@ -85,7 +85,8 @@ public final class DiskStorage: PersistentStorage {
     package enum CheckpointStep: CaseIterable, Sendable {
         case snapshotWritten, snapshotSynced, snapshotRenamed, directorySynced
         case segmentRewritten, compactionRecorded
-        case oldFilesRemoved
+        /// The older segments and snapshot are closed and left for removal outside the lock.
+        case oldFilesReleased
     }
 
     /// The directory this storage owns.
@@ -107,6 +108,7 @@ public final class DiskStorage: PersistentStorage {
         self.directory = directory
         self.warnings = warnings
         self.store = Mutex(store)
+        removeObsoleteFiles()
     }
 
     deinit {
@@ -132,6 +134,7 @@ public final class DiskStorage: PersistentStorage {
     }
 
     public func installSnapshot(_ snapshot: Snapshot) throws(StorageError) {
+        defer { removeObsoleteFiles() }
         try mutate { (store) throws(StorageError) in
             guard snapshot.data.isStoredByDriver else {
                 return try store.saveSnapshot(snapshot, compacting: false)
@@ -181,6 +184,7 @@ public final class DiskStorage: PersistentStorage {
     /// ``writeSnapshot(_:data:)`` wrote it already); then, under the lock, renames it into
     /// place and rewrites the live log.
     public func compact(to snapshot: Snapshot) throws(StorageError) {
+        defer { removeObsoleteFiles() }
         let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
             try store.checkSnapshot(snapshot, compacting: true)
             let number = compactions.add(1, ordering: .relaxed).newValue
@@ -238,6 +242,19 @@ public final class DiskStorage: PersistentStorage {
 
     public var statistics: StorageStatistics {
         store.withLock { $0.statistics }
+    }
+
+    /// Unlinks the segments and snapshot a compaction replaced, outside the lock: unlinking a
+    /// large file takes the file system a while (175 ms for 1 GiB here), which appends should
+    /// not wait for. Failures are left to recovery, which removes such files too.
+    private func removeObsoleteFiles() {
+        let paths = store.withLock { store in
+            defer { store.obsoleteFiles = [] }
+            return store.obsoleteFiles
+        }
+        for path in paths {
+            try? FileIO.remove(path)
+        }
     }
 
     /// Runs `body` unless the storage failed or is closed; an I/O error marks it failed.
@@ -319,6 +336,8 @@ struct Store: Sendable {
     var buffer: [UInt8] = []
     /// Where the live log starts: nothing before it is read again.
     var liveStart = LogPosition(segment: 0, offset: 0)
+    /// Files no longer part of the storage (closed), for `DiskStorage` to unlink outside the lock.
+    var obsoleteFiles: [String] = []
     var log: LogWindow<RecordLocation>
     var hardState: HardState
     var snapshot: SnapshotFile?
@@ -518,7 +537,7 @@ struct Store: Sendable {
     }
 
     /// Drops the log before its (new) base from the files: rewrites the kept entries if they are
-    /// small, else records where they start. Removes the files in `obsolete` last.
+    /// small, else records where they start. Releases the files in `obsolete` last.
     mutating func finishCompaction(removing obsolete: [String]) throws(StorageError) {
         let kept = log.elements.first.map { bytes(from: LogPosition(segment: $0.segment, offset: $0.offset)) } ?? 0
         if kept < options.maxLogRewrite {
@@ -529,7 +548,7 @@ struct Store: Sendable {
     }
 
     /// Appends the hard state and a compaction record pointing at the first kept entry, syncs
-    /// them, then removes the segments before that entry's and the files in `obsolete`.
+    /// them, then releases the segments before that entry's and the files in `obsolete` for removal.
     private mutating func recordCompaction(removing obsolete: [String]) throws(StorageError) {
         // The hard state goes first, in the same write: replay ignores what precedes the start,
         // so the latest hard state must not be only in a segment about to go.
@@ -547,17 +566,13 @@ struct Store: Sendable {
         segments.removeFirst(dropped.count)
         for file in dropped {
             FileIO.close(file.fd)
-            try FileIO.remove(file.path)
         }
-        for file in obsolete {
-            try FileIO.remove(file)
-        }
-        try syncDirectory()
-        try checkpoint(.oldFilesRemoved)
+        obsoleteFiles += dropped.map(\.path) + obsolete
+        try checkpoint(.oldFilesReleased)
     }
 
     /// Writes the live log (reset to the current base, hard state, kept entries) as a new segment,
-    /// then removes every older segment and the files in `obsolete`.
+    /// then releases every older segment and the files in `obsolete` for removal.
     private mutating func rewriteLog(removing obsolete: [String]) throws(StorageError) {
         try flush()
         let seq = segments[segments.count - 1].seq + 1
@@ -586,13 +601,9 @@ struct Store: Sendable {
         log.replaceElements(locations)
         for file in old {
             FileIO.close(file.fd)
-            try FileIO.remove(file.path)
         }
-        for file in obsolete {
-            try FileIO.remove(file)
-        }
-        try syncDirectory()
-        try checkpoint(.oldFilesRemoved)
+        obsoleteFiles += old.map(\.path) + obsolete
+        try checkpoint(.oldFilesReleased)
     }
 
     // MARK: Reading
