@@ -96,6 +96,23 @@ public final class DiskStorage: PersistentStorage {
     public let warnings: [RecoveryWarning]
 
     private let store: Mutex<Store>
+    /// What the size and statistics getters read, copied from the store at the end of every
+    /// operation: the store's lock is held through syncs, which a busy device can stretch to
+    /// seconds, and the host's executor reads these every iteration; it must not wait for a
+    /// sync it did not ask for (a compaction's, on the snapshot thread).
+    private let published: Mutex<Published>
+
+    private struct Published: Sendable {
+        var persistedRaftStateSize: Int
+        var snapshotSize: Int
+        var statistics: StorageStatistics
+
+        init(_ store: Store) {
+            persistedRaftStateSize = store.liveSize
+            snapshotSize = Int(store.snapshot?.size ?? 0)
+            statistics = store.statistics
+        }
+    }
     /// Numbers the temporary files of compactions, which are written outside the lock.
     private let compactions = Atomic<Int>(0)
 
@@ -107,6 +124,7 @@ public final class DiskStorage: PersistentStorage {
         let (store, warnings) = try Store.open(directory: directory, options: options)
         self.directory = directory
         self.warnings = warnings
+        self.published = Mutex(Published(store))
         self.store = Mutex(store)
         removeObsoleteFiles()
     }
@@ -233,15 +251,15 @@ public final class DiskStorage: PersistentStorage {
     /// before any snapshot) the segment files' total size once synced; after a compaction record,
     /// without the bytes before the kept entries, which wait for their segment's removal.
     public var persistedRaftStateSize: Int {
-        store.withLock { $0.liveSize }
+        published.withLock { $0.persistedRaftStateSize }
     }
 
     public var snapshotSize: Int {
-        store.withLock { Int($0.snapshot?.size ?? 0) }
+        published.withLock { $0.snapshotSize }
     }
 
     public var statistics: StorageStatistics {
-        store.withLock { $0.statistics }
+        published.withLock { $0.statistics }
     }
 
     /// Unlinks the segments and snapshot a compaction replaced, outside the lock: unlinking a
@@ -265,6 +283,7 @@ public final class DiskStorage: PersistentStorage {
             if let failure = store.failure {
                 throw failure
             }
+            defer { published.withLock { $0 = Published(store) } }
             do throws(StorageError) {
                 return try body(&store)
             } catch {
