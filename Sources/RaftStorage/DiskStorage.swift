@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 public import RaftCore
 import Synchronization
@@ -64,6 +65,20 @@ public final class DiskStorage: PersistentStorage {
         /// removal). Default 1 MiB: a rewrite that small is quick and keeps the files tight; 0
         /// never rewrites.
         public var maxLogRewrite: Int
+        /// Segments are files written full of zeros (and synced) ahead of use, by a background
+        /// thread, and the log overwrites the zeros; a segment ends when its zeros are used up.
+        /// The first is 1 MiB and each next one twice the last, up to `maxSegmentSize`, so a
+        /// short-lived log writes little that it does not use. Default true.
+        ///
+        /// A sync of a file that grows changes its size, so the file system commits its journal
+        /// too; into space already written it flushes the data alone. Measured here: 83 µs
+        /// instead of 123-137 µs per 2 KiB write and `fdatasync`, and a worst case of 4 ms
+        /// instead of 47-60 ms over a few seconds. Recovery reads the zeros after the last record
+        /// as the end of the log, and a record cut short before them as a torn write.
+        public var preallocateSegments: Bool
+        /// Tests: prepare the next preallocated segment on the calling thread, after the
+        /// operation that used the previous one, so file layouts do not depend on timing.
+        package var preparesSegmentsInline = false
         /// Called after each step of saving a snapshot; tests throw from it to simulate a crash there.
         package var checkpointHook: (@Sendable (CheckpointStep) throws(StorageError) -> Void)?
 
@@ -71,12 +86,14 @@ public final class DiskStorage: PersistentStorage {
             fsync: FsyncPolicy = .always,
             maxSegmentSize: Int = 64 << 20,
             createDirectory: Bool = true,
-            maxLogRewrite: Int = 1 << 20
+            maxLogRewrite: Int = 1 << 20,
+            preallocateSegments: Bool = true
         ) {
             self.fsync = fsync
             self.maxSegmentSize = maxSegmentSize
             self.createDirectory = createDirectory
             self.maxLogRewrite = maxLogRewrite
+            self.preallocateSegments = preallocateSegments
         }
     }
 
@@ -101,6 +118,8 @@ public final class DiskStorage: PersistentStorage {
     /// seconds, and the host's executor reads these every iteration; it must not wait for a
     /// sync it did not ask for (a compaction's, on the snapshot thread).
     private let published: Mutex<Published>
+    /// Where the next segment's file is zero-filled, off the lock and off the caller's thread.
+    private let spareQueue = DispatchQueue(label: "RaftStorage.DiskStorage.spare")
 
     private struct Published: Sendable {
         var persistedRaftStateSize: Int
@@ -121,12 +140,14 @@ public final class DiskStorage: PersistentStorage {
     /// Throws `.locked` if another process or `DiskStorage` has the directory open, and `.corruption`
     /// (naming file and byte offset) if data that was acknowledged is damaged.
     public init(directory: String, options: Options = Options()) throws(StorageError) {
-        let (store, warnings) = try Store.open(directory: directory, options: options)
+        var (store, warnings) = try Store.open(directory: directory, options: options)
+        let spare = store.spareRequest()
         self.directory = directory
         self.warnings = warnings
         self.published = Mutex(Published(store))
         self.store = Mutex(store)
         removeObsoleteFiles()
+        prepareSpareSegment(spare)
     }
 
     deinit {
@@ -275,17 +296,41 @@ public final class DiskStorage: PersistentStorage {
         }
     }
 
+    /// Zero-fills and syncs the next segment's file, then offers it to the store; on the
+    /// background queue unless the options ask for it inline. A failure only means the next
+    /// segment grows as it is written.
+    private func prepareSpareSegment(_ request: SpareRequest?) {
+        guard let request else { return }
+        let work = { @Sendable [weak self] in
+            let spare = try? SpareSegment.create(request)
+            guard let self else {
+                spare?.discard()
+                return
+            }
+            store.withLock { store in store.offer(spare) }
+        }
+        if request.inline {
+            work()
+        } else {
+            spareQueue.async(execute: work)
+        }
+    }
+
     /// Runs `body` unless the storage failed or is closed; an I/O error marks it failed.
     private func mutate<Result: Sendable>(
         _ body: (inout Store) throws(StorageError) -> Result
     ) throws(StorageError) -> Result {
-        try store.withLock { (store) throws(StorageError) in
+        var spare: SpareRequest?
+        defer { prepareSpareSegment(spare) }
+        return try store.withLock { (store) throws(StorageError) in
             if let failure = store.failure {
                 throw failure
             }
             defer { published.withLock { $0 = Published(store) } }
             do throws(StorageError) {
-                return try body(&store)
+                let result = try body(&store)
+                spare = store.spareRequest()
+                return result
             } catch {
                 if error.code != .invalidArgument && error.code != .staleSnapshot {
                     store.failure = StorageError(
@@ -314,8 +359,10 @@ struct Store: Sendable {
         var seq: UInt64
         var fd: Int32
         var path: String
-        /// Bytes in the file (written, not necessarily synced).
+        /// Bytes of records in the file (written, not necessarily synced): where the next goes.
         var size: Int64
+        /// The file's length when it is longer, zero-filled ahead of the records.
+        var allocated: Int64 = 0
     }
 
     struct SnapshotFile: Sendable {
@@ -343,6 +390,8 @@ struct Store: Sendable {
 
     /// Buffered records are written once the buffer reaches this size, even before `sync()`.
     static let flushThreshold = 1 << 20
+    /// The size of the first preallocated segment of a storage opened; each next one doubles.
+    static let firstSpareSize = 1 << 20
 
     let directory: String
     let options: DiskStorage.Options
@@ -357,6 +406,11 @@ struct Store: Sendable {
     var liveStart = LogPosition(segment: 0, offset: 0)
     /// Files no longer part of the storage (closed), for `DiskStorage` to unlink outside the lock.
     var obsoleteFiles: [String] = []
+    /// A zero-filled, synced file for the next segment (`Options.preallocateSegments`).
+    var spare: SpareSegment?
+    /// Whether a spare is being prepared (or preparing one failed: not retried until used).
+    var preparingSpare = false
+    var sparesPrepared = 0
     var log: LogWindow<RecordLocation>
     var hardState: HardState
     var snapshot: SnapshotFile?
@@ -366,6 +420,31 @@ struct Store: Sendable {
     var failure: StorageError?
 
     func path(_ name: String) -> String { directory + "/" + name }
+
+    /// What to prepare when the next segment has no spare yet; marks it as being prepared.
+    mutating func spareRequest() -> SpareRequest? {
+        guard options.preallocateSegments, lock != nil, spare == nil, !preparingSpare else { return nil }
+        preparingSpare = true
+        sparesPrepared += 1
+        return SpareRequest(
+            path: path("spare-\(sparesPrepared)-\(UInt32.random(in: 0...UInt32.max))" + Format.spareSuffix),
+            size: min(options.maxSegmentSize, Self.firstSpareSize << min(sparesPrepared - 1, 16)),
+            syncs: options.fsync.syncs,
+            inline: options.preparesSegmentsInline
+        )
+    }
+
+    /// Takes a prepared spare, unless the storage was closed meanwhile. A failed preparation
+    /// (nil) leaves `preparingSpare` set: the next segment grows as written, and a new spare is
+    /// asked for once it exists.
+    mutating func offer(_ prepared: SpareSegment?) {
+        guard let prepared else { return }
+        guard lock != nil, spare == nil else {
+            prepared.discard()
+            return
+        }
+        spare = prepared
+    }
 
     /// Bytes from `position` to the end of the log, buffered writes included.
     func bytes(from position: LogPosition) -> Int {
@@ -389,6 +468,8 @@ struct Store: Sendable {
             FileIO.close(incoming.fd)
             self.incoming = nil
         }
+        spare?.discard()
+        spare = nil
         for segment in segments {
             FileIO.close(segment.fd)
         }
@@ -459,33 +540,52 @@ struct Store: Sendable {
     private mutating func makeRoom(for size: Int) throws(StorageError) {
         let last = segments[segments.count - 1]
         let used = Int(last.size) + buffer.count
-        guard used + size > options.maxSegmentSize, used > Format.segmentHeaderSize else {
+        let limit = last.allocated > 0 ? Int(last.allocated) : options.maxSegmentSize
+        guard used + size > limit, used > Format.segmentHeaderSize else {
             return
         }
         // The closed segment must be durable before a later one exists: recovery tolerates a torn
-        // tail only in the last segment.
+        // tail only in the last segment, and reads zeros after the records only there.
         try sync()
+        let sealed = segments[segments.count - 1]
+        if sealed.allocated > sealed.size {
+            try FileIO.truncate(sealed.fd, to: sealed.size, path: sealed.path)
+            if options.fsync.syncs {
+                try FileIO.dataSync(sealed.fd, path: sealed.path)
+            }
+            segments[segments.count - 1].allocated = 0
+        }
         segments.append(try createSegment(seq: last.seq + 1, records: []))
     }
 
     /// Creates a complete segment atomically: temporary name, sync, rename, directory sync.
     mutating func createSegment(seq: UInt64, records: [UInt8]) throws(StorageError) -> Store.Segment {
         let finalPath = path(Format.segmentName(seq))
-        let temporaryPath = finalPath + Format.temporarySuffix
-        let fd = try FileIO.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC)
+        let bytes = Format.segmentHeader(seq: seq) + records
+        // The prepared spare if the records fit, else a file that grows as it is written.
+        let file: (fd: Int32, path: String, allocated: Int64)
+        if let spare, bytes.count <= spare.size {
+            self.spare = nil
+            file = (spare.fd, spare.path, Int64(spare.size))
+        } else {
+            let temporaryPath = finalPath + Format.temporarySuffix
+            file = (try FileIO.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC), temporaryPath, 0)
+        }
+        // Ask for a spare again after this segment, including after a failed preparation.
+        preparingSpare = spare != nil
         do throws(StorageError) {
-            let bytes = Format.segmentHeader(seq: seq) + records
-            try FileIO.write(fd, bytes, at: 0, path: temporaryPath)
+            try FileIO.write(file.fd, bytes, at: 0, path: file.path)
             statistics.writes += 1
             statistics.bytesWritten += bytes.count
             if options.fsync.syncs {
-                try FileIO.dataSync(fd, path: temporaryPath)
+                try FileIO.dataSync(file.fd, path: file.path)
             }
-            try FileIO.rename(temporaryPath, to: finalPath)
+            try FileIO.rename(file.path, to: finalPath)
             try syncDirectory()
-            return Segment(seq: seq, fd: fd, path: finalPath, size: Int64(bytes.count))
+            return Segment(seq: seq, fd: file.fd, path: finalPath, size: Int64(bytes.count), allocated: file.allocated)
         } catch {
-            FileIO.close(fd)
+            FileIO.close(file.fd)
+            try? FileIO.remove(file.path)
             throw error
         }
     }
@@ -677,5 +777,53 @@ struct Store: Sendable {
             start = end
         }
         return result
+    }
+}
+
+/// A request for the next segment's file: created, zero-filled and synced off the lock.
+struct SpareRequest: Sendable {
+    var path: String
+    var size: Int
+    var syncs: Bool
+    var inline: Bool
+}
+
+/// A zero-filled file of a segment's full size, synced, named `spare-*.spare` until it becomes
+/// the next segment (recovery removes it otherwise).
+struct SpareSegment: Sendable {
+    var fd: Int32
+    var path: String
+    var size: Int
+
+    static func create(_ request: SpareRequest) throws(StorageError) -> SpareSegment {
+        let fd = try FileIO.open(request.path, O_RDWR | O_CREAT | O_TRUNC)
+        do throws(StorageError) {
+            // Written, not fallocate'd: a write into an unwritten extent changes metadata too.
+            let zeros = [UInt8](repeating: 0, count: min(request.size, 1 << 20))
+            var offset = 0
+            while offset < request.size {
+                let count = min(zeros.count, request.size - offset)
+                try FileIO.write(
+                    fd,
+                    count == zeros.count ? zeros : Array(zeros[..<count]),
+                    at: Int64(offset),
+                    path: request.path
+                )
+                offset += count
+            }
+            if request.syncs {
+                try FileIO.dataSync(fd, path: request.path)
+            }
+            return SpareSegment(fd: fd, path: request.path, size: request.size)
+        } catch {
+            FileIO.close(fd)
+            try? FileIO.remove(request.path)
+            throw error
+        }
+    }
+
+    func discard() {
+        FileIO.close(fd)
+        try? FileIO.remove(path)
     }
 }

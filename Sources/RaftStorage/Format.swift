@@ -55,6 +55,8 @@ enum Format {
     static func segmentName(_ seq: UInt64) -> String { "log-\(hex16(seq)).seg" }
     static func snapshotName(_ seq: UInt64) -> String { "snap-\(hex16(seq)).snap" }
     static let temporarySuffix = ".tmp"
+    /// A preallocated file not yet a segment: removed at recovery without a warning.
+    static let spareSuffix = ".spare"
 
     /// The sequence number in a segment or snapshot file name, or nil if the name is not one.
     static func sequence(inName name: String, prefix: String, suffix: String) -> UInt64? {

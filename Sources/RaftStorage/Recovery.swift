@@ -48,6 +48,9 @@ extension Store {
         // A rename seen now is not necessarily durable (the crash may have been the process's alone);
         // make it so before deleting anything it replaced.
         try syncDirectory()
+        for name in names where name.hasSuffix(Format.spareSuffix) {
+            try FileIO.remove(path(name))
+        }
         for name in names where name.hasSuffix(Format.temporarySuffix) {
             try FileIO.remove(path(name))
             warnings.append(
@@ -80,12 +83,15 @@ extension Store {
         // hard state; pass 2 replays the entries from where the anchor says the log starts.
         var anchor: Anchor?
         var lastHardState: HardState?
+        /// Earlier segments whose records end in zeros: preallocated ones that a rewrite
+        /// replaced (obsolete, removed below) or, if replayed, damage.
+        var zeroTails: [UInt64: Int] = [:]
         for (position, seq) in segmentSequences.enumerated() {
             let segmentPath = path(Format.segmentName(seq))
             let fd = try FileIO.open(segmentPath, O_RDWR)
             segments.append(Segment(seq: seq, fd: fd, path: segmentPath, size: 0))
             let bytes = try FileIO.read(fd, count: Int(FileIO.size(fd, path: segmentPath)), at: 0, path: segmentPath)
-            let validSize = try scan(
+            let (validSize, zeroFilled) = try scan(
                 bytes,
                 seq: seq,
                 path: segmentPath,
@@ -95,7 +101,12 @@ extension Store {
                 warnings: &warnings
             )
             segments[position].size = Int64(validSize)
-            if validSize < bytes.count {
+            if zeroFilled && position < segmentSequences.count - 1 {
+                zeroTails[seq] = validSize
+            } else if zeroFilled {
+                // A preallocated segment: the zeros after the records are where the next go.
+                segments[position].allocated = Int64(bytes.count)
+            } else if validSize < bytes.count {
                 try FileIO.truncate(fd, to: Int64(validSize), path: segmentPath)
                 if options.fsync.syncs {
                     try FileIO.dataSync(fd, path: segmentPath)
@@ -112,10 +123,14 @@ extension Store {
                     path: snapshot.path
                 )
             }
+            // A new log starts in a preallocated segment (a small one: it may be short-lived).
+            if let request = spareRequest() {
+                offer(try? SpareSegment.create(request))
+            }
             segments.append(try createSegment(seq: 1, records: []))
         }
         hardState = lastHardState ?? HardState()
-        try replay(from: anchor, warnings: &warnings)
+        try replay(from: anchor, zeroTails: zeroTails, warnings: &warnings)
 
         if let snapshot {
             let metadata = snapshot.metadata
@@ -166,7 +181,11 @@ extension Store {
     /// Pass 2: rebuilds the log window from the anchor's start (the first segment's first record
     /// without one), then removes the segments before it, which only a crash between recording a
     /// compaction and deleting them leaves behind.
-    private mutating func replay(from anchor: Anchor?, warnings: inout [RecoveryWarning]) throws(StorageError) {
+    private mutating func replay(
+        from anchor: Anchor?,
+        zeroTails: [UInt64: Int],
+        warnings: inout [RecoveryWarning]
+    ) throws(StorageError) {
         log = LogWindow()
         let start = anchor?.start ?? LogPosition(segment: segments[0].seq, offset: Int64(Format.segmentHeaderSize))
         if let anchor {
@@ -192,6 +211,15 @@ extension Store {
                     "segment \(segments[position - 1].seq + 1) is missing before this one. \(Self.damageAdvice)",
                     path: segment.path,
                     offset: 0
+                )
+            }
+            if let end = zeroTails[segment.seq] {
+                // Sealing a segment cuts its zeros off before the next one is created.
+                throw StorageError(
+                    .corruption,
+                    "the segment's records end in zeros, but it is not the last segment. \(Self.damageAdvice)",
+                    path: segment.path,
+                    offset: Int64(end)
                 )
             }
             let from = position == first ? start.offset : Int64(Format.segmentHeaderSize)
@@ -266,7 +294,8 @@ extension Store {
     }
 
     /// Pass 1 over one segment: checks its header and records, notes the last anchor and hard
-    /// state; returns how many bytes of it are valid (less only at a torn end of the last one).
+    /// state; returns how many bytes of it are valid (less only at a torn end of the last one),
+    /// and whether only zeros follow them (the last segment, preallocated).
     private func scan(
         _ bytes: [UInt8],
         seq: UInt64,
@@ -275,7 +304,7 @@ extension Store {
         anchor: inout Anchor?,
         hardState: inout HardState?,
         warnings: inout [RecoveryWarning]
-    ) throws(StorageError) -> Int {
+    ) throws(StorageError) -> (validSize: Int, zeroFilled: Bool) {
         if let problem = Format.segmentHeaderProblem(bytes, expectedSeq: seq) {
             throw StorageError(.corruption, "\(problem). \(Self.damageAdvice)", path: path, offset: 0)
         }
@@ -312,6 +341,9 @@ extension Store {
                 }
                 offset += size
                 continue
+            case .truncated where Self.onlyZeros(bytes, from: offset),
+                .damaged where Self.onlyZeros(bytes, from: offset):
+                return (offset, true)
             case .truncated:
                 guard isLast else {
                     throw StorageError(
@@ -323,7 +355,12 @@ extension Store {
                 }
                 problem = "a record that is cut short"
             case .damaged(let why, let end):
-                guard isLast, end == bytes.count || bytes[offset...].allSatisfy({ $0 == 0 }) else {
+                // The last write, cut short: it reaches the end of the file, or only zeros (the
+                // preallocated space it was being written into) follow it, or its header.
+                let torn =
+                    end == bytes.count || end.map { Self.onlyZeros(bytes, from: $0) } == true
+                    || Self.onlyZeros(bytes, from: offset + Format.recordHeaderSize)
+                guard isLast, torn else {
                     throw StorageError(.corruption, "\(why). \(Self.damageAdvice)", path: path, offset: Int64(offset))
                 }
                 problem = why
@@ -337,8 +374,13 @@ extension Store {
                     offset: Int64(offset)
                 )
             )
-            return offset
+            return (offset, false)
         }
-        return offset
+        return (offset, false)
+    }
+
+    /// Whether every byte from `start` to the end is zero (true past the end).
+    static func onlyZeros(_ bytes: [UInt8], from start: Int) -> Bool {
+        start >= bytes.count || bytes[start...].allSatisfy { $0 == 0 }
     }
 }

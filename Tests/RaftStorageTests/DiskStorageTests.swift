@@ -54,7 +54,12 @@ import Testing
     /// segments: it appends a compaction record and deletes only the segments wholly before them.
     @Test func aLargeKeptLogIsRecordedNotRewritten() throws {
         try withTemporaryDirectory { directory in
-            let options = DiskStorage.Options(fsync: .never, maxSegmentSize: 1024, maxLogRewrite: 512)
+            let options = DiskStorage.Options(
+                fsync: .never,
+                maxSegmentSize: 1024,
+                maxLogRewrite: 512,
+                preallocateSegments: false
+            )
             let storage = try DiskStorage(directory: directory, options: options)
             let entries = makeEntries(1...60, term: 1, size: 64)
             for entry in entries {
@@ -100,7 +105,10 @@ import Testing
 
     @Test func persistedRaftStateSizeMatchesTheFiles() throws {
         try withTemporaryDirectory { directory in
-            let storage = try DiskStorage(directory: directory, options: DiskStorage.Options(maxSegmentSize: 2048))
+            let storage = try DiskStorage(
+                directory: directory,
+                options: DiskStorage.Options(maxSegmentSize: 2048, preallocateSegments: false)
+            )
             func segmentBytes() throws -> Int {
                 try segmentPaths(in: directory).reduce(0) { $0 + (try fileSize($1)) }
             }

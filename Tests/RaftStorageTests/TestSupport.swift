@@ -68,5 +68,6 @@ func truncateFile(_ path: String, to size: Int) throws {
 }
 
 /// Options for tests that do not measure durability against power loss: the files hold the same bytes
-/// either way, and skipping fdatasync keeps the suite fast.
-let fastOptions = DiskStorage.Options(fsync: .never)
+/// either way, and skipping fdatasync keeps the suite fast. Segments grow as written, so that file
+/// sizes are record boundaries (`PreallocationTests` covers preallocated ones).
+let fastOptions = DiskStorage.Options(fsync: .never, preallocateSegments: false)
