@@ -274,8 +274,8 @@ extension ClusterConfiguration {
         /// `fsync` (default `always`).
         public var fsync: FsyncMode
         /// `segmentSize` (default `64MiB`): the size at which a log segment file is closed and a
-        /// new one started. Segment files are preallocated (zero-filled ahead of the log), the
-        /// first at 1 MiB and each next one twice as large, up to this size.
+        /// new one started. Segment files are preallocated (zero-filled ahead of the log) at
+        /// twice the live log's size, from 1 MiB up to this size.
         public var segmentSize: Int
 
         /// Creates the section from values; the defaults are those of a file without the keys.

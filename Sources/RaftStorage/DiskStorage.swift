@@ -67,8 +67,9 @@ public final class DiskStorage: PersistentStorage {
         public var maxLogRewrite: Int
         /// Segments are files written full of zeros (and synced) ahead of use, by a background
         /// thread, and the log overwrites the zeros; a segment ends when its zeros are used up.
-        /// The first is 1 MiB and each next one twice the last, up to `maxSegmentSize`, so a
-        /// short-lived log writes little that it does not use. Default true.
+        /// Each is twice the live log when it is prepared, in whole MiB, from 1 MiB up to
+        /// `maxSegmentSize`, so a short log (a new one, or one a small `maxraftstate` keeps
+        /// short) zero-fills little that it does not use. Default true.
         ///
         /// A sync of a file that grows changes its size, so the file system commits its journal
         /// too; into space already written it flushes the data alone. Measured here: 83 µs
@@ -390,8 +391,8 @@ struct Store: Sendable {
 
     /// Buffered records are written once the buffer reaches this size, even before `sync()`.
     static let flushThreshold = 1 << 20
-    /// The size of the first preallocated segment of a storage opened; each next one doubles.
-    static let firstSpareSize = 1 << 20
+    /// Preallocated segments are a multiple of this (or `maxSegmentSize`, when smaller).
+    static let spareUnit = 1 << 20
 
     let directory: String
     let options: DiskStorage.Options
@@ -424,11 +425,16 @@ struct Store: Sendable {
     /// What to prepare when the next segment has no spare yet; marks it as being prepared.
     mutating func spareRequest() -> SpareRequest? {
         guard options.preallocateSegments, lock != nil, spare == nil, !preparingSpare else { return nil }
+        // Twice the live log, in MiB, within [1 MiB, maxSegmentSize]: a log that snapshots
+        // often (a small `maxraftstate`) is rewritten into a fresh segment each time, and must
+        // not zero-fill 64 MiB for each.
+        let wanted = max(Self.spareUnit, (2 * liveSize + Self.spareUnit - 1) / Self.spareUnit * Self.spareUnit)
+        let spareSize = min(options.maxSegmentSize, wanted)
         preparingSpare = true
         sparesPrepared += 1
         return SpareRequest(
             path: path("spare-\(sparesPrepared)-\(UInt32.random(in: 0...UInt32.max))" + Format.spareSuffix),
-            size: min(options.maxSegmentSize, Self.firstSpareSize << min(sparesPrepared - 1, 16)),
+            size: spareSize,
             syncs: options.fsync.syncs,
             inline: options.preparesSegmentsInline
         )
@@ -799,6 +805,7 @@ struct SpareSegment: Sendable {
         let fd = try FileIO.open(request.path, O_RDWR | O_CREAT | O_TRUNC)
         do throws(StorageError) {
             // Written, not fallocate'd: a write into an unwritten extent changes metadata too.
+            // Synced a piece at a time, like a snapshot file: the log's syncs share the device.
             let zeros = [UInt8](repeating: 0, count: min(request.size, 1 << 20))
             var offset = 0
             while offset < request.size {
@@ -810,9 +817,9 @@ struct SpareSegment: Sendable {
                     path: request.path
                 )
                 offset += count
-            }
-            if request.syncs {
-                try FileIO.dataSync(fd, path: request.path)
+                if request.syncs {
+                    try FileIO.dataSync(fd, path: request.path)
+                }
             }
             return SpareSegment(fd: fd, path: request.path, size: request.size)
         } catch {

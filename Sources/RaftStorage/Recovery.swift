@@ -379,8 +379,22 @@ extension Store {
         return (offset, false)
     }
 
-    /// Whether every byte from `start` to the end is zero (true past the end).
+    /// Whether every byte from `start` to the end is zero (true past the end). `memcmp` against
+    /// a zero page: a preallocated segment is mostly zeros, and a byte loop over 64 MiB is slow.
     static func onlyZeros(_ bytes: [UInt8], from start: Int) -> Bool {
-        start >= bytes.count || bytes[start...].allSatisfy { $0 == 0 }
+        guard start < bytes.count else { return true }
+        return bytes.withUnsafeBytes { buffer in
+            zeroPage.withUnsafeBytes { zero in
+                var offset = start
+                while offset < buffer.count {
+                    let count = min(zero.count, buffer.count - offset)
+                    guard memcmp(buffer.baseAddress! + offset, zero.baseAddress!, count) == 0 else { return false }
+                    offset += count
+                }
+                return true
+            }
+        }
     }
+
+    private static let zeroPage = [UInt8](repeating: 0, count: 1 << 16)
 }

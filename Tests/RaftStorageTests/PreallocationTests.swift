@@ -11,17 +11,17 @@ import Testing
         return options
     }()
 
-    @Test func segmentsAreWrittenIntoPreallocatedFilesThatDoubleInSize() throws {
+    @Test func segmentsAreWrittenIntoPreallocatedFilesSizedByTheLog() throws {
         try withTemporaryDirectory { directory in
             let storage = try DiskStorage(directory: directory, options: Self.options)
-            // 1 KiB entries: the first file (1 MiB) holds about a thousand.
+            let record = 16 + 17 + 1024
             let entries = makeEntries(1...2500, term: 1, size: 1024)
             try storage.append(Array(entries[..<10]))
             try storage.sync()
             let first = try segmentPaths(in: directory)
             #expect(first.count == 1)
             #expect(try fileSize(first[0]) == 1 << 20, "zero-filled ahead")
-            #expect(storage.persistedRaftStateSize == 20 + 10 * (16 + 17 + 1024))
+            #expect(storage.persistedRaftStateSize == 20 + 10 * record)
             // A spare for the next segment is ready, and is not a segment.
             #expect(try fileNames(in: directory).contains { $0.hasSuffix(".spare") })
 
@@ -30,15 +30,17 @@ import Testing
             }
             try storage.sync()
             let segments = try segmentPaths(in: directory)
-            #expect(segments.count == 2)
-            // The full one was cut to its records when the next began; the next is twice as large.
-            #expect(try fileSize(segments[0]) < 1 << 20)
-            #expect(try fileSize(segments[0]) > (1 << 20) - 1100)
-            #expect(try fileSize(segments[1]) == 2 << 20)
-            let firstSize = try fileSize(segments[0])
-            let inFirst = (firstSize - 20) / (16 + 17 + 1024)
-            #expect(firstSize == 20 + inFirst * (16 + 17 + 1024))
-            #expect(storage.persistedRaftStateSize == firstSize + 20 + (2500 - inFirst) * (16 + 17 + 1024))
+            #expect(segments.count == 3)
+            // Full ones were cut to their records when the next began; each spare was twice the
+            // live log when it was prepared: 1 MiB, 1 MiB (prepared when the log was empty), 3 MiB.
+            let sizes = try segments.map(fileSize)
+            for size in sizes.dropLast() {
+                #expect((size - 20) % record == 0)
+                #expect(size > (1 << 20) - record)
+            }
+            #expect(sizes.last == 3 << 20)
+            let inLast = 2500 - sizes.dropLast().reduce(0) { $0 + ($1 - 20) / record }
+            #expect(storage.persistedRaftStateSize == sizes.dropLast().reduce(0, +) + 20 + inLast * record)
             storage.close()
 
             let reopened = try DiskStorage(directory: directory, options: Self.options)
@@ -48,6 +50,22 @@ import Testing
             try reopened.append(makeEntries(2501...2501, term: 2, size: 1024))
             try reopened.sync()
             #expect(try reopened.load().entries.last == makeEntries(2501...2501, term: 2, size: 1024)[0])
+        }
+    }
+
+    /// A log that a small `maxraftstate` keeps short is rewritten into a fresh segment at each
+    /// snapshot; its spares stay at the minimum instead of growing.
+    @Test func aShortLogKeepsSmallSpares() throws {
+        try withTemporaryDirectory { directory in
+            let storage = try DiskStorage(directory: directory, options: Self.options)
+            for round in LogIndex(0)..<20 {
+                try storage.append(makeEntries(round * 50 + 1...round * 50 + 50, term: 1, size: 100))
+                try storage.compact(to: makeSnapshot(index: round * 50 + 45, term: 1))
+            }
+            for path in try fileNames(in: directory).filter({ $0.hasSuffix(".spare") || $0.hasSuffix(".seg") }) {
+                #expect(try fileSize(directory + "/" + path) <= 1 << 20, "\(path)")
+            }
+            #expect(try storage.load().entries == makeEntries(996...1000, term: 1, size: 100))
         }
     }
 
