@@ -170,11 +170,25 @@ final class ProcessCluster: Sendable {
         return founders
     }
 
-    /// SIGKILL, then reap.
+    /// SIGKILL, then wait (bounded) until it has exited.
     func kill(_ id: String) {
         guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        Self.awaitExit(process)
+    }
+
+    /// Waits until `process` has exited, at most `limit`: Foundation saw it, or the kernel shows
+    /// it gone or a zombie not reaped yet. Not `waitUntilExit()`: on Linux it spins a run loop
+    /// that once never saw a SIGKILLed node's exit, and the whole suite hung on it.
+    static func awaitExit(_ process: Process, limit: Duration = .seconds(30)) {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while process.isRunning && ContinuousClock.now < deadline {
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex,
+                stat[stat.index(close, offsetBy: 2)] != "Z"
+            else { return }
+            usleep(2_000)
+        }
     }
 
     /// Sends `signal` (SIGSTOP, SIGCONT, ...) to a running node.
@@ -195,7 +209,7 @@ final class ProcessCluster: Sendable {
         }
         guard exited != nil else {
             Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            Self.awaitExit(process)
             return nil
         }
         return process.terminationStatus
