@@ -31,19 +31,28 @@ struct QuiescenceHostTests {
         do {
             let put = try await cluster.submitToLeader(KV.put("k", "1", client: 1, sequence: 1), group: "kv")
             #expect(KV.response(put) == .ok)
-            try await Self.waitUntilQuiescent(cluster)
-
             // Quiet: over ten more liveness pings from every peer, not one Raft message moves.
-            let sent = cluster.transports.values.map { $0.statistics().messagesSent }.reduce(0, +)
-            let start = ContinuousClock.now
-            _ = try await eventually(within: .seconds(10), "ten more rounds of pings") {
-                cluster.transports.values.allSatisfy { transport in
-                    let pings = transport.lastPings()
-                    return pings.count == 2 && pings.values.allSatisfy { $0 > start + .milliseconds(500) }
-                } ? true : nil
+            // A node starved of CPU for an election timeout (a loaded CI machine) looks stopped to
+            // its peers, which rightly wake their groups; such a window is measured again.
+            func stoppedAnswering() -> Int { recorder.count { $0.message == "peer node stopped answering" } }
+            var attempts = 0
+            while true {
+                attempts += 1
+                try await Self.waitUntilQuiescent(cluster)
+                let flaps = stoppedAnswering()
+                let sent = cluster.transports.values.map { $0.statistics().messagesSent }.reduce(0, +)
+                let start = ContinuousClock.now
+                _ = try await eventually(within: .seconds(10), "ten more rounds of pings") {
+                    cluster.transports.values.allSatisfy { transport in
+                        let pings = transport.lastPings()
+                        return pings.count == 2 && pings.values.allSatisfy { $0 > start + .milliseconds(500) }
+                    } ? true : nil
+                }
+                let sentLater = cluster.transports.values.map { $0.statistics().messagesSent }.reduce(0, +)
+                if sentLater != sent && stoppedAnswering() != flaps && attempts < 3 { continue }
+                #expect(sentLater == sent, "quiescent groups sent \(sentLater - sent) Raft messages")
+                break
             }
-            let sentLater = cluster.transports.values.map { $0.statistics().messagesSent }.reduce(0, +)
-            #expect(sentLater == sent, "quiescent groups sent \(sentLater - sent) Raft messages")
 
             // A write wakes the group, without an election.
             let leader = try #require(cluster.leader(of: "kv"))
