@@ -97,8 +97,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // CRC-32C with the CPU's instruction, when it has one (RaftStorage falls back to tables).
+        .target(name: "CRC32CHardware"),
         // Durable log, hard state and snapshots on disk (checksummed segments); in-memory storage.
-        .target(name: "RaftStorage", dependencies: ["RaftCore"]),
+        .target(name: "RaftStorage", dependencies: ["RaftCore", "CRC32CHardware"]),
         // Wire codec, handshake, SwiftNIO TCP transport between nodes; in-process transport.
         .target(
             name: "RaftTransport",

@@ -1,3 +1,5 @@
+import CRC32CHardware
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8.
 ///
 /// Castagnoli rather than the zip CRC-32 because its error detection is better for the record sizes a
@@ -78,7 +80,19 @@ package enum CRC32C {
         for row in 0..<32 { result[row] = times(matrix, matrix[row]) }
     }
 
+    /// Whether the CPU computes it (`CRC32CHardware`): about ten times the tables' speed.
+    private static let hardware = rafthost_crc32c_hardware_available() != 0
+
     private static func update(_ crc: UInt32, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
+        if hardware {
+            guard let base = buffer.baseAddress else { return crc }
+            return ~rafthost_crc32c_hardware_update(~crc, base, buffer.count)
+        }
+        return tableUpdate(crc, buffer)
+    }
+
+    /// The portable computation; `package` so tests compare it with the instruction's.
+    package static func tableUpdate(_ crc: UInt32, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
         tables.withUnsafeBufferPointer { table in
             var crc = ~crc
             var position = 0
