@@ -1,3 +1,4 @@
+import Glibc
 import NIOPosix
 import RaftCore
 import RaftReplica
@@ -39,9 +40,14 @@ struct SnapshotJob: Sendable {
     /// serialization must not hold a thread of `NIOThreadPool.singleton`, where every group's
     /// log syncs run. Snapshots of different groups queue here, which the policy tolerates (a
     /// group's log only grows a little longer meanwhile).
+    ///
+    /// Its thread runs at a lower priority (nice 5): serializing a large state is CPU-bound for
+    /// seconds, on every node at once, and should yield to the threads that answer heartbeats
+    /// and clients. It still gets about a quarter of a busy core, so snapshots finish.
     static let threadPool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        pool.submit { _ in lowerCurrentThreadPriority(to: 5) }
         return pool
     }()
 
@@ -64,4 +70,17 @@ extension Result where Failure == any Error {
             self = .failure(error)
         }
     }
+}
+
+/// Sets the calling thread's nice value (Linux: per thread). Best effort: a failure only leaves
+/// the thread at the process's priority.
+private func lowerCurrentThreadPriority(to nice: Int32) {
+    // The thread id, which setpriority takes for one thread, from /proc/thread-self -> "pid/task/tid".
+    var buffer = [CChar](repeating: 0, count: 64)
+    let count = readlink("/proc/thread-self", &buffer, buffer.count - 1)
+    guard count > 0,
+        let tid = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            .split(separator: "/").last.flatMap({ id_t($0) })
+    else { return }
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, nice)
 }
