@@ -275,7 +275,7 @@ extension ClusterConfiguration {
         public var fsync: FsyncMode
         /// `segmentSize` (default `64MiB`): the size at which a log segment file is closed and a
         /// new one started. Segment files are preallocated (zero-filled ahead of the log) at
-        /// twice the live log's size, from 1 MiB up to this size.
+        /// twice the live log's size, from 64 KiB up to this size.
         public var segmentSize: Int
 
         /// Creates the section from values; the defaults are those of a file without the keys.
