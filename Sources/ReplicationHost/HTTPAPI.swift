@@ -403,14 +403,18 @@ package struct HTTPAPI: Sendable {
 
     // MARK: - Parsing
 
+    // The request target is parsed over its UTF-8 bytes: the delimiters are ASCII, so every
+    // split falls on a scalar boundary, and no grapheme breaking runs per request.
+
     /// The path and the decoded query parameters of a request target.
     static func split(_ uri: String) -> (path: Substring, query: [String: String]) {
-        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], [:]) }
+        let utf8 = uri.utf8
+        guard let mark = utf8.firstIndex(of: UInt8(ascii: "?")) else { return (uri[...], [:]) }
         var query: [String: String] = [:]
-        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = percentDecoded(parts[0]) else { continue }
-            query[name] = parts.count > 1 ? percentDecoded(parts[1]) ?? "" : ""
+        for pair in uri[utf8.index(after: mark)...].utf8.split(separator: UInt8(ascii: "&")) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            guard let name = percentDecoded(Substring(pair[..<(equals ?? pair.endIndex)])) else { continue }
+            query[name] = equals.map { percentDecoded(Substring(pair[pair.index(after: $0)...])) ?? "" } ?? ""
         }
         return (uri[..<mark], query)
     }
@@ -418,8 +422,8 @@ package struct HTTPAPI: Sendable {
     /// The path's segments, each percent-decoded; `nil` when one is not valid.
     static func segments(_ path: Substring) -> [String]? {
         var segments: [String] = []
-        for segment in path.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
-            guard let decoded = percentDecoded(segment) else { return nil }
+        for segment in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst() {
+            guard let decoded = percentDecoded(Substring(segment)) else { return nil }
             segments.append(decoded)
         }
         return segments
@@ -427,10 +431,11 @@ package struct HTTPAPI: Sendable {
 
     /// `%XX` escapes decoded into UTF-8; `nil` for a broken escape or invalid UTF-8.
     static func percentDecoded(_ text: Substring) -> String? {
-        guard text.contains("%") else { return String(text) }
+        let utf8 = text.utf8
+        guard utf8.contains(UInt8(ascii: "%")) else { return String(text) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
+        bytes.reserveCapacity(utf8.count)
+        var iterator = utf8.makeIterator()
         while let byte = iterator.next() {
             guard byte == UInt8(ascii: "%") else {
                 bytes.append(byte)
