@@ -326,11 +326,7 @@ public final class RaftNode: Service {
                 ),
                 makeForwarder: makeForwarder,
                 leadsLocally: { executor.status.role == .leader },
-                local: { request in
-                    await withCheckedContinuation { continuation in
-                        executor.submit(request) { continuation.resume(returning: $0) }
-                    }
-                }
+                local: { request, reply in executor.submit(request, reply: reply) }
             )
         }
         let api = HTTPAPI(
