@@ -368,6 +368,13 @@ public final class RaftNode: Service {
             eventLoopGroup: eventLoopGroup,
             tls: tls?.clientServer,
             logger: logger,
+            immediate: { request, reply in
+                if let refusal = access.refusal(request) {
+                    reply(refusal)
+                    return true
+                }
+                return api.handleWithoutTask(request, reply: reply)
+            },
             handler: { request in
                 if let refusal = access.refusal(request) { return refusal }
                 return await api.handle(request)
