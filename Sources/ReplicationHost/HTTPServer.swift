@@ -107,8 +107,10 @@ struct HTTPChannel: AcceptedConnection {
 /// Serves one HTTP connection on its event loop, after NIO's HTTP codec: assembles each request
 /// (``HTTPRequestAssembler``), hands it to the server's handlers and writes the answer.
 ///
-/// One request at a time: while one is being answered the parts that arrive wait in a queue
-/// and the channel stops reading, so answers leave in order.
+/// One request at a time: while one is being answered, or while the client does not read
+/// what was written (the channel is not writable), the parts that arrive wait in a queue and
+/// the channel stops reading, so answers leave in order and a client that only sends cannot
+/// make the node buffer answers without bound.
 final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -128,9 +130,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var assembler: HTTPRequestAssembler
     /// A request was handed on and its answer is not written yet.
     private var answering = false
-    /// Parts that arrived while `answering`.
+    /// The last answer filled the channel's outbound buffer: wait until it drains.
+    private var awaitingWritability = false
+    /// Parts that arrived while paused.
     private var queued = CircularBuffer<HTTPServerRequestPart>()
-    /// A read was held back while `answering`.
+    /// A read was held back while paused.
     private var readPending = false
     /// Closed or closing: nothing more is read or written.
     private var closed = false
@@ -141,9 +145,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         self.assembler = HTTPRequestAssembler(maxBodySize: serving.maxBodySize)
     }
 
+    private var isPaused: Bool { answering || awaitingWritability }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if answering {
+        if isPaused {
             queued.append(part)
         } else {
             receive(part, context: context)
@@ -151,11 +157,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if answering {
+        if isPaused {
             readPending = true
         } else {
             context.read()
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if awaitingWritability && context.channel.isWritable {
+            awaitingWritability = false
+            resume(context: context)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -233,10 +247,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         write(answer, to: head, keepAlive: true, context: context)
-        while !answering && !closed, let part = queued.popFirst() {
+        awaitingWritability = !context.channel.isWritable
+        resume(context: context)
+    }
+
+    /// Goes on with the queued parts, then reads again, unless paused anew.
+    private func resume(context: ChannelHandlerContext) {
+        while !isPaused && !closed, let part = queued.popFirst() {
             receive(part, context: context)
         }
-        if !answering && !closed && readPending {
+        if !isPaused && !closed && readPending {
             readPending = false
             context.read()
         }

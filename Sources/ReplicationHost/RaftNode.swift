@@ -325,7 +325,7 @@ public final class RaftNode: Service {
                     )
                 ),
                 makeForwarder: makeForwarder,
-                leadsLocally: { executor.status.role == .leader },
+                leadsLocally: { executor.isLeader },
                 local: { request, reply in executor.submit(request, reply: reply) }
             )
         }
