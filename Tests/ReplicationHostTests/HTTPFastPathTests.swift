@@ -469,3 +469,58 @@ struct HTTPFastPathTests {
         await cluster.stopAll()
     }
 }
+
+@Suite("HTTP request assembler")
+struct HTTPRequestAssemblerTests {
+    private static func head(_ headers: [(String, String)], version: HTTPVersion = .http1_1) -> HTTPServerRequestPart {
+        .head(HTTPRequestHead(version: version, method: .PUT, uri: "/k", headers: HTTPHeaders(headers)))
+    }
+
+    /// The actions of `parts` fed in order, each as a short name (and the body or status).
+    private static func run(_ parts: [HTTPServerRequestPart], maxBodySize: Int = 4) -> [String] {
+        var assembler = HTTPRequestAssembler(maxBodySize: maxBodySize)
+        return parts.map { part in
+            switch assembler.receive(part) {
+            case .none: "none"
+            case .sendContinue: "continue"
+            case .refuse(let answer, _, let thenClose): "refuse \(answer.status.code)\(thenClose ? " close" : "")"
+            case .request(_, let body): "request \(String(buffer: body))"
+            case .close: "close"
+            case .outOfOrder: "outOfOrder"
+            }
+        }
+    }
+
+    @Test("a body in chunks within the limit; 100-continue; over the limit 413, drained, closed; limits; bad orders")
+    func actions() {
+        let host = [("host", "h")]
+        let chunk: (String) -> HTTPServerRequestPart = { .body(ByteBuffer(string: $0)) }
+        #expect(
+            Self.run([Self.head(host), chunk("ab"), chunk("cd"), .end(nil)]) == [
+                "none", "none", "none", "request abcd",
+            ]
+        )
+        #expect(Self.run([Self.head(host + [("expect", "100-Continue")]), .end(nil)]) == ["continue", "request "])
+        #expect(
+            Self.run([Self.head(host + [("content-length", "5")]), chunk("abcde"), .end(nil)])
+                == ["refuse 413", "none", "close"]
+        )
+        #expect(
+            Self.run([Self.head(host), chunk("abc"), chunk("de"), .end(nil)]) == [
+                "none", "none", "refuse 413", "close",
+            ]
+        )
+        // What is drained after a 413 is bounded: then the connection closes.
+        #expect(
+            Self.run([Self.head(host + [("content-length", "5")]), chunk(String(repeating: "x", count: 1 << 22))])
+                == ["refuse 413", "close"]
+        )
+        #expect(Self.run([Self.head([])]) == ["refuse 400 close"])
+        #expect(Self.run([Self.head([], version: .http1_0), .end(nil)]) == ["none", "request "])
+        #expect(Self.run([Self.head(host + [("host", "i")])]) == ["refuse 400 close"])
+        #expect(Self.run([Self.head((0...100).map { ("x-\($0)", "v") } + host)]) == ["refuse 431 close"])
+        #expect(Self.run([chunk("a")]) == ["outOfOrder"])
+        #expect(Self.run([.end(nil)]) == ["outOfOrder"])
+        #expect(Self.run([Self.head(host), Self.head(host)]) == ["none", "outOfOrder"])
+    }
+}
