@@ -425,7 +425,13 @@ struct HTTPFastPathTests {
         let groups: [ClusterConfiguration.Group] = [
             .init(name: "kv", stateMachine: KeyValueStore.name, maxRaftState: nil)
         ]
-        let cluster = try await HTTPCluster(directory: directory, groups: groups, maxBodySize: 1024)
+        // A generous request timeout: the whole suite runs CPU-bound tests on the same two cores.
+        let cluster = try await HTTPCluster(
+            directory: directory,
+            groups: groups,
+            maxBodySize: 1024,
+            requestTimeout: .seconds(20)
+        )
         let recorder = LogRecorder()
         // Applies what the "local executor" got, through the real leader, as if it had
         // committed it just before losing the leadership.
@@ -455,11 +461,11 @@ struct HTTPFastPathTests {
                 }
                 if !taken { continuation.resume(returning: .error(.notImplemented, "not taken")) }
             }
-            #expect(answer.status == .ok)
+            #expect(answer.status == .ok, "\(String(decoding: answer.body, as: UTF8.self))")
             #expect(seen.requests.withLock { $0.count } == 1)
             let port = try #require(cluster.httpPorts["n1"])
             let read = try await httpRequest(.GET, port: port, "/v1/kv/once")
-            #expect(read.status == 200 && read.body == "x")
+            #expect(read.status == 200 && read.body == "x", "\(read.status) \(read.body)")
         } catch {
             await cluster.stopAll()
             throw error
