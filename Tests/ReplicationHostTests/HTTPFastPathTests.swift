@@ -308,7 +308,8 @@ struct HTTPFastPathTests {
         let leads = Mutex(true)
     }
 
-    private static func configuration() -> ClusterConfiguration {
+    /// One node whose addresses nothing listens on: a forwarded request finds no leader.
+    private static func configuration(requestTimeout: Duration = .seconds(5)) -> ClusterConfiguration {
         let address = ClusterConfiguration.Address(host: "127.0.0.1", port: 1)
         return ClusterConfiguration(
             name: "fast",
@@ -318,7 +319,7 @@ struct HTTPFastPathTests {
             raft: .init(heartbeat: .milliseconds(20), electionTimeout: .milliseconds(300)),
             storage: .init(fsync: .never),
             http: .init(maxBodySize: 1024),
-            requestTimeout: .seconds(5)
+            requestTimeout: requestTimeout
         )
     }
 
@@ -335,6 +336,14 @@ struct HTTPFastPathTests {
             recordMetrics: {},
             local: { _, _ in .error(ReplicaError(.leaderChanged, "not used")) }
         )
+    }
+
+    /// The fast path's answer to `request`; a 501 when it leaves the request to `handle`.
+    private static func answerWithoutTask(_ api: HTTPAPI, _ request: HTTPRequest) async -> HTTPAnswer {
+        await withCheckedContinuation { continuation in
+            let taken = api.handleWithoutTask(request) { continuation.resume(returning: $0) }
+            if !taken { continuation.resume(returning: .error(.notImplemented, "not taken")) }
+        }
     }
 
     private static func request(
@@ -418,6 +427,22 @@ struct HTTPFastPathTests {
         await router.close()
     }
 
+    @Test("a command the local executor gives up on (its request timeout) is answered 503, never 200")
+    func timeout() async throws {
+        let configuration = Self.configuration(requestTimeout: .milliseconds(300))
+        let router = LeaderRouter(
+            forwarder: RaftClient(cluster: configuration, group: "kv"),
+            leadsLocally: { true },
+            // What the executor answers when a command did not commit within the timeout.
+            local: { _, reply in reply(.error(ReplicaError(.leaderChanged, "not finished within 300 ms; retry"))) }
+        )
+        let api = Self.api(configuration, router: router)
+        let answer = await Self.answerWithoutTask(api, Self.request(.PUT, "/v1/kv/k", body: "v"))
+        #expect(answer.status == .serviceUnavailable)
+        #expect(String(decoding: answer.body, as: UTF8.self).contains(#""error":"unavailable: "#))
+        await router.close()
+    }
+
     @Test("a command whose leader loses the leadership mid-request is forwarded with the same session: applied once")
     func leaderChangeMidRequest() async throws {
         let directory = try TemporaryDirectory()
@@ -455,12 +480,7 @@ struct HTTPFastPathTests {
             }
             _ = try await cluster.waitForLeaders()
             let api = Self.api(cluster.configuration, router: router)
-            let answer = await withCheckedContinuation { continuation in
-                let taken = api.handleWithoutTask(Self.request(.POST, "/v1/kv/once/append", body: "x")) {
-                    continuation.resume(returning: $0)
-                }
-                if !taken { continuation.resume(returning: .error(.notImplemented, "not taken")) }
-            }
+            let answer = await Self.answerWithoutTask(api, Self.request(.POST, "/v1/kv/once/append", body: "x"))
             #expect(answer.status == .ok, "\(String(decoding: answer.body, as: UTF8.self))")
             #expect(seen.requests.withLock { $0.count } == 1)
             let port = try #require(cluster.httpPorts["n1"])
