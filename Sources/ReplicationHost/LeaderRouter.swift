@@ -14,8 +14,8 @@ import Synchronization
 /// A command or linearizable read first goes to the local executor when this node leads;
 /// a retryable answer (leadership lost meanwhile, or the request timed out there) sends the
 /// same request on through the client, which finds the leader, follows its hints and retries
-/// until the deadline. The callback entries (``submit(_:deadline:reply:)``) do the same for a
-/// caller on an event loop: no task unless the request has to be forwarded.
+/// until the deadline. The entries with a `reply` callback do the same for a caller on an event
+/// loop: no task unless the request has to be forwarded.
 package final class LeaderRouter: Sendable {
     /// Hands a request to this node's executor of the group; the reply is called exactly once.
     package typealias LocalSubmit = @Sendable (ClientRequest, @escaping @Sendable (ClientResponse) -> Void) -> Void
@@ -73,8 +73,8 @@ package final class LeaderRouter: Sendable {
         return try await send(request, deadline: deadline)
     }
 
-    /// ``submit(_:deadline:)`` with a callback: `reply` is called exactly once, from the local
-    /// executor when it answers, else from the task that forwards the command.
+    /// `submit` with a callback: `reply` is called exactly once, from the local executor when
+    /// it answers, else from the task that forwards the command.
     package func submit(_ command: [UInt8], deadline: ContinuousClock.Instant, reply: @escaping Reply) {
         guard let (session, request) = borrowSession(for: command) else { return reply(.failure(Self.closedError)) }
         send(request, deadline: deadline) { result in
@@ -91,8 +91,7 @@ package final class LeaderRouter: Sendable {
         return try await send(.command(command), deadline: deadline)
     }
 
-    /// ``submit(_:deadline:)-(Replica.ClientCommand,_)`` with a callback, as
-    /// ``submit(_:deadline:reply:)``.
+    /// The client-session `submit` with a callback, called as for an encoded command.
     package func submit(_ command: Replica.ClientCommand, deadline: ContinuousClock.Instant, reply: @escaping Reply) {
         guard !state.withLock({ $0.closed }) else { return reply(.failure(Self.closedError)) }
         send(.command(command), deadline: deadline, reply: reply)
@@ -103,7 +102,7 @@ package final class LeaderRouter: Sendable {
         try await send(.query(query, consistency: .linearizable), deadline: deadline)
     }
 
-    /// ``query(_:deadline:)`` with a callback, as ``submit(_:deadline:reply:)``.
+    /// ``query(_:deadline:)`` with a callback, called as for a command.
     package func query(_ query: [UInt8], deadline: ContinuousClock.Instant, reply: @escaping Reply) {
         send(.query(query, consistency: .linearizable), deadline: deadline, reply: reply)
     }
