@@ -43,7 +43,8 @@ package struct HTTPAnswer: Sendable {
 ///
 /// A channel handler serves each connection on its event loop (``HTTPConnectionHandler``): a
 /// request goes first to the `immediate` handler, which answers without a task when it can
-/// (a command or read this node's executor serves), and otherwise to `handler` in a task.
+/// (a command or read this node's executor serves), and otherwise to `handler`, which the
+/// connection's task runs.
 package final class HTTPServer: Sendable {
     package typealias Handler = @Sendable (HTTPRequest) async -> HTTPAnswer
     /// Takes a request it can answer without suspending: returns true and calls the reply
@@ -86,22 +87,30 @@ package final class HTTPServer: Sendable {
                 withErrorHandling: true,
                 withOutboundHeaderValidation: false
             )
-            try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(serving))
-            return HTTPChannel(channel: channel)
+            let (fallbacks, continuation) = AsyncStream.makeStream(of: HTTPConnectionHandler.Fallback.self)
+            try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(serving, fallbacks: continuation))
+            return HTTPChannel(channel: channel, fallbacks: fallbacks)
         }
     }
 
     /// Accepts and serves connections until the listener's `stopAccepting()` and
     /// `closeConnections()` have both been called.
     package func run() async throws {
-        // The handlers serve; a connection's task only waits for it to close.
-        try await listener.run { connection in try? await connection.channel.closeFuture.get() }
+        // The handler serves the connection; its task runs what needs one, until it closes.
+        try await listener.run { connection in
+            for await fallback in connection.fallbacks {
+                await fallback()
+            }
+        }
     }
 }
 
 /// An accepted HTTP connection, served by its ``HTTPConnectionHandler``.
 struct HTTPChannel: AcceptedConnection {
     let channel: any Channel
+    /// The requests the handler leaves to the async handler, one at a time; it finishes once
+    /// the connection is closed.
+    let fallbacks: AsyncStream<HTTPConnectionHandler.Fallback>
 }
 
 /// Serves one HTTP connection on its event loop, after NIO's HTTP codec: assembles each request
@@ -116,6 +125,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// A request for the server's async handler, and the writing of its answer.
+    typealias Fallback = @Sendable () async -> Void
+
     /// What every connection of a server shares.
     struct Serving: Sendable {
         var maxBodySize: Int
@@ -127,6 +139,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     private let serving: Serving
+    /// To the connection's task, which runs them in order.
+    private let fallbacks: AsyncStream<Fallback>.Continuation
     private var assembler: HTTPRequestAssembler
     /// A request was handed on and its answer is not written yet.
     private var answering = false
@@ -140,8 +154,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var closed = false
     private var identities: [CertificateIdentity]?
 
-    init(_ serving: Serving) {
+    init(_ serving: Serving, fallbacks: AsyncStream<Fallback>.Continuation) {
         self.serving = serving
+        self.fallbacks = fallbacks
         self.assembler = HTTPRequestAssembler(maxBodySize: serving.maxBodySize)
     }
 
@@ -174,11 +189,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        fallbacks.finish()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         closed = true
+        fallbacks.finish()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -236,7 +253,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if serving.immediate(request, reply) { return }
         let handler = serving.handler
-        Task { reply(await handler(request)) }
+        // Dropped only once the connection is closed, when there is no one to answer.
+        fallbacks.yield { reply(await handler(request)) }
     }
 
     private func answered(_ answer: HTTPAnswer, to head: HTTPRequestHead, context: ChannelHandlerContext) {
