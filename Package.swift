@@ -284,7 +284,7 @@ let package = Package(
             dependencies: [
                 "ReplicationHost", "rafthost", "RaftHostCLI", "RaftCore", "RaftReplica", "RaftStorage", "RaftTransport",
                 "ClusterConfig", "StateMachineAPI", "KeyValueStore", "LockService", "RaftClient", "KeyValueClient",
-                "RaftTesting", "RaftSecurity",
+                "RaftTesting", "RaftSecurity", "StateMachineHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -17,7 +17,7 @@ package final class ClientServer: Sendable {
     private typealias Connection = NIOAsyncChannel<Frame, ByteBuffer>
 
     /// The listening socket: bind it before ``run()``; stop it through it.
-    let listener: TCPListener<Frame, ByteBuffer>
+    let listener: TCPListener<NIOAsyncChannel<Frame, ByteBuffer>>
     private let executors: [String: GroupExecutor]
     private let codec: FrameCodec
     private let logger: Logger

@@ -208,6 +208,12 @@ package final class GroupExecutor: Sendable {
         currentStatus.withLock { $0 }
     }
 
+    /// Whether this node led the group at the end of the last batch: ``status``'s role
+    /// without copying the whole status (the HTTP API asks on every request).
+    package var isLeader: Bool {
+        currentStatus.withLock { $0.role == .leader }
+    }
+
     /// Hands the node-level liveness check's new view to the group: a quiescent group wakes if
     /// its leader's node (or a quorum of its voters) stopped answering
     /// (``RaftEngine/livenessChanged(alive:)``).

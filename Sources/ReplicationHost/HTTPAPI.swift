@@ -89,30 +89,102 @@ package struct HTTPAPI: Sendable {
 
     /// Answers one request.
     package func handle(_ request: HTTPRequest) async -> HTTPAnswer {
+        switch resolve(request) {
+        case .answer(let answer):
+            return answer
+        case .call(let call):
+            return await perform(call)
+        case .hostRoute(let route, let parameters, let path, let query):
+            return await serve(route, parameters: parameters, request, path: path, query: query)
+        }
+    }
+
+    /// Answers `request` without a task when that needs no suspension: a command or
+    /// linearizable query of a group this node leads (a plugin route or the generic endpoints)
+    /// goes to the group's executor from the caller's thread, and a request refused outright is
+    /// answered at once. `reply` is then called exactly once, from any thread (from a task only
+    /// when the leadership was lost meanwhile and the request is forwarded, with the same session).
+    ///
+    /// - Returns: false, without calling `reply`, for a request ``handle(_:)`` must answer.
+    package func handleWithoutTask(_ request: HTTPRequest, reply: @escaping @Sendable (HTTPAnswer) -> Void) -> Bool {
+        let call: GroupCall
+        switch resolve(request) {
+        case .answer(let answer):
+            reply(answer)
+            return true
+        case .hostRoute:
+            return false
+        case .call(let found):
+            call = found
+        }
+        guard let router = routers[call.group], router.leadsLocally else { return false }
+        let finish: LeaderRouter.Reply = { result in
+            switch result {
+            case .success(let bytes): reply(call.answer(bytes))
+            case .failure(let error): reply(Self.answer(for: error))
+            }
+        }
+        switch call.operation {
+        case .command(let command, session: nil):
+            router.submit(command, deadline: deadline, reply: finish)
+        case .command(_, session: let session?):
+            router.submit(session, deadline: deadline, reply: finish)
+        case .query(let query, .linearizable):
+            router.query(query, deadline: deadline, reply: finish)
+        case .query(_, .stale):
+            return false
+        }
+        return true
+    }
+
+    /// What a request comes down to, found without suspending.
+    private enum Resolution {
+        case answer(HTTPAnswer)
+        case call(GroupCall)
+        /// One of the host's own routes other than the generic command and query.
+        case hostRoute(HostRoute, parameters: [String: String], path: String, query: [String: String])
+    }
+
+    /// One command or query of a group, and how the group's encoded answer becomes the HTTP answer.
+    private struct GroupCall: Sendable {
+        enum Operation: Sendable {
+            /// With the client's own session when it sent one, else one of the router's.
+            case command([UInt8], session: Replica.ClientCommand?)
+            case query([UInt8], Replica.ReadConsistency)
+        }
+
+        var group: String
+        var operation: Operation
+        var answer: @Sendable ([UInt8]) -> HTTPAnswer
+    }
+
+    private func resolve(_ request: HTTPRequest) -> Resolution {
         let (path, query) = Self.split(request.uri)
         guard let segments = Self.segments(path) else {
-            return .error(.badRequest, "the path is not valid percent-encoded UTF-8")
+            return .answer(.error(.badRequest, "the path is not valid percent-encoded UTF-8"))
         }
         switch HostRoute.match(method: request.method, segments) {
+        case .route(let route, let parameters) where route == .command || route == .query:
+            return generic(route == .command ? .command : .query, request, group: parameters["group"], query: query)
         case .route(let route, let parameters):
-            return await serve(route, parameters: parameters, request, path: String(path), query: query)
+            return .hostRoute(route, parameters: parameters, path: String(path), query: query)
         case .methodNotAllowed(let allowed):
-            return .methodNotAllowed(request.method, allowed: allowed)
+            return .answer(.methodNotAllowed(request.method, allowed: allowed))
         case nil:
             break
         }
         switch segments {
         case _ where segments.count >= 4 && segments[0] == "v1" && segments[1] == "groups":
             guard let group = configuration.groups.first(where: { $0.name == segments[2] }) else {
-                return .error(.notFound, "this cluster has no group named \"\(segments[2])\"")
+                return .answer(.error(.notFound, "this cluster has no group named \"\(segments[2])\""))
             }
-            return await pluginRoute(request, group: group, path: Array(segments[3...]), query: query)
+            return pluginRoute(request, group: group, path: Array(segments[3...]), query: query)
         case _ where segments.count >= 2 && segments[0] == "v1" && segments[1] != "groups":
             // The first group's plugin routes are also served under /v1/ (`/v1/kv/{key}`).
-            guard let group = configuration.groups.first else { return .error(.notFound, "no groups") }
-            return await pluginRoute(request, group: group, path: Array(segments[1...]), query: query)
+            guard let group = configuration.groups.first else { return .answer(.error(.notFound, "no groups")) }
+            return pluginRoute(request, group: group, path: Array(segments[1...]), query: query)
         default:
-            return .error(.notFound, "no such path: \(path)")
+            return .answer(.error(.notFound, "no such path: \(path)"))
         }
     }
 
@@ -133,11 +205,13 @@ package struct HTTPAPI: Sendable {
         case .openAPI: return OperatorRoutes.openAPI
         case .cluster: return await operatorRoutes.cluster()
         case .command, .query:
-            let name = parameters["group", default: ""]
-            guard let group = configuration.groups.first(where: { $0.name == name }) else {
-                return .error(.notFound, "this cluster has no group named \"\(name)\"")
+            // `resolve` takes these as group calls; named here so that the switch stays exhaustive.
+            let kind: PluginHTTPInterface.Kind = route == .command ? .command : .query
+            switch generic(kind, request, group: parameters["group"], query: query) {
+            case .answer(let answer): return answer
+            case .call(let call): return await perform(call)
+            case .hostRoute: return .error(.internalServerError, "\(route) resolved to a host route")
             }
-            return await generic(route == .command ? .command : .query, request, group: group, query: query)
         }
     }
 
@@ -149,9 +223,9 @@ package struct HTTPAPI: Sendable {
         group: ClusterConfiguration.Group,
         path: [String],
         query: [String: String]
-    ) async -> HTTPAnswer {
+    ) -> Resolution {
         guard let interface = interfaces[group.name] else {
-            return .error(.notFound, "this cluster has no group named \"\(group.name)\"")
+            return .answer(.error(.notFound, "this cluster has no group named \"\(group.name)\""))
         }
         let route: PluginHTTPInterface.Route
         let parameters: [String: String]
@@ -160,11 +234,13 @@ package struct HTTPAPI: Sendable {
             route = found
             parameters = found2
         case .methodNotAllowed(let allowed):
-            return .methodNotAllowed(request.method, allowed: allowed.map { HTTPMethod(rawValue: $0) })
+            return .answer(.methodNotAllowed(request.method, allowed: allowed.map { HTTPMethod(rawValue: $0) }))
         case .none:
-            return .error(
-                .notFound,
-                "no such path: /\(path.joined(separator: "/")) (group \"\(group.name)\" runs \(group.stateMachine))"
+            return .answer(
+                .error(
+                    .notFound,
+                    "no such path: /\(path.joined(separator: "/")) (group \"\(group.name)\" runs \(group.stateMachine))"
+                )
             )
         }
         let pluginRequest = PluginRequest(
@@ -178,25 +254,23 @@ package struct HTTPAPI: Sendable {
         do {
             operation = try route.operation(pluginRequest)
         } catch {
-            return HTTPAnswer(error.status, message: error.message)
+            return .answer(HTTPAnswer(error.status, message: error.message))
         }
-        let outcome: Outcome
-        switch operation.kind {
-        case .command:
-            outcome = await write(operation.bytes, group: group, session: nil)
-        case .query:
-            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
-            outcome = await read(operation.bytes, group: group, consistency)
-        }
-        switch outcome {
-        case .failed(let answer):
-            return answer
-        case .answered(let bytes):
+        let answer: @Sendable ([UInt8]) -> HTTPAnswer = { bytes in
             do {
                 return HTTPAnswer(try route.response(bytes, pluginRequest))
             } catch {
                 return .error(.badGateway, "the group's answer could not be decoded: \(error)")
             }
+        }
+        switch operation.kind {
+        case .command:
+            return .call(
+                GroupCall(group: group.name, operation: .command(operation.bytes, session: nil), answer: answer)
+            )
+        case .query:
+            guard let consistency = Self.consistency(query) else { return .answer(Self.badConsistency(query)) }
+            return .call(GroupCall(group: group.name, operation: .query(operation.bytes, consistency), answer: answer))
         }
     }
 
@@ -212,11 +286,12 @@ package struct HTTPAPI: Sendable {
     private func generic(
         _ kind: PluginHTTPInterface.Kind,
         _ request: HTTPRequest,
-        group: ClusterConfiguration.Group,
+        group name: String?,
         query: [String: String]
-    ) async -> HTTPAnswer {
-        guard let interface = interfaces[group.name] else {
-            return .error(.notFound, "this cluster has no group named \"\(group.name)\"")
+    ) -> Resolution {
+        guard let group = configuration.groups.first(where: { $0.name == name }), let interface = interfaces[group.name]
+        else {
+            return .answer(.error(.notFound, "this cluster has no group named \"\(name ?? "")\""))
         }
         let mediaType = request.headers["content-type"].first?
             .split(separator: ";").first.map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }
@@ -225,9 +300,11 @@ package struct HTTPAPI: Sendable {
         case "application/octet-stream": format = .binary
         case "application/json": format = .json
         default:
-            return .error(
-                .unsupportedMediaType,
-                "send the \(kind) as application/octet-stream (the plugin's binary encoding) or application/json"
+            return .answer(
+                .error(
+                    .unsupportedMediaType,
+                    "send the \(kind) as application/octet-stream (the plugin's binary encoding) or application/json"
+                )
             )
         }
         let body = Array(request.body.readableBytesView)
@@ -238,44 +315,41 @@ package struct HTTPAPI: Sendable {
         case .json:
             let fromJSON = kind == .command ? interface.commandFromJSON : interface.queryFromJSON
             guard let fromJSON, interface.responseToJSON != nil else {
-                return .error(
-                    .unsupportedMediaType,
-                    "\(group.stateMachine) (group \"\(group.name)\") does not take JSON: its Command, Query and "
-                        + "Response are not Codable; send its binary encoding as application/octet-stream"
+                return .answer(
+                    .error(
+                        .unsupportedMediaType,
+                        "\(group.stateMachine) (group \"\(group.name)\") does not take JSON: its Command, Query and "
+                            + "Response are not Codable; send its binary encoding as application/octet-stream"
+                    )
                 )
             }
             do {
                 encoded = try fromJSON(body)
             } catch {
-                return .error(.badRequest, "the body is not a \(group.stateMachine) \(kind) in JSON: \(error)")
+                return .answer(.error(.badRequest, "the body is not a \(group.stateMachine) \(kind) in JSON: \(error)"))
             }
         }
-        let outcome: Outcome
+        let toJSON = format == .json ? interface.responseToJSON : nil
+        let answer: @Sendable ([UInt8]) -> HTTPAnswer = { bytes in
+            guard let toJSON else { return HTTPAnswer(.ok, contentType: "application/octet-stream", body: bytes) }
+            do {
+                return HTTPAnswer(.ok, contentType: "application/json", body: try toJSON(bytes))
+            } catch {
+                return .error(.badGateway, "the group's answer could not be decoded: \(error)")
+            }
+        }
         switch kind {
         case .command:
             let session: Replica.ClientCommand?
             do {
                 session = try Self.session(request.headers, command: encoded)
             } catch {
-                return .error(.badRequest, error.message)
+                return .answer(.error(.badRequest, error.message))
             }
-            outcome = await write(encoded, group: group, session: session)
+            return .call(GroupCall(group: group.name, operation: .command(encoded, session: session), answer: answer))
         case .query:
-            guard let consistency = Self.consistency(query) else { return Self.badConsistency(query) }
-            outcome = await read(encoded, group: group, consistency)
-        }
-        switch outcome {
-        case .failed(let answer):
-            return answer
-        case .answered(let bytes):
-            guard format == .json, let toJSON = interface.responseToJSON else {
-                return HTTPAnswer(.ok, contentType: "application/octet-stream", body: bytes)
-            }
-            do {
-                return HTTPAnswer(.ok, contentType: "application/json", body: try toJSON(bytes))
-            } catch {
-                return .error(.badGateway, "the group's answer could not be decoded: \(error)")
-            }
+            guard let consistency = Self.consistency(query) else { return .answer(Self.badConsistency(query)) }
+            return .call(GroupCall(group: group.name, operation: .query(encoded, consistency), answer: answer))
         }
     }
 
@@ -326,14 +400,24 @@ package struct HTTPAPI: Sendable {
 
     private var deadline: ContinuousClock.Instant { .now + configuration.requestTimeout }
 
+    private func perform(_ call: GroupCall) async -> HTTPAnswer {
+        let outcome: Outcome
+        switch call.operation {
+        case .command(let command, let session):
+            outcome = await write(command, group: call.group, session: session)
+        case .query(let query, let consistency):
+            outcome = await read(query, group: call.group, consistency)
+        }
+        switch outcome {
+        case .failed(let answer): return answer
+        case .answered(let bytes): return call.answer(bytes)
+        }
+    }
+
     /// Applies `command` exactly once: with the client's own id and sequence number when it sent
     /// them (`session`), else with one of the router's sessions.
-    private func write(
-        _ command: [UInt8],
-        group: ClusterConfiguration.Group,
-        session: Replica.ClientCommand?
-    ) async -> Outcome {
-        guard let router = routers[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
+    private func write(_ command: [UInt8], group: String, session: Replica.ClientCommand?) async -> Outcome {
+        guard let router = routers[group] else { return .failed(.error(.notFound, "no group \(group)")) }
         do {
             if let session {
                 return .answered(try await router.submit(session, deadline: deadline))
@@ -344,19 +428,15 @@ package struct HTTPAPI: Sendable {
         }
     }
 
-    private func read(
-        _ query: [UInt8],
-        group: ClusterConfiguration.Group,
-        _ consistency: Replica.ReadConsistency
-    ) async -> Outcome {
+    private func read(_ query: [UInt8], group: String, _ consistency: Replica.ReadConsistency) async -> Outcome {
         if consistency == .stale {
-            switch await local(.query(query, consistency: .stale), group.name) {
+            switch await local(.query(query, consistency: .stale), group) {
             case .ok(let bytes): return .answered(bytes)
             case .error(let error): return .failed(Self.answer(for: error))
             case .unknownGroup(let message): return .failed(Self.answer(for: RaftClientError(.unknownGroup, message)))
             }
         }
-        guard let router = routers[group.name] else { return .failed(.error(.notFound, "no group \(group.name)")) }
+        guard let router = routers[group] else { return .failed(.error(.notFound, "no group \(group)")) }
         do {
             return .answered(try await router.query(query, deadline: deadline))
         } catch {
@@ -403,14 +483,18 @@ package struct HTTPAPI: Sendable {
 
     // MARK: - Parsing
 
+    // The request target is parsed over its UTF-8 bytes: the delimiters are ASCII, so every
+    // split falls on a scalar boundary, and no grapheme breaking runs per request.
+
     /// The path and the decoded query parameters of a request target.
     static func split(_ uri: String) -> (path: Substring, query: [String: String]) {
-        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], [:]) }
+        let utf8 = uri.utf8
+        guard let mark = utf8.firstIndex(of: UInt8(ascii: "?")) else { return (uri[...], [:]) }
         var query: [String: String] = [:]
-        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = percentDecoded(parts[0]) else { continue }
-            query[name] = parts.count > 1 ? percentDecoded(parts[1]) ?? "" : ""
+        for pair in uri[utf8.index(after: mark)...].utf8.split(separator: UInt8(ascii: "&")) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            guard let name = percentDecoded(Substring(pair[..<(equals ?? pair.endIndex)])) else { continue }
+            query[name] = equals.map { percentDecoded(Substring(pair[pair.index(after: $0)...])) ?? "" } ?? ""
         }
         return (uri[..<mark], query)
     }
@@ -418,8 +502,8 @@ package struct HTTPAPI: Sendable {
     /// The path's segments, each percent-decoded; `nil` when one is not valid.
     static func segments(_ path: Substring) -> [String]? {
         var segments: [String] = []
-        for segment in path.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
-            guard let decoded = percentDecoded(segment) else { return nil }
+        for segment in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst() {
+            guard let decoded = percentDecoded(Substring(segment)) else { return nil }
             segments.append(decoded)
         }
         return segments
@@ -427,10 +511,11 @@ package struct HTTPAPI: Sendable {
 
     /// `%XX` escapes decoded into UTF-8; `nil` for a broken escape or invalid UTF-8.
     static func percentDecoded(_ text: Substring) -> String? {
-        guard text.contains("%") else { return String(text) }
+        let utf8 = text.utf8
+        guard utf8.contains(UInt8(ascii: "%")) else { return String(text) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
+        bytes.reserveCapacity(utf8.count)
+        var iterator = utf8.makeIterator()
         while let byte = iterator.next() {
             guard byte == UInt8(ascii: "%") else {
                 bytes.append(byte)

@@ -18,7 +18,7 @@ enum HTTPRequestLimits {
         for (name, value) in head.headers {
             count += 1
             bytes += name.utf8.count + value.utf8.count
-            if name.lowercased() == "host" { hosts += 1 }
+            if Self.isHost(name) { hosts += 1 }
         }
         if count > maxHeaderCount {
             return .error(
@@ -40,5 +40,10 @@ enum HTTPRequestLimits {
             return .error(.badRequest, "an HTTP/1.1 request must carry a Host header")
         }
         return nil
+    }
+
+    /// Whether a header name is `Host`, in any case, without lowercasing a copy per header.
+    private static func isHost(_ name: String) -> Bool {
+        name.utf8.count == 4 && zip(name.utf8, "host".utf8).allSatisfy { $0 | 0x20 == $1 }
     }
 }

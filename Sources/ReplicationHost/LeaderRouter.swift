@@ -14,9 +14,12 @@ import Synchronization
 /// A command or linearizable read first goes to the local executor when this node leads;
 /// a retryable answer (leadership lost meanwhile, or the request timed out there) sends the
 /// same request on through the client, which finds the leader, follows its hints and retries
-/// until the deadline.
+/// until the deadline. The entries with a `reply` callback do the same for a caller on an event
+/// loop: no task unless the request has to be forwarded.
 package final class LeaderRouter: Sendable {
-    package typealias LocalSubmit = @Sendable (ClientRequest) async -> ClientResponse
+    /// Hands a request to this node's executor of the group; the reply is called exactly once.
+    package typealias LocalSubmit = @Sendable (ClientRequest, @escaping @Sendable (ClientResponse) -> Void) -> Void
+    package typealias Reply = @Sendable (Result<[UInt8], any Error>) -> Void
 
     private struct Session {
         var clientID: UInt64
@@ -33,7 +36,7 @@ package final class LeaderRouter: Sendable {
 
     /// Makes the client that reaches `endpoints` (a membership change brings new ones).
     private let makeForwarder: @Sendable ([RaftClient.Endpoint]) -> RaftClient
-    private let leadsLocally: @Sendable () -> Bool
+    private let isLeader: @Sendable () -> Bool
     private let local: LocalSubmit
     private let maxIdle: Int
     private let state: Mutex<State>
@@ -53,41 +56,45 @@ package final class LeaderRouter: Sendable {
     ) {
         self.makeForwarder = makeForwarder
         self.state = Mutex(State(forwarder: forwarder))
-        self.leadsLocally = leadsLocally
+        self.isLeader = leadsLocally
         self.local = local
         self.maxIdle = maxIdle
     }
+
+    /// Whether this node leads the group now.
+    package var leadsLocally: Bool { isLeader() }
 
     /// Applies an encoded command exactly once, giving up at `deadline`.
     ///
     /// - Throws: `RaftClientError` (`closed` once ``close()`` was called).
     package func submit(_ command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
-        let borrowed = state.withLock { state -> Session? in
-            guard !state.closed else { return nil }
-            return state.idle.popLast() ?? Session(clientID: .random(in: 1...UInt64.max), nextSequence: 1)
-        }
-        guard var session = borrowed else { throw RaftClientError(.closed, "the node is shutting down") }
-        let request = ClientRequest.command(
-            Replica.ClientCommand(clientID: session.clientID, sequence: session.nextSequence, command: command)
-        )
-        // Spent even if the call fails: the group may have applied it.
-        session.nextSequence += 1
-        defer {
-            state.withLock { state in
-                if !state.closed && state.idle.count < maxIdle {
-                    state.idle.append(session)
-                }
-            }
-        }
+        guard let (session, request) = borrowSession(for: command) else { throw Self.closedError }
+        defer { giveBack(session) }
         return try await send(request, deadline: deadline)
+    }
+
+    /// `submit` with a callback: `reply` is called exactly once, from the local executor when
+    /// it answers, else from the task that forwards the command.
+    package func submit(_ command: [UInt8], deadline: ContinuousClock.Instant, reply: @escaping Reply) {
+        guard let (session, request) = borrowSession(for: command) else { return reply(.failure(Self.closedError)) }
+        send(request, deadline: deadline) { result in
+            self.giveBack(session)
+            reply(result)
+        }
     }
 
     /// Applies a command under the client's own id and sequence number, giving up at
     /// `deadline`: a retry of the same pair, through this node or another, is answered from the
     /// group's session table instead of being applied again.
     package func submit(_ command: Replica.ClientCommand, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
-        guard !state.withLock({ $0.closed }) else { throw RaftClientError(.closed, "the node is shutting down") }
+        guard !state.withLock({ $0.closed }) else { throw Self.closedError }
         return try await send(.command(command), deadline: deadline)
+    }
+
+    /// The client-session `submit` with a callback, called as for an encoded command.
+    package func submit(_ command: Replica.ClientCommand, deadline: ContinuousClock.Instant, reply: @escaping Reply) {
+        guard !state.withLock({ $0.closed }) else { return reply(.failure(Self.closedError)) }
+        send(.command(command), deadline: deadline, reply: reply)
     }
 
     /// Runs an encoded linearizable query on the leader, giving up at `deadline`.
@@ -95,20 +102,84 @@ package final class LeaderRouter: Sendable {
         try await send(.query(query, consistency: .linearizable), deadline: deadline)
     }
 
-    private func send(_ request: ClientRequest, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
-        if leadsLocally() {
-            switch await local(request) {
-            case .ok(let bytes):
-                return bytes
-            case .error(let error) where error.code.isRetryable:
-                break
-            case .error(let error):
-                throw RaftClientError(final: error)
-            case .unknownGroup(let message):
-                throw RaftClientError(.unknownGroup, message)
+    /// ``query(_:deadline:)`` with a callback, called as for a command.
+    package func query(_ query: [UInt8], deadline: ContinuousClock.Instant, reply: @escaping Reply) {
+        send(.query(query, consistency: .linearizable), deadline: deadline, reply: reply)
+    }
+
+    private static var closedError: RaftClientError { RaftClientError(.closed, "the node is shutting down") }
+
+    /// A session for one command (a new one when none is idle) and the command under its next
+    /// sequence number; nil once closed.
+    private func borrowSession(for command: [UInt8]) -> (Session, ClientRequest)? {
+        let borrowed = state.withLock { state -> Session? in
+            guard !state.closed else { return nil }
+            return state.idle.popLast() ?? Session(clientID: .random(in: 1...UInt64.max), nextSequence: 1)
+        }
+        guard var session = borrowed else { return nil }
+        let request = ClientRequest.command(
+            Replica.ClientCommand(clientID: session.clientID, sequence: session.nextSequence, command: command)
+        )
+        // Spent even if the call fails: the group may have applied it.
+        session.nextSequence += 1
+        return (session, request)
+    }
+
+    /// Keeps a session whose command is finished for the next one, up to `maxIdle`.
+    private func giveBack(_ session: Session) {
+        state.withLock { state in
+            if !state.closed && state.idle.count < maxIdle {
+                state.idle.append(session)
             }
         }
+    }
+
+    /// What the local executor's answer leaves to do.
+    private enum LocalOutcome {
+        case done(Result<[UInt8], any Error>)
+        /// Retryable (leadership lost, or timed out there): the same request goes to the leader.
+        case forward
+    }
+
+    private static func outcome(of response: ClientResponse) -> LocalOutcome {
+        switch response {
+        case .ok(let bytes): .done(.success(bytes))
+        case .error(let error) where error.code.isRetryable: .forward
+        case .error(let error): .done(.failure(RaftClientError(final: error)))
+        case .unknownGroup(let message): .done(.failure(RaftClientError(.unknownGroup, message)))
+        }
+    }
+
+    private func send(_ request: ClientRequest, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        if isLeader() {
+            let response = await withCheckedContinuation { continuation in
+                local(request) { continuation.resume(returning: $0) }
+            }
+            if case .done(let result) = Self.outcome(of: response) { return try result.get() }
+        }
         return try await state.withLock { $0.forwarder }.forward(request, deadline: deadline)
+    }
+
+    private func send(_ request: ClientRequest, deadline: ContinuousClock.Instant, reply: @escaping Reply) {
+        guard isLeader() else { return forward(request, deadline: deadline, reply: reply) }
+        local(request) { response in
+            switch Self.outcome(of: response) {
+            case .done(let result): reply(result)
+            case .forward: self.forward(request, deadline: deadline, reply: reply)
+            }
+        }
+    }
+
+    /// The same request through the client, in a task: it waits for the leader.
+    private func forward(_ request: ClientRequest, deadline: ContinuousClock.Instant, reply: @escaping Reply) {
+        let forwarder = state.withLock { $0.forwarder }
+        Task {
+            do {
+                reply(.success(try await forwarder.forward(request, deadline: deadline)))
+            } catch {
+                reply(.failure(error))
+            }
+        }
     }
 
     /// Forwards through the client ports at `endpoints` from now on (calls in progress finish

@@ -27,9 +27,14 @@ extension Channel {
     /// certificate. Call it once data has arrived (the handshake is then complete).
     func peerIdentities() async -> [CertificateIdentity] {
         let channel = self
-        let certificate = try? await eventLoop.submit {
-            try channel.pipeline.syncOperations.nioSSL_peerCertificate()
-        }.get()
+        return (try? await eventLoop.submit { channel.pipeline.syncOperations.peerIdentities() }.get()) ?? []
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// ``NIOCore/Channel/peerIdentities()`` from the channel's event loop.
+    func peerIdentities() -> [CertificateIdentity] {
+        let certificate = try? nioSSL_peerCertificate()
         return certificate.flatMap { $0 }.map(CertificateIdentity.identities(of:)) ?? []
     }
 }

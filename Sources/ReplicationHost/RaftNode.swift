@@ -325,12 +325,8 @@ public final class RaftNode: Service {
                     )
                 ),
                 makeForwarder: makeForwarder,
-                leadsLocally: { executor.status.role == .leader },
-                local: { request in
-                    await withCheckedContinuation { continuation in
-                        executor.submit(request) { continuation.resume(returning: $0) }
-                    }
-                }
+                leadsLocally: { executor.isLeader },
+                local: { request, reply in executor.submit(request, reply: reply) }
             )
         }
         let api = HTTPAPI(
@@ -372,6 +368,13 @@ public final class RaftNode: Service {
             eventLoopGroup: eventLoopGroup,
             tls: tls?.clientServer,
             logger: logger,
+            immediate: { request, reply in
+                if let refusal = access.refusal(request) {
+                    reply(refusal)
+                    return true
+                }
+                return api.handleWithoutTask(request, reply: reply)
+            },
             handler: { request in
                 if let refusal = access.refusal(request) { return refusal }
                 return await api.handle(request)

@@ -2,6 +2,14 @@ package import NIOCore
 import NIOPosix
 import Synchronization
 
+/// What a ``TCPListener`` hands to the task serving an accepted connection: a
+/// `NIOAsyncChannel`, or a channel whose handlers serve it (the HTTP port).
+package protocol AcceptedConnection: Sendable {
+    var channel: any Channel { get }
+}
+
+extension NIOAsyncChannel: AcceptedConnection {}
+
 /// A listening TCP socket that serves each accepted connection in its own child task (a
 /// `NIOAsyncChannel` server and a discarding task group), with `SO_REUSEADDR` and
 /// `TCP_NODELAY`; the node's client port and HTTP port are both one.
@@ -9,8 +17,7 @@ import Synchronization
 /// The connections it accepted and did not yet finish are tracked, so that a stop can close
 /// them: ``stopAccepting()`` closes the socket and ``closeConnections()`` the open connections;
 /// ``run(serving:)`` returns once both were called and every connection task ended.
-package final class TCPListener<Inbound: Sendable, Outbound: Sendable>: Sendable {
-    package typealias Connection = NIOAsyncChannel<Inbound, Outbound>
+package final class TCPListener<Connection: AcceptedConnection>: Sendable {
     /// Sets up an accepted channel's pipeline, on its event loop.
     package typealias Configure = @Sendable (any Channel) throws -> Connection
     private typealias Server = NIOAsyncChannel<Connection, Never>
@@ -97,7 +104,7 @@ package final class TCPListener<Inbound: Sendable, Outbound: Sendable>: Sendable
             return !state.closed
         }
         guard accepted else {
-            try? await connection.executeThenClose { _, _ in }
+            try? await channel.close()
             return
         }
         defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }

@@ -138,13 +138,15 @@ package struct PluginHTTPInterface: Sendable {
 
     /// The first route whose pattern matches `path` (percent-decoded segments) and `method`.
     package func match(method: String, path: [String]) -> Match {
-        var allowed: [String] = []
-        for route in routes {
-            guard let parameters = Self.parameters(of: route.pattern, in: path) else { continue }
-            if route.method == method {
+        // The method first: on every request, so the other routes' parameters are not built.
+        for route in routes where route.method == method {
+            if let parameters = Self.parameters(of: route.pattern, in: path) {
                 return .route(route, parameters: parameters)
             }
-            if !allowed.contains(route.method) { allowed.append(route.method) }
+        }
+        var allowed: [String] = []
+        for route in routes where !allowed.contains(route.method) {
+            if Self.parameters(of: route.pattern, in: path) != nil { allowed.append(route.method) }
         }
         return allowed.isEmpty ? .none : .methodNotAllowed(allowed: allowed)
     }
