@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// The stock `rafthost`, unchanged, serving a plugin loaded from a shared library.
@@ -45,9 +46,22 @@ struct NativePluginProcessTests {
             }
 
             // Any node forwards to the counter group's leader once there is one.
-            let added = try await eventually(within: .seconds(30), "a command applied") {
-                let result = try? await post("command", Self.amount(5))
-                return result?.status == 200 ? result : nil
+            let lastAnswer = Mutex("none yet")
+            let added: HTTPResult
+            do {
+                added = try await eventually(within: .seconds(30), "a command applied") {
+                    do {
+                        let result = try await post("command", Self.amount(5))
+                        lastAnswer.withLock { $0 = "\(result.status): \(result.body)" }
+                        return result.status == 200 ? result : nil
+                    } catch {
+                        lastAnswer.withLock { $0 = "\(error)" }
+                        return nil
+                    }
+                }
+            } catch {
+                Issue.record("the last answer to the command was \(lastAnswer.withLock { $0 })")
+                throw error
             }
             #expect(added.bytes == Self.amount(5))
             #expect(added.contentType == "application/octet-stream")
