@@ -429,8 +429,7 @@ struct Store: Sendable {
         // Only once the current segment is half used: a thousand idle groups on a node must not
         // zero-fill a spare each, and a short log rewritten at every snapshot needs none.
         if let last = segments.last {
-            let limit = last.allocated > 0 ? Int(last.allocated) : options.maxSegmentSize
-            guard 2 * (Int(last.size) + buffer.count) >= limit else { return nil }
+            guard 2 * (Int(last.size) + buffer.count) >= capacity(of: last) else { return nil }
         }
         // Twice the live log, in 64 KiB units, within [64 KiB, maxSegmentSize]: a log that
         // snapshots often (a small `maxraftstate`) must not zero-fill 64 MiB each time.
@@ -471,6 +470,11 @@ struct Store: Sendable {
     }
 
     var liveSize: Int { bytes(from: liveStart) }
+
+    /// Where a segment ends: its preallocated length, or `maxSegmentSize` for one that grows.
+    func capacity(of segment: Segment) -> Int {
+        segment.allocated > 0 ? Int(segment.allocated) : options.maxSegmentSize
+    }
 
     mutating func close() {
         guard let lock else {
@@ -552,8 +556,7 @@ struct Store: Sendable {
     private mutating func makeRoom(for size: Int) throws(StorageError) {
         let last = segments[segments.count - 1]
         let used = Int(last.size) + buffer.count
-        let limit = last.allocated > 0 ? Int(last.allocated) : options.maxSegmentSize
-        guard used + size > limit, used > Format.segmentHeaderSize else {
+        guard used + size > capacity(of: last), used > Format.segmentHeaderSize else {
             return
         }
         // The closed segment must be durable before a later one exists: recovery tolerates a torn
