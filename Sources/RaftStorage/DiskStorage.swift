@@ -223,7 +223,7 @@ public final class DiskStorage: PersistentStorage {
     /// Writes and syncs the snapshot file without holding the storage's lock, the bulk of the
     /// time for a large state, so that the log's appends and syncs go on meanwhile (unless
     /// ``writeSnapshot(_:data:)`` wrote it already); then, under the lock, renames it into
-    /// place and rewrites the live log.
+    /// place and drops the log it covers (a rewrite or a compaction record).
     public func compact(to snapshot: Snapshot) throws(StorageError) {
         defer { removeObsoleteFiles() }
         let (options, temporaryPath) = try mutate { (store) throws(StorageError) in
@@ -633,7 +633,7 @@ struct Store: Sendable {
     }
 
     /// Stores `snapshot`: writes its file (unless `writtenTo` names a synced temporary file that
-    /// holds it already), renames it into place, then rewrites the live log.
+    /// holds it already), renames it into place, then drops the log it covers.
     mutating func saveSnapshot(_ snapshot: Snapshot, compacting: Bool, writtenTo: String? = nil) throws(StorageError) {
         try checkSnapshot(snapshot, compacting: compacting)
         let index = snapshot.metadata.index
