@@ -45,12 +45,15 @@ final class NodeConnection: Sendable {
         var logger = logger
         logger[metadataKey: "raft.node"] = "\(endpoint)"
         let connectionLogger = logger
+        let identityCheck = Mutex<ServerIdentityCheck?>(nil)
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(TimeAmount(timeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try tls?.addClientHandlers(to: channel)
+                    if let check = try tls?.addClientHandlers(to: channel) {
+                        identityCheck.withLock { $0 = check }
+                    }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(FrameDecoder(codec: codec)),
                         ClientResponseHandler(pending: pending, logger: connectionLogger)
@@ -59,9 +62,9 @@ final class NodeConnection: Sendable {
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .get()
-        if tls != nil {
+        if let check = identityCheck.withLock({ $0 }) {
             // Nothing, not even the token, is written before the server proves to be a node.
-            try await ClientTLS.verifyServer(of: channel)
+            try await check.verify(channel)
         }
         if let token {
             var buffer = channel.allocator.buffer(capacity: 16 + token.utf8.count)

@@ -38,17 +38,17 @@ public final class ClientTLS: Sendable, Hashable {
 extension ClientTLS {
     /// Adds TLS and the check of the server's identity (``ServerIdentityCheck``) to a client
     /// connection's pipeline; call from its channel initializer, before any other handler.
-    package func addClientHandlers(to channel: any Channel) throws {
+    ///
+    /// Keep the check it returns and call its ``ServerIdentityCheck/verify(_:)`` once connected:
+    /// a failed handshake closes the channel and empties its pipeline, so the check could not be
+    /// looked up there afterwards, and the handshake's own error (a certificate the CA did not
+    /// sign, say) would be lost.
+    package func addClientHandlers(to channel: any Channel) throws -> ServerIdentityCheck {
+        let check = ServerIdentityCheck(eventLoop: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandlers(
             NIOSSLClientHandler(context: source.context, serverHostname: nil),
-            ServerIdentityCheck(eventLoop: channel.eventLoop)
+            check
         )
-    }
-
-    /// Waits for the TLS handshake of a channel set up by ``addClientHandlers(to:)`` and checks
-    /// that the server is a node of the cluster; throws (having closed it) when it is not.
-    package static func verifyServer(of channel: any Channel) async throws {
-        let check = try await channel.pipeline.handler(type: ServerIdentityCheck.self).get()
-        try await check.verify(channel)
+        return check
     }
 }

@@ -2,8 +2,8 @@ package import NIOCore
 import NIOPosix
 import NIOSSL
 import RaftCore
-package import RaftSecurity
 package import RaftReplica
+package import RaftSecurity
 import RaftTransport
 import StateMachineAPI
 
@@ -37,7 +37,13 @@ package enum ClientPortProbe {
         try await withThrowingTaskGroup(of: ClientResponse.self) { tasks in
             tasks.addTask {
                 try await exchange(
-                    request, group: group, host: host, port: port, tls: tls, eventLoopGroup: eventLoopGroup)
+                    request,
+                    group: group,
+                    host: host,
+                    port: port,
+                    tls: tls,
+                    eventLoopGroup: eventLoopGroup
+                )
             }
             tasks.addTask {
                 try await Task.sleep(for: timeout)
@@ -64,8 +70,14 @@ package enum ClientPortProbe {
         let response: ClientResponse
         do {
             response = try await send(
-                .query([], consistency: .linearizable), group: group, host: host, port: port, timeout: timeout,
-                tls: tls, eventLoopGroup: eventLoopGroup)
+                .query([], consistency: .linearizable),
+                group: group,
+                host: host,
+                port: port,
+                timeout: timeout,
+                tls: tls,
+                eventLoopGroup: eventLoopGroup
+            )
         } catch {
             return .unknown
         }
@@ -98,18 +110,16 @@ package enum ClientPortProbe {
         eventLoopGroup: any EventLoopGroup
     ) async throws -> ClientResponse {
         let codec = FrameCodec()
-        let channel = try await ClientBootstrap(group: eventLoopGroup)
+        let (channel, identityCheck) = try await ClientBootstrap(group: eventLoopGroup)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try tls?.addClientHandlers(to: channel)
+                    let check = try tls?.addClientHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(codec: codec)))
-                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return (try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel), check)
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            if tls != nil {
-                try await ClientTLS.verifyServer(of: channel.channel)
-            }
+            try await identityCheck?.verify(channel.channel)
             var buffer = channel.channel.allocator.buffer(capacity: 64)
             try codec.encode(.clientRequest(id: 1, group: group, payload: request.encoded()), into: &buffer)
             try await outbound.write(buffer)

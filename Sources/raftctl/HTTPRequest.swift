@@ -61,16 +61,18 @@ func httpRequest(
 ) async throws -> HTTPResponse {
     let deadline = ContinuousClock.now + timeout
     let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+    let identityCheck: ServerIdentityCheck?
     do {
-        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        (channel, identityCheck) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(min(timeout, connectTimeout ?? timeout)))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try tls?.addClientHandlers(to: channel)
+                    let check = try tls?.addClientHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                    let asyncChannel = try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel
                     )
+                    return (asyncChannel, check)
                 }
             }
     } catch {
@@ -79,10 +81,10 @@ func httpRequest(
     return try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in
         group.addTask {
             try await channel.executeThenClose { inbound, outbound in
-                if tls != nil {
+                if let identityCheck {
                     // Nothing, not even the token, is written before the server proves to be a node.
                     do {
-                        try await ClientTLS.verifyServer(of: channel.channel)
+                        try await identityCheck.verify(channel.channel)
                     } catch {
                         throw HTTPRequestError(connecting: error)
                     }

@@ -109,22 +109,21 @@ struct OperatorRoutes: Sendable {
         tls: ClientTLS?,
         connectTimeout: Duration
     ) async throws -> [UInt8] {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let (channel, identityCheck) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(connectTimeout))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try tls?.addClientHandlers(to: channel)
+                    let check = try tls?.addClientHandlers(to: channel)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                    let asyncChannel = try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel
                     )
+                    return (asyncChannel, check)
                 }
             }
         return try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, outbound in
-                if tls != nil {
-                    try await ClientTLS.verifyServer(of: channel.channel)
-                }
+                try await identityCheck?.verify(channel.channel)
                 let headers = HTTPHeaders([("host", "\(host):\(port)"), ("connection", "close")])
                 try await outbound.write(
                     contentsOf: [
