@@ -100,25 +100,50 @@ final class InProcessCluster {
     /// retryable errors, as a client would.
     func submitToLeader(_ request: ClientRequest, group: String) async throws -> ClientResponse {
         var target = nodes.keys.sorted().first ?? "n1"
-        return try await eventually(within: .seconds(10), "an answer from the leader of \(group)") {
-            guard let node = nodes[target] else {
-                target = nodes.keys.sorted().first ?? target
-                return nil
+        // What each attempt got, so that a timeout says whom it asked and what came back.
+        var attempts: [String] = []
+        do {
+            return try await eventually(within: .seconds(10), "an answer from the leader of \(group)") {
+                try await attemptSubmit(request, group: group, target: &target, attempts: &attempts)
             }
-            let response = await node.submit(request, group: group)
-            if case .error(let error) = response, error.code.isRetryable {
-                if let hint = error.leaderHint,
-                    let next = configuration.nodes.first(where: { $0.numericID == hint.rawValue })
-                {
-                    target = next.id
-                } else {
-                    let ids = nodes.keys.sorted()
-                    target = ids[((ids.firstIndex(of: target) ?? 0) + 1) % ids.count]
-                }
-                return nil
+        } catch let timedOut as TimedOut {
+            let statuses = nodes.keys.sorted().map { id in
+                let status = nodes[id]?.status().first { $0.name == group }
+                return "\(id): \(status.map { "\($0.role) term \($0.term) quiescent \($0.isQuiescent)" } ?? "no group")"
             }
-            return response
+            throw TimedOut(
+                description: "\(timedOut.description); attempts: \(attempts.suffix(8).joined(separator: ", "))"
+                    + "; nodes: \(statuses.joined(separator: ", "))"
+            )
         }
+    }
+
+    private func attemptSubmit(
+        _ request: ClientRequest,
+        group: String,
+        target: inout String,
+        attempts: inout [String]
+    ) async throws -> ClientResponse? {
+        guard let node = nodes[target] else {
+            attempts.append("\(target) gone")
+            target = nodes.keys.sorted().first ?? target
+            return nil
+        }
+        let start = ContinuousClock.now
+        let response = await node.submit(request, group: group)
+        attempts.append("\(target) \(response) after \(ContinuousClock.now - start)")
+        if case .error(let error) = response, error.code.isRetryable {
+            if let hint = error.leaderHint,
+                let next = configuration.nodes.first(where: { $0.numericID == hint.rawValue })
+            {
+                target = next.id
+            } else {
+                let ids = nodes.keys.sorted()
+                target = ids[((ids.firstIndex(of: target) ?? 0) + 1) % ids.count]
+            }
+            return nil
+        }
+        return response
     }
 
     func leader(of group: String) -> RaftNode? {

@@ -1,6 +1,7 @@
 import ClusterConfig
 import KeyValueStore
 import LockService
+import Logging
 import RaftCore
 import RaftTransport
 import ReplicationHost
@@ -72,6 +73,10 @@ struct QuiescenceHostTests {
             let get = try await cluster.submitToLeader(KV.get("k"), group: "kv")
             #expect(KV.response(get) == .value("2"))
         } catch {
+            // The nodes' own account of what happened, for a failure seen only on a loaded machine.
+            for record in recorder.records.filter({ $0.level >= .info }).suffix(60) {
+                print("quiescence test log: \(record.metadata) \(record.message)")
+            }
             await cluster.stopAll()
             throw error
         }
