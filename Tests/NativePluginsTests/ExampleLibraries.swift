@@ -31,7 +31,7 @@ enum ExampleLibraries {
 
 /// Compiles C source into a shared library in `directory` with the system's `cc`: libraries
 /// that are broken on purpose.
-func compileLibrary(_ source: String, named name: String, in directory: String) throws -> String {
+func compileLibrary(_ source: String, named name: String, in directory: String) async throws -> String {
     let sourcePath = directory + "/\(name).c"
     let libraryPath = directory + "/lib\(name).so"
     try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
@@ -41,8 +41,13 @@ func compileLibrary(_ source: String, named name: String, in directory: String) 
         "cc", "-shared", "-fPIC", "-I", ExampleLibraries.packageRoot + "/include", "-o", libraryPath, sourcePath,
     ]
     try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    // Polled, not `waitUntilExit()`: that would block a thread of the concurrency pool (two on a
+    // 2-core machine) and stall every test running meanwhile.
+    let deadline = ContinuousClock.now.advanced(by: .seconds(120))
+    while process.isRunning && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    guard !process.isRunning, process.terminationStatus == 0 else {
         throw ExampleLibraries.Missing(description: "cc could not build \(libraryPath) (is a C compiler installed?)")
     }
     return libraryPath

@@ -66,10 +66,14 @@ struct PluginLoadingTests {
     }
 
     @Test("a library without rafthost_plugin_entry")
-    func missingSymbol() throws {
+    func missingSymbol() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
-        let path = try compileLibrary("int something_else(void) { return 1; }\n", named: "plain", in: directory.path)
+        let path = try await compileLibrary(
+            "int something_else(void) { return 1; }\n",
+            named: "plain",
+            in: directory.path
+        )
         let error = try Self.loadingError([path])
         #expect(
             error?.description
@@ -79,7 +83,7 @@ struct PluginLoadingTests {
     }
 
     @Test("a library built for another ABI version names both versions")
-    func abiMismatch() throws {
+    func abiMismatch() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let source = """
@@ -88,7 +92,7 @@ struct PluginLoadingTests {
             const void *rafthost_plugin_entry(void) { return &table; }
 
             """
-        let path = try compileLibrary(source, named: "future", in: directory.path)
+        let path = try await compileLibrary(source, named: "future", in: directory.path)
         let error = try Self.loadingError([path])
         #expect(
             error?.description
@@ -98,7 +102,7 @@ struct PluginLoadingTests {
     }
 
     @Test("a plugin without a name")
-    func nullName() throws {
+    func nullName() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let source = """
@@ -107,7 +111,7 @@ struct PluginLoadingTests {
             const rafthost_plugin *rafthost_plugin_entry(void) { return &table; }
 
             """
-        let path = try compileLibrary(source, named: "anonymous", in: directory.path)
+        let path = try await compileLibrary(source, named: "anonymous", in: directory.path)
         let error = try Self.loadingError([path])
         #expect(error?.description == "plugins.yaml:11:5: plugins[0]: \(path): the plugin has no name (name is NULL)")
     }

@@ -43,7 +43,7 @@ struct ProcessFaultTests {
             let leader = try await eventually(within: .seconds(20), "a leader (round \(round))") {
                 await cluster.leader(among: all)
             }
-            cluster.kill(leader)
+            await cluster.kill(leader)
             kills += 1
             try await workload.progress("writes after killing \(leader)")
             try cluster.start(leader)
@@ -118,7 +118,13 @@ struct ProcessFaultTests {
         var last = ""
         let reachable = try? await eventually(within: .seconds(15), "every node reachable in n1's /v1/cluster") {
             guard
-                let view = try? await httpRequest(.GET, port: cluster.nodes[0].http, "/v1/cluster", headers: headers, tls: cluster.httpTLS)
+                let view = try? await httpRequest(
+                    .GET,
+                    port: cluster.nodes[0].http,
+                    "/v1/cluster",
+                    headers: headers,
+                    tls: cluster.httpTLS
+                )
             else { return nil as Bool? }
             last = view.body
             let object = try? JSONSerialization.jsonObject(with: Data(view.body.utf8)) as? [String: Any]

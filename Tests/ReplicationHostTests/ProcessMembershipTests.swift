@@ -28,7 +28,7 @@ struct ProcessMembershipTests {
                 await cluster.leader(among: founders)
             }
             let dead = founders.first { $0 != leader }!
-            cluster.kill(dead)
+            await cluster.kill(dead)
             try await Self.change(.DELETE, "/v1/groups/kv/members/\(dead)", cluster)
             changes.append("remove \(dead)")
             try await workload.progress("writes after removing \(dead)")
@@ -260,12 +260,12 @@ struct BackupRestoreTests {
         flipped[flipped.count / 2] ^= 0xFF
         let damaged = directory.path + "/damaged.snap"
         try flipped.write(to: URL(fileURLWithPath: damaged))
-        #expect(try Self.restore(cluster, damaged).status != 0)
+        #expect(try await Self.restore(cluster, damaged).status != 0)
 
         // Every data directory is lost; a new cluster starts from the backup.
         cluster.killAll()
         try FileManager.default.removeItem(atPath: directory.path + "/data")
-        let restored = try Self.restore(cluster, backup)
+        let restored = try await Self.restore(cluster, backup)
         #expect(restored.status == 0, "\(restored.output)")
         for id in all { try cluster.start(id) }
         let leader = try await eventually(within: .seconds(20), "a leader of the restored cluster") {
@@ -291,7 +291,7 @@ struct BackupRestoreTests {
     }
 
     /// Runs `rafthost restore` on the cluster's configuration; returns its exit status and output.
-    static func restore(_ cluster: ProcessCluster, _ file: String) throws -> (status: Int32, output: String) {
+    static func restore(_ cluster: ProcessCluster, _ file: String) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cluster.executable)
         process.arguments = ["restore", "--config", cluster.configPath, "--group", "kv", file]
@@ -301,8 +301,8 @@ struct BackupRestoreTests {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        process.waitUntilExit()
+        let status = try await terminationStatus(of: process, within: .seconds(60), "rafthost restore")
         try output.close()
-        return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
+        return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
     }
 }

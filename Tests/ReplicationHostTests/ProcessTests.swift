@@ -171,24 +171,35 @@ final class ProcessCluster: Sendable {
     }
 
     /// SIGKILL, then wait (bounded) until it has exited.
-    func kill(_ id: String) {
+    func kill(_ id: String) async {
         guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        Self.awaitExit(process)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        // Polled with a task sleep: a blocked thread of the small concurrency pool would stall
+        // the in-process nodes of every other test.
+        while !Self.hasExited(process) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
     }
 
-    /// Waits until `process` has exited, at most `limit`: Foundation saw it, or the kernel shows
-    /// it gone or a zombie not reaped yet. Not `waitUntilExit()`: on Linux it spins a run loop
-    /// that once never saw a SIGKILLed node's exit, and the whole suite hung on it.
+    /// Waits until `process` has exited, at most `limit`, blocking the calling thread: only for
+    /// the end of a test (`killAll()` in a `defer`), where nothing can be awaited.
     static func awaitExit(_ process: Process, limit: Duration = .seconds(30)) {
         let deadline = ContinuousClock.now.advanced(by: limit)
-        while process.isRunning && ContinuousClock.now < deadline {
-            guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex,
-                stat[stat.index(close, offsetBy: 2)] != "Z"
-            else { return }
+        while !hasExited(process) && ContinuousClock.now < deadline {
             usleep(2_000)
         }
+    }
+
+    /// Whether `process` has exited: Foundation saw it, or the kernel shows it gone or a zombie
+    /// not reaped yet. Not `waitUntilExit()`: on Linux it spins a run loop that once never saw a
+    /// SIGKILLed node's exit, and the whole suite hung on it.
+    private static func hasExited(_ process: Process) -> Bool {
+        guard process.isRunning else { return true }
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex
+        else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
 
     /// Sends `signal` (SIGSTOP, SIGCONT, ...) to a running node.
@@ -217,7 +228,9 @@ final class ProcessCluster: Sendable {
 
     func killAll() {
         for id in running.withLock({ Array($0.keys) }) {
-            kill(id)
+            guard let process = running.withLock({ $0.removeValue(forKey: id) }) else { continue }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            Self.awaitExit(process)
         }
     }
 
@@ -280,7 +293,7 @@ struct ProcessTests {
             #expect(KV.response(put) == .ok)
 
             let killed = ContinuousClock.now
-            cluster.kill(first)
+            await cluster.kill(first)
             let survivors = all.filter { $0 != first }
             let second = try await eventually(within: .seconds(20), "a new leader") {
                 await cluster.leader(among: survivors)

@@ -1,9 +1,9 @@
 import ClusterConfig
 import Foundation
-import NIOCore
-import NIOPosix
 import KeyValueStore
 import Logging
+import NIOCore
+import NIOPosix
 import RaftCore
 import RaftReplica
 import ReplicationHost
@@ -105,11 +105,22 @@ final class LogRecorder: Sendable {
         func log(event: LogEvent) {
             recorder.record(
                 Record(
-                    level: event.level, message: "\(event.message)",
-                    metadata: metadata.merging(event.metadata ?? [:]) { $1 })
+                    level: event.level,
+                    message: "\(event.message)",
+                    metadata: metadata.merging(event.metadata ?? [:]) { $1 }
+                )
             )
         }
     }
+}
+
+/// Waits until `process` exits and returns its status. Polled: `waitUntilExit()` blocks its
+/// thread, one of the concurrency pool's two on a 2-core machine, and with it the in-process
+/// nodes of every test running meanwhile (a quiescence test once missed a leader's answer for
+/// 10 s while `rafthost up` stopped its cluster under `waitUntilExit()`).
+func terminationStatus(of process: Process, within limit: Duration, _ what: String) async throws -> Int32 {
+    _ = try await eventually(within: limit, "\(what) exiting") { process.isRunning ? nil : true }
+    return process.terminationStatus
 }
 
 struct TimedOut: Error, CustomStringConvertible {
@@ -155,8 +166,11 @@ enum KV {
     static func put(_ key: String, _ value: String, client: UInt64, sequence: UInt64) -> ClientRequest {
         .command(
             Replica.ClientCommand(
-                clientID: client, sequence: sequence,
-                command: KeyValueStore.Command.put(key: key, value: value).encoded()))
+                clientID: client,
+                sequence: sequence,
+                command: KeyValueStore.Command.put(key: key, value: value).encoded()
+            )
+        )
     }
 
     static func get(_ key: String, consistency: Replica.ReadConsistency = .linearizable) -> ClientRequest {

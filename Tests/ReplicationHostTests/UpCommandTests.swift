@@ -63,8 +63,7 @@ struct UpCommandTests {
         #expect(childPIDs().count == 3)
 
         kill(up.processIdentifier, SIGTERM)
-        up.waitUntilExit()
-        #expect(up.terminationStatus == 0)
+        #expect(try await terminationStatus(of: up, within: .seconds(60), "rafthost up") == 0)
         // up's last lines may still be in the pipe when it exits.
         let exits = cluster.nodes.map { "[\($0.id)] exited with status 0" }
         _ = try await eventually(within: .seconds(5), "every node exiting cleanly") {
@@ -121,8 +120,7 @@ struct UpCommandTests {
         }
         #expect(childPIDs().count == 3)
         kill(up.processIdentifier, SIGTERM)
-        up.waitUntilExit()
-        #expect(up.terminationStatus == 0)
+        #expect(try await terminationStatus(of: up, within: .seconds(60), "rafthost up") == 0)
         try await Task.sleep(for: .milliseconds(200))
 
         let parsed = objects()
