@@ -211,10 +211,16 @@ let package = Package(
         ),
 
         // `testdata/` holds the engine's transcript tests, read from the source tree.
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], exclude: ["testdata"]),
+        // Runs the CPU-bound tests of the modules below on one thread of its own, off the pool
+        // that the host tests' real servers run on.
+        .target(name: "SimulationThread", path: "Tests/SimulationThread"),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "SimulationThread"], exclude: ["testdata"]),
         .testTarget(
             name: "RaftReplicaTests",
-            dependencies: ["RaftReplica", "RaftCore", "RaftStorage", "StateMachineAPI", "KeyValueStore", "RaftTesting"]
+            dependencies: [
+                "RaftReplica", "RaftCore", "RaftStorage", "StateMachineAPI", "KeyValueStore", "RaftTesting",
+                "SimulationThread",
+            ]
         ),
         .testTarget(name: "StateMachineAPITests", dependencies: ["StateMachineAPI", "RaftTesting"]),
         .testTarget(
@@ -225,7 +231,10 @@ let package = Package(
         .testTarget(name: "LockServiceTests", dependencies: ["LockService", "StateMachineAPI", "RaftTesting"]),
         .testTarget(
             name: "RaftTestingTests",
-            dependencies: ["RaftCore", "RaftReplica", "RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI"]
+            dependencies: [
+                "RaftCore", "RaftReplica", "RaftTesting", "KeyValueStore", "LockService", "StateMachineAPI",
+                "SimulationThread",
+            ]
         ),
         .testTarget(name: "ClusterConfigTests", dependencies: ["ClusterConfig"]),
         // Loads Examples/NativeCounter's libraries (`make native-example` builds them).
@@ -238,10 +247,11 @@ let package = Package(
             name: "WasmPluginsTests",
             dependencies: [
                 "WasmPlugins", "StateMachineAPI", "ClusterConfig", "RaftTesting", "RaftReplica", "RaftCore",
+                "SimulationThread",
             ],
             exclude: ["Modules"]
         ),
-        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore"]),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore", "SimulationThread"]),
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [

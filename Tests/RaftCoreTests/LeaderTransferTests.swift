@@ -1,9 +1,10 @@
 import RaftCore
+import SimulationThread
 import Testing
 
 /// Leadership transfer (thesis §3.10); the transcripts `leader_transfer*.txt` show the
 /// messages of whole transfers.
-@Suite("Leadership transfer")
+@Suite("Leadership transfer", .onSimulationThread)
 struct LeaderTransferTests {
     @Test("the target wins the next term at once and the old leader follows it")
     func transferToUpToDateFollower() {

@@ -1,7 +1,8 @@
 import RaftCore
+import SimulationThread
 import Testing
 
-@Suite("Raft engine rules")
+@Suite("Raft engine rules", .onSimulationThread)
 struct RaftEngineTests {
     @Test("a vote goes out only together with the hard state that records it")
     func voteIsPersistedBeforeItIsAnswered() {

@@ -1,4 +1,5 @@
 import Foundation
+import SimulationThread
 import Testing
 
 /// Engine tests that read as transcripts, in the spirit of etcd-io/raft's datadriven
@@ -140,7 +141,7 @@ enum Transcripts {
     }
 }
 
-@Suite("Engine transcripts")
+@Suite("Engine transcripts", .onSimulationThread)
 struct TranscriptTests {
     @Test("the transcripts are found next to this source")
     func transcriptsExist() {

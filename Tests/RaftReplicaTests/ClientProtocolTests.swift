@@ -1,9 +1,10 @@
 import RaftCore
 import RaftReplica
 import StateMachineAPI
+import SimulationThread
 import Testing
 
-@Suite("Client protocol")
+@Suite("Client protocol", .onSimulationThread)
 struct ClientProtocolTests {
     static let requests: [ClientRequest] = [
         .command(Replica.ClientCommand(clientID: 7, sequence: 1, command: [1, 2, 3])),

@@ -3,11 +3,12 @@ import RaftCore
 import RaftReplica
 import RaftStorage
 import StateMachineAPI
+import SimulationThread
 import Testing
 
 /// The order of the driver step: what happens in `beginStep`, before the batch is durable, and
 /// what must wait for `finishStep`.
-@Suite("Driver step")
+@Suite("Driver step", .onSimulationThread)
 struct DriverStepTests {
     @Test("the engine learns a batch is durable only in finishStep, after the sync")
     func durabilityIsReportedAfterTheSync() throws {

@@ -3,6 +3,7 @@ import RaftCore
 import RaftReplica
 import RaftStorage
 import StateMachineAPI
+import SimulationThread
 import Testing
 
 /// A single-node replica on memory storage: every proposal commits as soon as it is persisted.
@@ -58,7 +59,7 @@ private struct SingleNode {
     }
 }
 
-@Suite("Replica")
+@Suite("Replica", .onSimulationThread)
 struct ReplicaTests {
     @Test("a retried command is answered from the session table, not applied twice")
     func retriesAreExactlyOnce() throws {

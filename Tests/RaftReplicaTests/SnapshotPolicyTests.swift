@@ -1,8 +1,9 @@
+import SimulationThread
 import Testing
 
 @testable import RaftReplica
 
-@Suite struct SnapshotPolicyTests {
+@Suite(.onSimulationThread) struct SnapshotPolicyTests {
     @Test func theClassicMaxRaftStateIgnoresTheSnapshotSize() {
         let policy = SnapshotPolicy.maxRaftState(1000)
         #expect(!policy.isDue(raftStateSize: 1000, appliedIndex: 9, snapshotIndex: 0, snapshotSize: 1 << 30))

@@ -3,11 +3,12 @@ import RaftCore
 import RaftReplica
 import RaftStorage
 import StateMachineAPI
+import SimulationThread
 import Testing
 
 /// A follower restores a received snapshot in a job of its own (``SnapshotRestore``): the engine
 /// keeps stepping meanwhile, and what is committed waits for ``Replica/finishRestore(_:)``.
-@Suite("Snapshot restore off the apply path")
+@Suite("Snapshot restore off the apply path", .onSimulationThread)
 struct SnapshotRestoreTests {
     private static let voters = [NodeID(1), NodeID(2), NodeID(3)]
 

@@ -5,9 +5,10 @@ import RaftReplica
 import RaftStorage
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 
-@Suite("Streaming snapshots through the replica")
+@Suite("Streaming snapshots through the replica", .onSimulationThread)
 struct StreamingSnapshotTests {
     private static let voters = [NodeID(1), NodeID(2), NodeID(3)]
 

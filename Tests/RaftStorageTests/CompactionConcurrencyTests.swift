@@ -1,10 +1,11 @@
 import RaftCore
 import Synchronization
+import SimulationThread
 import Testing
 
 @testable import RaftStorage
 
-@Suite struct CompactionConcurrencyTests {
+@Suite(.onSimulationThread) struct CompactionConcurrencyTests {
     /// The host compacts off its executor while the executor keeps appending: the snapshot file
     /// is written without the storage's lock, so an append and a sync go through meanwhile (from
     /// the hook itself: were the lock held, this would deadlock).

@@ -1,10 +1,11 @@
 import Foundation
 import RaftCore
 import RaftStorage
+import SimulationThread
 import Testing
 
 /// What a crash can leave on disk, and what recovery makes of it.
-@Suite struct CrashRecoveryTests {
+@Suite(.onSimulationThread) struct CrashRecoveryTests {
     /// One record each: the storage writes exactly one record per call for these.
     private enum Operation {
         case append(Entry)
@@ -363,7 +364,7 @@ extension CrashRecoveryTests {
     }
 }
 
-@Suite struct MissingFilesTests {
+@Suite(.onSimulationThread) struct MissingFilesTests {
     @Test func aSnapshotWithoutTheLogIsAnError() throws {
         try withTemporaryDirectory { directory in
             let storage = try DiskStorage(directory: directory, options: fastOptions)

@@ -1,5 +1,6 @@
 import RaftCore
 import RaftStorage
+import SimulationThread
 import Testing
 
 /// SplitMix64: a seeded generator, so that a failing sequence replays exactly.
@@ -15,7 +16,7 @@ private struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-@Suite struct DifferentialTests {
+@Suite(.onSimulationThread) struct DifferentialTests {
     /// Random appends (many of them conflicting), hard states, compactions and snapshot installs go to
     /// `MemoryStorage` and to a `DiskStorage` with tiny segments; the disk is reopened every few steps.
     /// Both must always load the same state.

@@ -2,9 +2,10 @@ import Foundation
 import Glibc
 import RaftCore
 import RaftStorage
+import SimulationThread
 import Testing
 
-@Suite struct DiskStorageTests {
+@Suite(.onSimulationThread) struct DiskStorageTests {
     @Test func crc32cMatchesTheStandardCheckValues() {
         // RFC 3720 appendix B.4 and the common "123456789" check value.
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)

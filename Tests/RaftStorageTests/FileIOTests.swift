@@ -1,9 +1,10 @@
 import Glibc
+import SimulationThread
 import Testing
 
 @testable import RaftStorage
 
-@Suite struct FileIOTests {
+@Suite(.onSimulationThread) struct FileIOTests {
     /// /dev/full fails every write with ENOSPC, which is how a full disk looks to the storage.
     @Test(.enabled(if: access("/dev/full", W_OK) == 0))
     func aFullDeviceIsReportedWithPathOffsetAndAdvice() throws {

@@ -1,10 +1,11 @@
 import Foundation
 import RaftCore
 import RaftStorage
+import SimulationThread
 import Testing
 
 /// Segments written into zero-filled files prepared ahead (`Options.preallocateSegments`).
-@Suite struct PreallocationTests {
+@Suite(.onSimulationThread) struct PreallocationTests {
     private static let options: DiskStorage.Options = {
         var options = DiskStorage.Options(fsync: .never, maxSegmentSize: 4 << 20)
         options.preparesSegmentsInline = true

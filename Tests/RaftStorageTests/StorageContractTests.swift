@@ -1,10 +1,11 @@
 import RaftCore
 import RaftStorage
+import SimulationThread
 import Testing
 
 /// The protocol's rules, checked against both implementations. For `DiskStorage` every test also
 /// reopens the directory afterwards and expects the same state back, without warnings.
-@Suite struct StorageContractTests {
+@Suite(.onSimulationThread) struct StorageContractTests {
     enum Kind: CaseIterable, CustomStringConvertible {
         case memory, disk
 

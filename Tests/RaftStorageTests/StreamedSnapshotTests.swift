@@ -1,12 +1,13 @@
 import Foundation
 import RaftCore
+import SimulationThread
 import Testing
 
 @testable import RaftStorage
 
 /// Snapshots written by streaming their data into the file (``DiskStorage/writeSnapshot(_:data:)``)
 /// and read back from the file in pieces, never as one array.
-@Suite("Streamed snapshot files")
+@Suite("Streamed snapshot files", .onSimulationThread)
 struct StreamedSnapshotTests {
     @Test("combining two CRCs gives the CRC of the concatenation")
     func crcCombine() {

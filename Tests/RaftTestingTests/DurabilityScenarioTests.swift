@@ -3,13 +3,14 @@ import RaftCore
 import RaftReplica
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 
 /// The driver step applies committed entries before it syncs the batch's new ones. That is
 /// safe only because an entry commits once it is durable on a majority, the leader's own copy
 /// counting only after its sync. These scenarios crash every node in the middle of a slow
 /// sync and check that no client was told of a write the crash could take back.
-@Suite("Durability")
+@Suite("Durability", .onSimulationThread)
 struct DurabilityScenarioTests {
     @Test("AnsweredWriteSurvivesCrashDuringSync", arguments: [1, 3, 5])
     func answeredWriteSurvivesCrashDuringSync(servers: Int) throws {

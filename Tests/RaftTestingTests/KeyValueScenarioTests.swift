@@ -1,11 +1,12 @@
 import KeyValueStore
 import RaftCore
 import RaftTesting
+import SimulationThread
 import Testing
 
 /// The key/value service scenarios of SCENARIOS.md (the classic lab's 3A/3B tests), on
 /// virtual time, each history checked for linearizability.
-@Suite("Key/value scenarios")
+@Suite("Key/value scenarios", .onSimulationThread)
 struct KeyValueScenarioTests {
     struct Generic: Sendable, CustomStringConvertible {
         var name: String

@@ -1,10 +1,11 @@
 import RaftCore
 import RaftTesting
+import SimulationThread
 import Testing
 
 /// Leadership transfer (thesis §3.10) in the simulator, whose invariants are checked after
 /// every step.
-@Suite("Leadership transfer scenarios")
+@Suite("Leadership transfer scenarios", .onSimulationThread)
 struct LeaderTransferScenarioTests {
     @Test("a transfer under client load hands leadership to the target, which then commits")
     func transferUnderLoad() throws {

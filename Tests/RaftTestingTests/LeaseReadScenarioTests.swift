@@ -1,11 +1,12 @@
 import RaftCore
 import RaftTesting
+import SimulationThread
 import Testing
 
 /// Lease reads (`raft.leaseReads`) on virtual time: the simulator checks every linearizable
 /// read against the highest commit index any node knew when the read was asked, so a lease
 /// that outlived the followers' promise shows up as a failed run with its seed.
-@Suite("Lease read scenarios")
+@Suite("Lease read scenarios", .onSimulationThread)
 struct LeaseReadScenarioTests {
     @Test("a leader cut off from the majority serves lease reads only until the majority may elect another")
     func partitionedLeaseHolder() throws {

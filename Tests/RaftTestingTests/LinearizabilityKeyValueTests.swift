@@ -1,8 +1,9 @@
 import KeyValueStore
 import RaftTesting
+import SimulationThread
 import Testing
 
-@Suite("Linearizability of key/value histories")
+@Suite("Linearizability of key/value histories", .onSimulationThread)
 struct LinearizabilityKeyValueTests {
     private let checker = LinearizabilityChecker(model: KeyValueModel())
 

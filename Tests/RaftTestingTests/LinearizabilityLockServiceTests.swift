@@ -1,8 +1,9 @@
 import LockService
 import RaftTesting
+import SimulationThread
 import Testing
 
-@Suite("Linearizability of lock service histories")
+@Suite("Linearizability of lock service histories", .onSimulationThread)
 struct LinearizabilityLockServiceTests {
     private let checker = LinearizabilityChecker(model: LockServiceModel())
 

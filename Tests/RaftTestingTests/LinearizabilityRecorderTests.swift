@@ -2,9 +2,10 @@ import KeyValueStore
 import RaftTesting
 import StateMachineAPI
 import Synchronization
+import SimulationThread
 import Testing
 
-@Suite("LinearizabilityRecorder")
+@Suite("LinearizabilityRecorder", .onSimulationThread)
 struct LinearizabilityRecorderTests {
     @Test func recordsIntervalsOnTheInjectedClockAndLeavesUnansweredCallsUnknown() {
         let time = Atomic<UInt64>(0)

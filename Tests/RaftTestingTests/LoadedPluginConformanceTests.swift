@@ -1,6 +1,7 @@
 import RaftTesting
 import StateMachineAPI
 import Synchronization
+import SimulationThread
 import Testing
 
 /// A byte-level plugin whose answers can be made to depend on something outside the log.
@@ -24,7 +25,7 @@ private struct Tally: DynamicStateMachine {
     mutating func restore(from snapshot: [UInt8]) throws { total = try UInt64(decoding: snapshot) }
 }
 
-@Suite("Loaded plugin conformance")
+@Suite("Loaded plugin conformance", .onSimulationThread)
 struct LoadedPluginConformanceTests {
     static let commands = (0..<50).map { [UInt8($0)] }
 

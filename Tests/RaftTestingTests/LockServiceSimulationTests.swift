@@ -4,6 +4,7 @@ import RaftCore
 import RaftReplica
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 
 /// The second plugin under faults: clients compete for a few locks (acquire with a lease,
@@ -13,7 +14,7 @@ import Testing
 /// log time, fencing tokens only grow, releases need the current token.
 ///
 /// `RAFT_SIM_SEEDS` raises the number of seeds (default 20); `RAFT_SIM_SEED` replays one.
-@Suite("Lock service under faults")
+@Suite("Lock service under faults", .onSimulationThread)
 struct LockServiceSimulationTests {
     typealias Operation = LinearizabilityOperation<LockServiceModel.Input, LockService.Response>
 

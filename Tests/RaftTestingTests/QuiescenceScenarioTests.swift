@@ -1,11 +1,12 @@
 import RaftCore
 import RaftTesting
+import SimulationThread
 import Testing
 
 /// Quiescence (`RaftConfiguration.quiesceAfterTicks`) on virtual time: an idle group stops
 /// sending anything, yet a leader that dies or is cut off while the group is quiescent is
 /// replaced, because the driver's node-level liveness check wakes the group.
-@Suite("Quiescence scenarios")
+@Suite("Quiescence scenarios", .onSimulationThread)
 struct QuiescenceScenarioTests {
     /// A cluster whose groups quiesce after 20 idle ticks (200 ms), with a command committed.
     private func quiescedCluster(seed: UInt64, testName: String = #function) throws -> (RaftSimulation, NodeID) {

@@ -1,5 +1,6 @@
 import RaftCore
 import RaftTesting
+import SimulationThread
 import Testing
 
 /// The Raft engine scenarios of SCENARIOS.md (the classic lab's 2A-2D tests), on virtual time.
@@ -7,7 +8,7 @@ import Testing
 /// One deliberate difference from the lab: a new leader first commits an empty entry of its
 /// own term (Raft §5.4.2, needed for ReadIndex), so client commands start one index later
 /// than in the lab; tests assert consecutive indexes after it instead of literal 1, 2, 3.
-@Suite("Raft engine scenarios")
+@Suite("Raft engine scenarios", .onSimulationThread)
 struct RaftEngineScenarioTests {
     @Test("InitialElection")
     func initialElection() throws {

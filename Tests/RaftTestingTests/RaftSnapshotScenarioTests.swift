@@ -1,11 +1,12 @@
 import RaftCore
 import RaftReplica
 import RaftTesting
+import SimulationThread
 import Testing
 
 /// The lab's snapshot scenarios (2D): a snapshot every 10 applied entries, followers and
 /// leaders disconnected or crashed, lagging nodes catching up through InstallSnapshot.
-@Suite("Raft snapshot scenarios")
+@Suite("Raft snapshot scenarios", .onSimulationThread)
 struct RaftSnapshotScenarioTests {
     static let snapshotInterval: LogIndex = 10
     /// The lab's bound on persisted Raft state (hard state + log) with snapshots on.

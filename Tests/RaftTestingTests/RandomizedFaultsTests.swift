@@ -1,5 +1,6 @@
 import Foundation
 import RaftTesting
+import SimulationThread
 import Testing
 
 /// The randomized fault simulation (``RandomizedFaults``) in the debug build.
@@ -7,7 +8,7 @@ import Testing
 /// Budget: `RAFT_SIM_BUDGET` seconds of wall time (default 20; `make test` also runs 10,000
 /// seeds in a release build with `raftsim`), or exactly `RAFT_SIM_SEEDS` seeds;
 /// `RAFT_SIM_SEED` replays one seed.
-@Suite("Randomized simulation")
+@Suite("Randomized simulation", .onSimulationThread)
 struct RandomizedFaultsTests {
     @Test("RandomizedFaults")
     func randomizedSimulation() async throws {

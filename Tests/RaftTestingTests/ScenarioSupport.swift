@@ -35,12 +35,23 @@ extension RaftSimulation {
 /// Runs a long, synchronous simulation on a thread of its own, so that it does not occupy one
 /// of the few threads of Swift's cooperative pool that tests of real servers (running in the
 /// same process, in parallel) need to make progress.
+///
+/// At most one core's worth of simulations run at once (``simulationSlots``): twenty of them
+/// started together (the lab scenarios are parameterized) left the real servers of the other
+/// tests a twentieth of the CPU each for the suite's first 20 s, so their 500 ms elections
+/// and 10 s deadlines failed on a 2-core machine.
 func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread {
-            continuation.resume(with: Result { try body() })
+            simulationSlots.wait()
+            let result = Result { try body() }
+            simulationSlots.signal()
+            continuation.resume(with: result)
         }
         thread.stackSize = 16 << 20
         thread.start()
     }
 }
+
+/// How many simulations run at once: every core but one, at least one.
+private let simulationSlots = DispatchSemaphore(value: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))

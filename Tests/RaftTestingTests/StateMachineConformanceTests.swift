@@ -1,5 +1,6 @@
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 
 /// The conformance suite must catch the mistakes plugin authors make; these counters each
@@ -102,7 +103,7 @@ struct FlawedCounter<Choice: FlawChoice>: StateMachine {
     }
 }
 
-@Suite("StateMachineConformance catches broken plugins")
+@Suite("StateMachineConformance catches broken plugins", .onSimulationThread)
 struct StateMachineConformanceTests {
     private func suite<Choice: FlawChoice>(_: Choice.Type) -> StateMachineConformance<FlawedCounter<Choice>> {
         StateMachineConformance(seed: 3, count: 60, queries: [.init()]) { random in

@@ -2,6 +2,7 @@ import RaftCore
 import RaftReplica
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 import WasmPlugins
 
@@ -71,7 +72,7 @@ private final class SteadyClient {
 /// Code through the log while clients keep writing: a follower crashes in the middle of the
 /// deploy, losing what it had not synced, and comes back once every log was compacted past
 /// the deploy, so it gets the code from a snapshot; then it runs that code as the others do.
-@Suite struct ReplicatedDeployUnderLoadTests {
+@Suite(.onSimulationThread) struct ReplicatedDeployUnderLoadTests {
     @Test(arguments: [71, 72] as [UInt64])
     func aFollowerCrashedDuringADeployGetsTheCodeFromASnapshot(seed: UInt64) throws {
         let outcomes = Outcomes()

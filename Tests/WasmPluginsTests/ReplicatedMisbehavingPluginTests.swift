@@ -2,13 +2,14 @@ import RaftCore
 import RaftReplica
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 import WasmPlugins
 
 /// The misbehaving module replicated on three simulated nodes: a command that loops forever,
 /// traps or grows its memory past the cap is answered with the same error on every replica,
 /// the group keeps running and the next command is applied normally everywhere (issue 15).
-@Suite struct ReplicatedMisbehavingPluginTests {
+@Suite(.onSimulationThread) struct ReplicatedMisbehavingPluginTests {
     static let failures: [(command: String, message: String)] = [
         ("loop", "Misbehaving: rh_apply ran out of fuel (its limit is 100000 instructions)"),
         ("trap", "Misbehaving: rh_apply trapped: unreachable"),

@@ -2,13 +2,14 @@ import RaftCore
 import RaftReplica
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 import WasmPlugins
 
 /// Code through the log on three simulated nodes: the counter is deployed, then, while a
 /// follower is cut off, the key/value store replaces it; the follower comes back through a
 /// snapshot that carries the new code.
-@Suite struct ReplicatedWasmFromLogTests {
+@Suite(.onSimulationThread) struct ReplicatedWasmFromLogTests {
     /// Which code gave an answer: the counter answers numbers and its errors name it, the
     /// key/value store answers `set` with the previous value (empty here) and its errors name it.
     static func code(of outcome: String) -> String {

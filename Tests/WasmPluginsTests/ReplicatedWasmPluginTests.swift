@@ -2,12 +2,13 @@ import RaftCore
 import RaftReplica
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 import WasmPlugins
 
 /// The WebAssembly key/value store replicated on three simulated nodes, with a command in the
 /// middle that runs out of fuel and a follower that restarts from its snapshot.
-@Suite struct ReplicatedWasmPluginTests {
+@Suite(.onSimulationThread) struct ReplicatedWasmPluginTests {
     @Test func aCommandOutOfFuelFailsTheSameWayOnEveryReplica() throws {
         let module = try Built.load(Built.keyValue, fuel: 50_000, memoryBytes: 4 << 20)
         let sim = RaftSimulation(

@@ -1,10 +1,11 @@
 import RaftTesting
 import StateMachineAPI
+import SimulationThread
 import Testing
 import WasmPlugins
 
 /// RaftTesting's conformance suite for plugins known only as bytes, on both example modules.
-@Suite("WebAssembly plugins: conformance")
+@Suite("WebAssembly plugins: conformance", .onSimulationThread)
 struct WasmConformanceTests {
     @Test("the C key/value module", arguments: LoadedPluginConformance.checks)
     func keyValue(_ check: StateMachineConformanceCheck) throws {

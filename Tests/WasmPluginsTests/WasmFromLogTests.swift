@@ -1,4 +1,5 @@
 import StateMachineAPI
+import SimulationThread
 import Testing
 import WasmPlugins
 
@@ -19,7 +20,7 @@ func deployCommand(_ relative: String, fuel: UInt64 = 1_000_000, memoryBytes: In
 }
 
 /// `WasmFromLog` on one replica: deploys, commands and queries to the code in place, snapshots.
-@Suite struct WasmFromLogTests {
+@Suite(.onSimulationThread) struct WasmFromLogTests {
     /// Applies raw bytes at `index` and returns the answer as text.
     func applyBytes(_ machine: inout AnyStateMachine, _ bytes: [UInt8], index: UInt64) throws -> String {
         let answer = try machine.apply(encodedCommand: bytes, context: ApplyContext(index: index, time: 0))

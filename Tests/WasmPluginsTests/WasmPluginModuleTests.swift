@@ -1,5 +1,6 @@
 import ClusterConfig
 import StateMachineAPI
+import SimulationThread
 import Testing
 import WasmPlugins
 
@@ -56,7 +57,7 @@ func pluginError(_ body: () throws -> Void) throws -> WasmPluginError {
     return error
 }
 
-@Suite struct ExamplePluginTests {
+@Suite(.onSimulationThread) struct ExamplePluginTests {
     @Test func counterAppliesQueriesAndRoundTripsItsSnapshot() throws {
         let module = try Built.load(Built.counter)
         #expect(module.name == "WasmCounter")
@@ -132,7 +133,7 @@ func pluginError(_ body: () throws -> Void) throws -> WasmPluginError {
     }
 }
 
-@Suite struct MisbehavingPluginTests {
+@Suite(.onSimulationThread) struct MisbehavingPluginTests {
     static let failures: [(command: String, code: WasmPluginError.Code, message: String)] = [
         ("loop", .outOfFuel, "Misbehaving: rh_apply ran out of fuel (its limit is 100000 instructions)"),
         ("trap", .trapped, "Misbehaving: rh_apply trapped: unreachable"),
@@ -158,7 +159,7 @@ func pluginError(_ body: () throws -> Void) throws -> WasmPluginError {
     }
 }
 
-@Suite struct LoadingTests {
+@Suite(.onSimulationThread) struct LoadingTests {
     @Test func aModuleImportingTheWASIClockIsRefused() throws {
         let error = try pluginError { _ = try Built.load(Built.importsClock) }
         #expect(error.code == .forbiddenImport)
