@@ -110,8 +110,9 @@ public struct GroupMetrics: Sendable, Hashable {
 /// The executor's task wakes up, takes *everything* queued, feeds it to the replica and then
 /// handles the replica's output once, so a single `sync()` makes durable every entry and vote
 /// that arrived while the previous batch was being written (group commit). Storage calls run
-/// on NIO's blocking thread pool so that an fsync never parks a cooperative thread; while one
-/// runs, new inputs simply accumulate for the next batch.
+/// on NIO's blocking thread pool so that an fsync never parks a cooperative thread. A leader
+/// goes on stepping while its own fsync runs (`PersistPipeline`); other roles wait for it,
+/// and new inputs accumulate for the next batch.
 package final class GroupExecutor: Sendable {
     package typealias Reply = @Sendable (ClientResponse) -> Void
 
@@ -128,6 +129,28 @@ package final class GroupExecutor: Sendable {
         case snapshot(SnapshotJob.Event)
         /// The restore of a received snapshot finished off the executor (see ``SnapshotRestore``).
         case restored(RestoredSnapshot, started: ContinuousClock.Instant)
+        /// The leader's write numbered so in ``PersistPipeline`` is durable (or failed).
+        case persisted(UInt64)
+    }
+
+    /// A leader's steps whose writes are in flight, so that the executor goes on stepping
+    /// acknowledgements, proposals, heartbeats and reads while its own fsync runs (etcd-raft's
+    /// asynchronous storage writes). One write at a time, in order: the steps queued meanwhile
+    /// go out together with one sync. Each step is finished (``Replica/finishStep(_:)``) once
+    /// its write is durable, in the order taken; until then the engine does not count the
+    /// leader's own copy of their entries towards a commit.
+    ///
+    /// Only a leader's steps without a snapshot overtake their sync: what a leader sends
+    /// before its sync (appends, heartbeats) depends only on its term, durable since it
+    /// campaigned. Any other step first waits for the writes in flight and is then persisted
+    /// inline, as before: a follower's acknowledgement vouches for its write, and a snapshot
+    /// must be restored before any later step applies entries.
+    private struct PersistPipeline {
+        var writing: (id: UInt64, steps: [DriverStep], task: Task<Duration, any Error>)?
+        var queued: [DriverStep] = []
+        var lastID: UInt64 = 0
+
+        var isIdle: Bool { writing == nil && queued.isEmpty }
     }
 
     /// An admin request accepted by the engine, answered once its outcome is known.
@@ -347,12 +370,14 @@ package final class GroupExecutor: Sendable {
         var stopping = false
         /// While handing off: the latest time to stop at, should ticks stall.
         var handOffDeadline: ContinuousClock.Instant?
+        var pipeline = PersistPipeline()
         for await _ in doorbell {
             let events = queue.withLock { queue in
                 defer { queue = [] }
                 return queue ?? []
             }
             var ticked = false
+            var persisted: UInt64?
             // A tick more than one interval late means the engine's clock lags real time by
             // that much: a lease counted in those ticks would outlast the followers' promise.
             if replica.engine.hasLease, lastTick.duration(to: clock.now) > heartbeat * 2 {
@@ -411,6 +436,8 @@ package final class GroupExecutor: Sendable {
                     stopping = true
                 case .snapshot(let event):
                     try snapshotProgressed(event, job: &snapshotJob, &replica, tasks: &tasks)
+                case .persisted(let id):
+                    persisted = id
                 case .restored(let restored, let started):
                     restoreRunning = false
                     let end: StepEnd
@@ -444,7 +471,15 @@ package final class GroupExecutor: Sendable {
                 }
             }
             answer(replica.takeCompletions())
-            if let restore = try await flush(&replica, lastSoftState: &lastSoftState, answer: answer) {
+            if let persisted, pipeline.writing?.id == persisted {
+                try await finishWriting(&pipeline, &replica, answer: answer)
+            }
+            if let restore = try await flush(
+                &replica,
+                pipeline: &pipeline,
+                lastSoftState: &lastSoftState,
+                answer: answer
+            ) {
                 if restoreRunning {
                     // Superseded ones never run: the replica would discard their results.
                     nextRestore = restore
@@ -512,6 +547,11 @@ package final class GroupExecutor: Sendable {
                     break
                 }
             }
+        }
+        // However the loop ended, the leader's writes in flight finish before the storage closes.
+        while !pipeline.isIdle {
+            if pipeline.writing == nil { startWriting(&pipeline) }
+            try await finishWriting(&pipeline, &replica, answer: answer)
         }
     }
 
@@ -649,6 +689,7 @@ package final class GroupExecutor: Sendable {
     ///   the executor (an earlier one of the same flush is superseded already).
     private func flush(
         _ replica: inout Replica,
+        pipeline: inout PersistPipeline,
         lastSoftState: inout Leadership,
         answer: ([Replica.Completion]) -> Void
     ) async throws -> SnapshotRestore? {
@@ -669,6 +710,16 @@ package final class GroupExecutor: Sendable {
             }
             transport.send(step.messagesBeforeSync, group: groupID)
             answer(step.completionsBeforeSync)
+            if replica.engine.role == .leader && step.output.snapshot == nil && (step.mustSync || !pipeline.isIdle) {
+                pipeline.queued.append(step)
+                if pipeline.writing == nil { startWriting(&pipeline) }
+                continue
+            }
+            // Nothing overtakes the leader's writes in flight (see PersistPipeline).
+            while !pipeline.isIdle {
+                if pipeline.writing == nil { startWriting(&pipeline) }
+                try await finishWriting(&pipeline, &replica, answer: answer)
+            }
             if step.mustSync {
                 try await persist(step)
             } else if step.hasWrites {
@@ -705,14 +756,66 @@ package final class GroupExecutor: Sendable {
         }
     }
 
+    /// Writes the queued steps of `pipeline` (and syncs them) on the thread pool; rings the
+    /// doorbell once done.
+    private func startWriting(_ pipeline: inout PersistPipeline) {
+        let steps = pipeline.queued
+        pipeline.queued = []
+        pipeline.lastID += 1
+        let id = pipeline.lastID
+        let storage = storage
+        let task = Task { [self] in
+            defer { enqueue(.persisted(id)) }
+            let started = ContinuousClock.now
+            try await NIOThreadPool.singleton.runIfActive {
+                for step in steps {
+                    try step.write(to: storage)
+                }
+                if steps.contains(where: \.mustSync) {
+                    try storage.sync()
+                }
+            }
+            return ContinuousClock.now - started
+        }
+        pipeline.writing = (id, steps, task)
+    }
+
+    /// Waits for the write in flight, finishes its steps in order (sending what waited for
+    /// it, answering what it completed), then starts writing what was queued meanwhile.
+    private func finishWriting(
+        _ pipeline: inout PersistPipeline,
+        _ replica: inout Replica,
+        answer: ([Replica.Completion]) -> Void
+    ) async throws {
+        guard let writing = pipeline.writing else { return }
+        let elapsed = try await writing.task.value
+        pipeline.writing = nil
+        if writing.steps.contains(where: \.mustSync) {
+            recordSync(elapsed)
+        }
+        for step in writing.steps {
+            let end = try replica.finishStep(step)
+            transport.send(end.messages, group: groupID)
+            answer(end.completions)
+            let applied = step.appliedBeforeSync.count + end.applied.count
+            if applied > 0 {
+                metrics.withLock { $0.appliedEntries += UInt64(applied) }
+            }
+        }
+        if !pipeline.queued.isEmpty { startWriting(&pipeline) }
+    }
+
+    private func recordSync(_ elapsed: Duration) {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        metrics.withLock { $0.recordSync(seconds: seconds) }
+        instruments.recordSync(seconds: seconds)
+    }
+
     private func persist(_ step: DriverStep) async throws {
         let storage = storage
         let started = ContinuousClock.now
         try await NIOThreadPool.singleton.runIfActive { try step.persist(to: storage) }
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        metrics.withLock { $0.recordSync(seconds: seconds) }
-        instruments.recordSync(seconds: seconds)
+        recordSync(ContinuousClock.now - started)
     }
 
     /// The `maxraftstate` policy, stage one: captures the state at the applied index on the
@@ -761,7 +864,10 @@ package final class GroupExecutor: Sendable {
         case .serialized(let index, .failure(let error)):
             // A plugin that cannot save its state: the node stops, as it did when serialization
             // ran inline, rather than let its log grow without bound.
-            logger.error("snapshot serialization failed", metadata: ["raft.index": "\(index)", "raft.error": "\(error)"])
+            logger.error(
+                "snapshot serialization failed",
+                metadata: ["raft.index": "\(index)", "raft.error": "\(error)"]
+            )
             throw error
         case .serialized(let index, .success(let serialized)):
             guard index > replica.engine.log.snapshotIndex else {

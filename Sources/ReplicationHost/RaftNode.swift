@@ -7,7 +7,7 @@ import RaftClient
 package import RaftCore
 public import RaftReplica
 public import RaftSecurity
-import RaftStorage
+package import RaftStorage
 package import RaftTransport
 public import ServiceLifecycle
 public import StateMachineAPI
@@ -59,6 +59,8 @@ public final class RaftNode: Service {
     public let node: ClusterConfiguration.Node
     let configuration: ClusterConfiguration
     private let registry: StateMachineRegistry
+    /// Tests: what each group's executor uses in place of its disk storage (a wrapper of it).
+    private let wrapStorage: (@Sendable (_ group: String, _ storage: any PersistentStorage) -> any PersistentStorage)?
     private let metricsFactory: any MetricsFactory
     private let transport: any PeerTransport
     private let startTransport: @Sendable () async throws -> Void
@@ -177,9 +179,11 @@ public final class RaftNode: Service {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metricsFactory: (any MetricsFactory)? = nil,
         tls: NodeTLS? = nil,
+        wrapStorage: (@Sendable (_ group: String, _ storage: any PersistentStorage) -> any PersistentStorage)? = nil,
         logger: Logger
     ) throws(HostError) {
         self.node = try Self.member(node, of: configuration)
+        self.wrapStorage = wrapStorage
         self.setPeerAddress = setPeerAddress
         if let tls {
             self.tls = tls
@@ -446,7 +450,7 @@ public final class RaftNode: Service {
             name: group.name,
             groupID: id,
             replica: replica,
-            storage: storage,
+            storage: wrapStorage?(group.name, storage) ?? storage,
             transport: transport,
             heartbeat: configuration.raft.heartbeat,
             requestTimeout: configuration.requestTimeout,

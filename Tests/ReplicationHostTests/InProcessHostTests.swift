@@ -59,7 +59,11 @@ final class InProcessCluster {
 
     /// Starts (or restarts) node `id` on its data directory.
     @discardableResult
-    func start(_ id: String, logger: Logger) async throws -> RaftNode {
+    func start(
+        _ id: String,
+        logger: Logger,
+        wrapStorage: (@Sendable (_ group: String, _ storage: any PersistentStorage) -> any PersistentStorage)? = nil
+    ) async throws -> RaftNode {
         let member = try #require(configuration.node(id: id))
         let transport = hub.makeTransport(for: NodeID(member.numericID))
         transports[id] = transport
@@ -70,6 +74,7 @@ final class InProcessCluster {
             startTransport: {},
             shutdownTransport: { transport.shutdown() },
             registry: try StateMachineRegistry(plugins),
+            wrapStorage: wrapStorage,
             logger: logger
         )
         try await node.start()
