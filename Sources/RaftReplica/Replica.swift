@@ -353,7 +353,8 @@ public struct Replica: Sendable {
             raftStateSize: raftStateSize,
             appliedIndex: appliedIndex,
             snapshotIndex: engine.log.snapshotIndex,
-            snapshotSize: engine.snapshot?.data.count ?? 0
+            snapshotSize: engine.snapshot?.data.count ?? 0,
+            node: engine.id
         )
     }
 
