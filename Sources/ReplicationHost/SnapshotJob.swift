@@ -41,13 +41,14 @@ struct SnapshotJob: Sendable {
     /// log syncs run. Snapshots of different groups queue here, which the policy tolerates (a
     /// group's log only grows a little longer meanwhile).
     ///
-    /// Its thread runs at a lower priority (nice 5): serializing a large state is CPU-bound for
+    /// Its thread runs at a lower priority (nice 10): serializing a large state is CPU-bound for
     /// seconds, on every node at once, and should yield to the threads that answer heartbeats
-    /// and clients. It still gets about a quarter of a busy core, so snapshots finish.
+    /// and clients. It still gets about a tenth of a busy core, so snapshots finish; the policy
+    /// starts none while one is in flight.
     static let threadPool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        pool.submit { _ in lowerCurrentThreadPriority(to: 5) }
+        pool.submit { _ in lowerCurrentThreadPriority(to: 10) }
         return pool
     }()
 
