@@ -549,10 +549,7 @@ package final class GroupExecutor: Sendable {
             }
         }
         // However the loop ended, the leader's writes in flight finish before the storage closes.
-        while !pipeline.isIdle {
-            if pipeline.writing == nil { startWriting(&pipeline) }
-            try await finishWriting(&pipeline, &replica, answer: answer)
-        }
+        try await drain(&pipeline, &replica, answer: answer)
     }
 
     /// Proposes an admin request; returns what to wait for, or nil when it was answered at once.
@@ -716,10 +713,7 @@ package final class GroupExecutor: Sendable {
                 continue
             }
             // Nothing overtakes the leader's writes in flight (see PersistPipeline).
-            while !pipeline.isIdle {
-                if pipeline.writing == nil { startWriting(&pipeline) }
-                try await finishWriting(&pipeline, &replica, answer: answer)
-            }
+            try await drain(&pipeline, &replica, answer: answer)
             if step.mustSync {
                 try await persist(step)
             } else if step.hasWrites {
@@ -803,6 +797,18 @@ package final class GroupExecutor: Sendable {
             }
         }
         if !pipeline.queued.isEmpty { startWriting(&pipeline) }
+    }
+
+    /// Finishes every write in flight or queued, in order.
+    private func drain(
+        _ pipeline: inout PersistPipeline,
+        _ replica: inout Replica,
+        answer: ([Replica.Completion]) -> Void
+    ) async throws {
+        // finishWriting starts the next write when steps are queued, so one is always in flight.
+        while pipeline.writing != nil {
+            try await finishWriting(&pipeline, &replica, answer: answer)
+        }
     }
 
     private func recordSync(_ elapsed: Duration) {

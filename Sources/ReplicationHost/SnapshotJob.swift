@@ -42,8 +42,8 @@ struct SnapshotJob: Sendable {
     /// group's log only grows a little longer meanwhile).
     ///
     /// Its thread runs at a lower priority (nice 10): serializing a large state is CPU-bound for
-    /// seconds, on every node at once, and should yield to the threads that answer heartbeats
-    /// and clients. It still gets about a tenth of a busy core, so snapshots finish; the policy
+    /// seconds, on every node (in turn: see `SnapshotPolicy`), and should yield to the threads
+    /// that answer heartbeats and clients. It still gets about a tenth of a busy core, so snapshots finish; the policy
     /// starts none while one is in flight.
     static let threadPool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 1)
