@@ -75,6 +75,19 @@ function startNode(node) {
   children.set(node.id, child);
 }
 
+/** SIGKILLs a child (its whole process group when it leads one) and resolves once it has exited. */
+function killAndWait(child) {
+  const running = child.exitCode === null && child.signalCode === null;
+  const exited = running ? new Promise((resolve) => child.once("exit", resolve)) : Promise.resolve();
+  try {
+    if (child.processGroup) process.kill(-child.pid, "SIGKILL");
+    else if (running) child.kill("SIGKILL");
+  } catch (error) {
+    if (error.code !== "ESRCH") throw error; // the group is already gone
+  }
+  return exited;
+}
+
 async function getJSON(port, path) {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -144,7 +157,10 @@ class Browser {
     const profile = join(work, "chromium");
     const child = spawn(chromium, ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
       "--no-first-run", "--no-default-browser-check", "--remote-debugging-port=0", `--user-data-dir=${profile}`,
-      "--window-size=1280,1400", "about:blank"], { stdio: ["ignore", "ignore", "pipe"] });
+      "--window-size=1280,1400", "about:blank"], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+    // Chromium's zygote and renderers keep writing the profile after the main process dies:
+    // it leads a process group of its own so the cleanup can kill all of them.
+    child.processGroup = true;
     children.set("chromium", child);
     let stderr = "";
     child.stderr.on("data", (d) => { stderr += d; });
@@ -194,6 +210,16 @@ class Browser {
     await page.send("Emulation.setDeviceMetricsOverride", { width: 1280, height: 1400, deviceScaleFactor: 1, mobile: false });
     await page.send("Page.navigate", { url });
     return page;
+  }
+
+  /** Asks Chromium to quit, so it flushes and closes its profile; the cleanup kills what is left. */
+  async close() {
+    const child = children.get("chromium");
+    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve()
+      : new Promise((resolve) => child.once("exit", resolve));
+    this.send("Browser.close").catch(() => {}); // the socket closes before any answer
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    this.socket.close();
   }
 }
 
@@ -297,7 +323,7 @@ try {
   });
   phase("key read through the page after the kill");
   await page.screenshot("5-key-read-after-kill.png");
-  browser.socket.close();
+  await browser.close();
 } catch (error) {
   failed = true;
   console.error(`ui-test: FAILED: ${error.message}`);
@@ -307,9 +333,13 @@ try {
   }
 } finally {
   // Every process started is killed and waited for, then the temporary folder goes.
-  await Promise.all([...children.values()].map((child) => child.exitCode !== null || child.signalCode !== null
-    ? undefined : new Promise((resolve) => { child.once("exit", resolve); child.kill("SIGKILL"); })));
-  rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+  await Promise.all([...children.values()].map(killAndWait));
+  try {
+    rmSync(work, { recursive: true, force: true, maxRetries: 10 });
+  } catch (error) {
+    // A leftover temporary folder is not the console's failure; say where it is.
+    console.error(`ui-test: could not remove ${work}: ${error.message}`);
+  }
 }
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`ui-test phases: ${phases.map((p) => `${p.name} at ${(p.ms / 1000).toFixed(1)}s`).join(", ")}`);
