@@ -354,8 +354,17 @@ public struct Replica: Sendable {
             appliedIndex: appliedIndex,
             snapshotIndex: engine.log.snapshotIndex,
             snapshotSize: engine.snapshot?.data.count ?? 0,
-            node: engine.id
+            member: memberPlace
         )
+    }
+
+    /// This node's place in the group, 1 for the lowest id (``SnapshotPolicy``'s stagger); a
+    /// node outside the membership, on its way out, goes by its id.
+    var memberPlace: Int {
+        let membership = engine.membership
+        let ids = Set(membership.voters + membership.outgoingVoters + membership.learners)
+        guard ids.contains(engine.id) else { return Int(truncatingIfNeeded: engine.id.rawValue) }
+        return ids.count { $0 < engine.id } + 1
     }
 
     /// The replicated state at ``appliedIndex``: a copy-on-write copy, cheap to take on the

@@ -26,9 +26,9 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
     /// writes stay within `snapshotRatio` bytes per byte of log). What `cluster.yaml`'s
     /// `maxraftstate` means to the host, with ``defaultSnapshotRatio``.
     ///
-    /// Above `bytes`, that log size is staggered by node (``stagger(for:)``: up to twice as
-    /// far above `bytes`), so that the members of a group, which apply the same log, do not
-    /// all serialize a large state at the same moment on shared cores.
+    /// Above `bytes`, that log size is staggered by member (``stagger(forMember:)``: up to
+    /// twice as far above `bytes`), so that the members of a group, which apply the same log,
+    /// do not all serialize a large state at the same moment on shared cores.
     public static func maxRaftState(_ bytes: Int, snapshotRatio: Int) -> SnapshotPolicy {
         precondition(snapshotRatio > 0, "a snapshot ratio must be positive")
         return SnapshotPolicy(value: .maxRaftState(bytes, snapshotRatio: snapshotRatio))
@@ -60,7 +60,7 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
         appliedIndex: LogIndex,
         snapshotIndex: LogIndex,
         snapshotSize: Int,
-        node: NodeID
+        member: Int
     ) -> Bool {
         switch value {
         case .never:
@@ -70,20 +70,23 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
         case .maxRaftState(let limit, let ratio?):
             let log = snapshotSize / ratio
             guard log > limit else { return raftStateSize > limit }
-            return raftStateSize > log + Int(Double(log - limit) * Self.stagger(for: node))
+            return raftStateSize > log + Int(Double(log - limit) * Self.stagger(forMember: member))
         case .everyEntries(let interval):
             return appliedIndex >= snapshotIndex + interval
         }
     }
 
-    /// How much further than `snapshot size / snapshotRatio` this node lets its log grow
+    /// How much further than `snapshot size / snapshotRatio` a member lets its log grow
     /// before a snapshot, as a fraction of that size's excess over `maxraftstate`: from 0 to
-    /// 1, spread by node id (the fractional parts of multiples of the golden ratio: nodes 1, 2
-    /// and 3 get 0.62, 0.24 and 0.85). A 1 GB state took 2.7 s to serialize and write on each
-    /// of three nodes at once, and two cores served requests only in between.
-    static func stagger(for node: NodeID) -> Double {
+    /// 1, by the member's place in the group (1 for the lowest id): the fractional parts of
+    /// its multiples of the golden ratio, which spread any number of members evenly (members
+    /// 1, 2 and 3 get 0.62, 0.24 and 0.85). By place, not by id, so that ids such as 1 and 22
+    /// (0.03 apart as multiples) still get far-apart fractions. A 1 GB state took 2.7 s to
+    /// serialize and write on each of three nodes at once, and two cores served requests only
+    /// in between.
+    static func stagger(forMember member: Int) -> Double {
         let golden = 0.618_033_988_749_894_8
-        let product = Double(node.rawValue) * golden
+        let product = Double(member) * golden
         return product - product.rounded(.down)
     }
 

@@ -1,5 +1,7 @@
+import KeyValueStore
 import RaftCore
 import SimulationThread
+import StateMachineAPI
 import Testing
 
 @testable import RaftReplica
@@ -13,11 +15,11 @@ import Testing
                 appliedIndex: 9,
                 snapshotIndex: 0,
                 snapshotSize: 1 << 30,
-                node: NodeID(1)
+                member: 1
             )
         )
         #expect(
-            policy.isDue(raftStateSize: 1001, appliedIndex: 9, snapshotIndex: 0, snapshotSize: 1 << 30, node: NodeID(1))
+            policy.isDue(raftStateSize: 1001, appliedIndex: 9, snapshotIndex: 0, snapshotSize: 1 << 30, member: 1)
         )
     }
 
@@ -27,26 +29,26 @@ import Testing
         let policy = SnapshotPolicy(maxRaftState: 1 << 20)
         #expect(policy == .maxRaftState(1 << 20, snapshotRatio: SnapshotPolicy.defaultSnapshotRatio))
         let small = 4 << 20
-        for node in [NodeID(1), NodeID(2), NodeID(3)] {
+        for member in 1...3 {
             #expect(
                 policy.isDue(
                     raftStateSize: (1 << 20) + 1,
                     appliedIndex: 9,
                     snapshotIndex: 0,
                     snapshotSize: small,
-                    node: node
+                    member: member
                 )
             )
         }
         let large = 800 << 20
-        // Node 2 lets the log grow past a quarter of the state by 24 % of its excess over 1 MiB.
+        // Member 2 lets the log grow past a quarter of the state by 24 % of its excess over 1 MiB.
         #expect(
             !policy.isDue(
                 raftStateSize: 246 << 20,
                 appliedIndex: 9,
                 snapshotIndex: 0,
                 snapshotSize: large,
-                node: NodeID(2)
+                member: 2
             )
         )
         #expect(
@@ -55,7 +57,7 @@ import Testing
                 appliedIndex: 9,
                 snapshotIndex: 0,
                 snapshotSize: large,
-                node: NodeID(2)
+                member: 2
             )
         )
         #expect(SnapshotPolicy(maxRaftState: nil) == .never)
@@ -66,15 +68,20 @@ import Testing
     @Test func theNodesOfAGroupSnapshotALargeStateAtDifferentSizes() {
         let policy = SnapshotPolicy(maxRaftState: 64 << 20)
         let large = 1 << 30
-        func trigger(_ node: NodeID) -> Int {
+        func trigger(_ member: Int) -> Int {
             var size = large / SnapshotPolicy.defaultSnapshotRatio
-            while !policy.isDue(raftStateSize: size, appliedIndex: 9, snapshotIndex: 0, snapshotSize: large, node: node)
-            {
+            while !policy.isDue(
+                raftStateSize: size,
+                appliedIndex: 9,
+                snapshotIndex: 0,
+                snapshotSize: large,
+                member: member
+            ) {
                 size += 1 << 20
             }
             return size
         }
-        let triggers = (1...5).map { trigger(NodeID($0)) }
+        let triggers = (1...5).map { trigger($0) }
         let quarter = large / 4
         let excess = quarter - (64 << 20)
         #expect(triggers.allSatisfy { $0 > quarter && $0 <= quarter + excess + (1 << 20) })
@@ -83,5 +90,21 @@ import Testing
         let three = triggers[0..<3].sorted()
         #expect(zip(three, three.dropFirst()).allSatisfy { $1 - $0 >= excess / 5 }, "\(triggers)")
         #expect(Set(triggers).count == 5)
+    }
+
+    /// The stagger goes by a member's place in the group, so that ids far apart as numbers
+    /// but close as multiples of the golden ratio (1 and 22) still snapshot apart.
+    @Test func membersAreStaggeredByTheirPlaceNotTheirId() throws {
+        let voters = [NodeID(40), NodeID(1), NodeID(22)]
+        let places = try voters.map { id in
+            try Replica(
+                configuration: RaftConfiguration(id: id, voters: voters),
+                machine: AnyStateMachine(KeyValueStore()),
+                snapshotPolicy: SnapshotPolicy(maxRaftState: 64 << 20)
+            ).memberPlace
+        }
+        #expect(places == [3, 1, 2])
+        let fractions = places.map { SnapshotPolicy.stagger(forMember: $0) }.sorted()
+        #expect(zip(fractions, fractions.dropFirst()).allSatisfy { $1 - $0 > 0.2 }, "\(fractions)")
     }
 }
