@@ -20,51 +20,80 @@ public struct KeyValueStore: StateMachine, Hashable {
     /// The name `cluster.yaml` selects this plugin by: `stateMachine: KeyValueStore`.
     public static let name = "KeyValueStore"
 
-    // A Dictionary is copy-on-write, so the host's snapshot capture is an O(1) copy.
-    private var storage: [String: String]
+    // Dictionaries are copy-on-write, so the host's snapshot capture is an O(1) copy. The keys
+    // are spread over shards so that the first write after a capture copies one shard: copying
+    // a single table of a million keys stalled the apply path for 88 ms on every node.
+    private var shards: [[String: String]]
+    private var keyCount = 0
+
+    private static let shardCount = 256
+
+    private static func shard(of key: String) -> Int {
+        key.hashValue & (shardCount - 1)
+    }
 
     public init() {
-        storage = [:]
+        shards = Array(repeating: [:], count: Self.shardCount)
     }
 
     /// A store holding `contents`, for tests and tools.
     public init(contents: [String: String]) {
-        storage = contents
+        self.init()
+        for (key, value) in contents {
+            shards[Self.shard(of: key)][key] = value
+        }
+        keyCount = contents.count
     }
 
     /// Every key and its value.
-    public var contents: [String: String] { storage }
+    public var contents: [String: String] {
+        shards.reduce(into: [:]) { all, shard in all.merge(shard) { first, _ in first } }
+    }
 
     /// The number of keys.
-    public var count: Int { storage.count }
+    public var count: Int { keyCount }
 
     /// The value of `key`, or `nil` when it is missing.
-    public subscript(key: String) -> String? { storage[key] }
+    public subscript(key: String) -> String? { shards[Self.shard(of: key)][key] }
 
     public mutating func apply(_ command: Command, context: ApplyContext) -> Response {
         switch command {
         case .put(let key, let value):
-            storage[key] = value
+            set(key, to: value)
             return .ok
         case .append(let key, let value):
-            storage[key, default: ""] += value
+            set(key, to: (self[key] ?? "") + value)
             return .ok
         case .delete(let key):
-            return storage.removeValue(forKey: key) == nil ? .noKey : .ok
+            return set(key, to: nil) == nil ? .noKey : .ok
         case .compareAndSwap(let key, let expected, let new):
-            let current = storage[key]
+            let current = self[key]
             guard current == expected else {
                 return .compareAndSwap(swapped: false, current: current)
             }
-            storage[key] = new
+            set(key, to: new)
             return .compareAndSwap(swapped: true, current: new)
         }
+    }
+
+    /// Sets or removes (`nil`) the value of `key`; returns the value it replaced.
+    @discardableResult
+    private mutating func set(_ key: String, to value: String?) -> String? {
+        let shard = Self.shard(of: key)
+        let previous =
+            if let value {
+                shards[shard].updateValue(value, forKey: key)
+            } else {
+                shards[shard].removeValue(forKey: key)
+            }
+        keyCount += (value == nil ? 0 : 1) - (previous == nil ? 0 : 1)
+        return previous
     }
 
     public func query(_ query: Query, context: QueryContext) -> Response {
         switch query {
         case .get(let key):
-            storage[key].map(Response.value) ?? .noKey
+            self[key].map(Response.value) ?? .noKey
         }
     }
 
@@ -74,13 +103,19 @@ public struct KeyValueStore: StateMachine, Hashable {
     public func writeSnapshot(to stream: inout SnapshotOutputStream) throws {
         try stream.write {
             $0.writeUInt8(Self.snapshotVersion)
-            $0.writeVarint(UInt64(storage.count))
+            $0.writeVarint(UInt64(keyCount))
         }
         // Sorting the keys alone costs a fraction of sorting the pairs, and values stay shared.
-        for key in storage.keys.sorted() {
+        var keys: [String] = []
+        keys.reserveCapacity(keyCount)
+        for shard in shards {
+            keys.append(contentsOf: shard.keys)
+        }
+        keys.sort()
+        for key in keys {
             try stream.write {
                 $0.writeString(key)
-                $0.writeString(storage[key]!)
+                $0.writeString(self[key]!)
             }
         }
     }
@@ -96,13 +131,15 @@ public struct KeyValueStore: StateMachine, Hashable {
         }
         // Each pair takes at least two bytes: two empty strings.
         let count = try stream.readCount(minimumElementSize: 2)
-        var storage: [String: String] = [:]
-        storage.reserveCapacity(count)
+        self.init()
+        for index in shards.indices {
+            shards[index].reserveCapacity(count / Self.shardCount)
+        }
         for _ in 0..<count {
             let (key, value) = try stream.read { reader in
                 (try reader.readString(), try reader.readString())
             }
-            guard storage.updateValue(value, forKey: key) == nil else {
+            guard set(key, to: value) == nil else {
                 throw BinaryDecodingError(
                     code: .invalidValue,
                     message: "duplicate key \"\(key)\" in KeyValueStore snapshot",
@@ -110,7 +147,6 @@ public struct KeyValueStore: StateMachine, Hashable {
                 )
             }
         }
-        self.storage = storage
     }
 
     private static let snapshotVersion: UInt8 = 1
