@@ -36,17 +36,16 @@ struct Restore: AsyncParsableCommand {
         guard configuration.groups.contains(where: { $0.name == group }) else {
             throw ValidationError("\(options.config) has no group named \"\(group)\"")
         }
-        let bytes: [UInt8]
-        do {
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
-        } catch {
-            throw ValidationError("cannot read \(file): \(error.localizedDescription)")
-        }
+        // Checked and installed in pieces: a backup of any size is never held as one array.
         let backup: Snapshot
         do {
-            backup = try SnapshotFile.decode(bytes)
-        } catch {
+            backup = try SnapshotFile.open(file)
+        } catch  where error.code == .corruption {
             throw ValidationError("\(file) is not a valid backup: \(error)")
+        } catch {
+            throw ValidationError(
+                "cannot read \(file): \(error.errno.map { String(cString: strerror($0)) } ?? error.message)"
+            )
         }
         let founders = configuration.nodes.filter { !$0.joins }
         let targets =

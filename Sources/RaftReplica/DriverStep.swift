@@ -203,6 +203,17 @@ extension Replica {
 }
 
 extension SnapshotCapture {
+    /// Streams the capture into a standalone snapshot file at `path` (``SnapshotFile``, synced):
+    /// a backup, never held as one array. Returns the file's size. May run off the apply path.
+    public func writeFile(_ metadata: SnapshotMetadata, to path: String) throws -> Int {
+        try SnapshotFile.write(metadata, to: path) { sink in
+            try withoutActuallyEscaping(sink) { sink in
+                var stream = SnapshotOutputStream(sink: sink)
+                try write(to: &stream)
+            }
+        }
+    }
+
     /// Streams the capture into a new snapshot file of `storage` (synced, not in place yet:
     /// ``PersistentStorage/compact(to:)`` puts it there), never as one array of the whole state.
     /// May run off the apply path.

@@ -419,4 +419,29 @@ public enum SnapshotFile {
             throw Problem(message: problem.message, offset: problem.offset)
         }
     }
+
+    /// Writes the file of a snapshot with `metadata` at `path`, whose data `write` streams to
+    /// its sink piece by piece, and syncs it: a backup of any size, never held as one array.
+    /// Returns the file's size.
+    public static func write(
+        _ metadata: SnapshotMetadata,
+        to path: String,
+        data write: (_ sink: ([UInt8]) throws -> Void) throws -> Void
+    ) throws -> Int {
+        let file = try Store.writeSnapshotFile(metadata, to: path, options: DiskStorage.Options(), data: write)
+        return Format.snapshotHeaderSize(metadata) + file.count + 4
+    }
+
+    /// Opens the file at `path` and checks it in pieces (its checksum, then its header), never
+    /// whole; the snapshot's data is read from the file when needed, so installing it into a
+    /// storage streams it too. A truncated or damaged file is a `corruption` error with the
+    /// path and the offset.
+    public static func open(_ path: String) throws(StorageError) -> Snapshot {
+        try Store.readSnapshot(path, advice: nil)
+    }
+
+    /// The size of the file of `snapshot`: header, data and checksum.
+    public static func size(of snapshot: Snapshot) -> Int {
+        Format.snapshotFileSize(snapshot)
+    }
 }

@@ -103,9 +103,15 @@ extension Store {
         }
     }
 
+    /// What a damaged snapshot file of a data directory means to the operator.
+    static let snapshotDamageAdvice =
+        "The snapshot is the only copy of the state before the log; restore the data directory from a backup, "
+        + "or remove it so the node receives a snapshot from the leader"
+
     /// Opens and checks the snapshot file at `path` in pieces, never whole: its checksum, then
-    /// its header. Damage is a `corruption` error that names the file and the offset.
-    static func readSnapshot(_ path: String) throws(StorageError) -> Snapshot {
+    /// its header. Damage is a `corruption` error that names the file and the offset, followed
+    /// by `advice` when given.
+    static func readSnapshot(_ path: String, advice: String? = snapshotDamageAdvice) throws(StorageError) -> Snapshot {
         let fd = try FileIO.open(path, O_RDONLY)
         var data: SnapshotFileData?
         defer { if data == nil { FileIO.close(fd) } }
@@ -149,8 +155,7 @@ extension Store {
         }
         throw StorageError(
             .corruption,
-            "\(problem.message). The snapshot is the only copy of the state before the log; restore the "
-                + "data directory from a backup, or remove it so the node receives a snapshot from the leader",
+            advice.map { "\(problem.message). \($0)" } ?? problem.message,
             path: path,
             offset: problem.offset
         )

@@ -1,6 +1,7 @@
 package import Logging
 package import NIOCore
 package import NIOHTTP1
+import NIOPosix
 package import RaftSecurity
 
 /// A request as the HTTP API sees it: the head and the whole body.
@@ -20,6 +21,8 @@ package struct HTTPAnswer: Sendable {
     package var status: HTTPResponseStatus
     package var contentType: String
     package var body: [UInt8]
+    /// A body too large for one array (`body` is then empty), sent piece by piece.
+    package var streamedBody: HTTPStreamedBody?
     /// More response headers, such as `allow` on a 405.
     package var headers: [(name: String, value: String)] = []
 
@@ -27,6 +30,21 @@ package struct HTTPAnswer: Sendable {
         self.status = status
         self.contentType = contentType
         self.body = body
+    }
+}
+
+/// A body of known length that is read in pieces as the connection takes them: one piece is
+/// in memory at a time, whatever the length. Whatever backs it is released with the answer.
+package struct HTTPStreamedBody: Sendable {
+    package static let pieceSize = 1 << 20
+
+    package var count: Int
+    /// The bytes of `range`; called off the event loop, one piece at a time, in order.
+    package var read: @Sendable (Range<Int>) throws -> [UInt8]
+
+    package init(count: Int, read: @escaping @Sendable (Range<Int>) throws -> [UInt8]) {
+        self.count = count
+        self.read = read
     }
 }
 
@@ -259,6 +277,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     private func answered(_ answer: HTTPAnswer, to head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard !closed else { return }
+        if let body = answer.streamedBody, head.method != .HEAD {
+            // Still answering (reads stay paused) until the last piece has left.
+            writeHead(answer, to: head, keepAlive: head.isKeepAlive, context: context)
+            stream(body, from: 0, to: head, context: context)
+            return
+        }
         answering = false
         guard head.isKeepAlive else {
             closeAfter(write(answer, to: head, keepAlive: false, context: context), context: context)
@@ -280,6 +304,67 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Sends `body` from `offset` on, then ends the answer: each piece is read on the thread
+    /// pool and written once the one before has left, so one piece is held at a time. A failed
+    /// read or write closes the connection (the client sees fewer bytes than announced).
+    private func stream(
+        _ body: HTTPStreamedBody,
+        from offset: Int,
+        to request: HTTPRequestHead,
+        context: ChannelHandlerContext
+    ) {
+        guard !closed else { return }
+        guard offset < body.count else {
+            answering = false
+            let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if request.isKeepAlive {
+                awaitingWritability = !context.channel.isWritable
+                resume(context: context)
+            } else {
+                closeAfter(written, context: context)
+            }
+            return
+        }
+        let range = offset..<min(offset + HTTPStreamedBody.pieceSize, body.count)
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try body.read(range) }
+            .flatMap { bytes in
+                let (handler, context) = bound.value
+                let piece = context.channel.allocator.buffer(bytes: bytes)
+                return context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(piece))))
+            }
+            .whenComplete { result in
+                let (handler, context) = bound.value
+                switch result {
+                case .success:
+                    handler.stream(body, from: range.upperBound, to: request, context: context)
+                case .failure(let error):
+                    handler.close(context: context, reason: error)
+                }
+            }
+    }
+
+    /// Writes `answer`'s head to `request` (not flushed).
+    private func writeHead(
+        _ answer: HTTPAnswer,
+        to request: HTTPRequestHead,
+        keepAlive: Bool,
+        context: ChannelHandlerContext
+    ) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(3 + answer.headers.count)
+        headers.add(name: "content-type", value: answer.contentType)
+        for (name, value) in answer.headers { headers.add(name: name, value: value) }
+        headers.add(name: "content-length", value: String(answer.streamedBody?.count ?? answer.body.count))
+        if !keepAlive {
+            headers.add(name: "connection", value: "close")
+        } else if request.version.major == 1 && request.version.minor == 0 {
+            headers.add(name: "connection", value: "keep-alive")
+        }
+        let head = HTTPResponseHead(version: request.version, status: answer.status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
     /// Writes and flushes `answer` to `request` in one go: head, body (none for `HEAD`) and end.
     @discardableResult
     private func write(
@@ -288,18 +373,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         keepAlive: Bool,
         context: ChannelHandlerContext
     ) -> EventLoopFuture<Void>? {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(3 + answer.headers.count)
-        headers.add(name: "content-type", value: answer.contentType)
-        for (name, value) in answer.headers { headers.add(name: name, value: value) }
-        headers.add(name: "content-length", value: String(answer.body.count))
-        if !keepAlive {
-            headers.add(name: "connection", value: "close")
-        } else if request.version.major == 1 && request.version.minor == 0 {
-            headers.add(name: "connection", value: "keep-alive")
-        }
-        let head = HTTPResponseHead(version: request.version, status: answer.status, headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        writeHead(answer, to: request, keepAlive: keepAlive, context: context)
         if request.method != .HEAD {
             let body = context.channel.allocator.buffer(bytes: answer.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -21,7 +21,7 @@ import NIOHTTP1
 package struct MembershipHTTP: Sendable {
     package typealias Members = @Sendable (String) -> MembersView?
     package typealias Perform = @Sendable (MembershipOperation, String) async -> MembershipOutcome
-    package typealias Backup = @Sendable (String) async -> Result<[UInt8], MembershipOutcome>
+    package typealias Backup = @Sendable (String) async -> Result<HTTPStreamedBody, MembershipOutcome>
 
     private let members: Members
     private let perform: Perform
@@ -93,7 +93,8 @@ package struct MembershipHTTP: Sendable {
         case .snapshot:
             switch await backup(group) {
             case .success(let file):
-                var answer = HTTPAnswer(.ok, contentType: "application/octet-stream", body: file)
+                var answer = HTTPAnswer(.ok, contentType: "application/octet-stream", body: [])
+                answer.streamedBody = file
                 answer.headers.append((name: "content-disposition", value: "attachment; filename=\"\(group).snap\""))
                 return answer
             case .failure(let outcome):

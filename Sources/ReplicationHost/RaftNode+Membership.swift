@@ -1,6 +1,7 @@
 package import ClusterConfig
 import Foundation
 import Logging
+import NIOPosix
 import RaftClient
 package import RaftCore
 import RaftReplica
@@ -245,27 +246,31 @@ extension RaftNode {
     }
 
     /// A consistent backup of `group` (``SnapshotFile``): the state once this leader applied
-    /// everything committed before the call, with its index, term and members.
-    package func backup(of group: String) async -> Result<[UInt8], MembershipOutcome> {
+    /// everything committed before the call, with its index, term and members. Streamed into a
+    /// file in the group's data directory on the snapshot thread, never held as one array, and
+    /// read from there as it is sent (``BackupFile``).
+    package func backup(of group: String) async -> Result<HTTPStreamedBody, MembershipOutcome> {
         guard let executor = executor(named: group) else { return .failure(.unknownGroup) }
         switch await executor.admin(.backup) {
         case .backup(let capture, let term, let membership):
+            let metadata = SnapshotMetadata(index: capture.index, term: term, membership: membership)
+            let path = configuration.dataDirectory(for: node) + "/\(group)/" + BackupFile.temporaryName()
             do {
-                let data = try capture.serialize()
-                let snapshot = Snapshot(
-                    metadata: SnapshotMetadata(index: capture.index, term: term, membership: membership),
-                    data: data
-                )
+                let file = try await SnapshotJob.threadPool.runIfActive {
+                    _ = try capture.writeFile(metadata, to: path)
+                    return try BackupFile(opening: path)
+                }
                 logger.info(
                     "backup taken",
                     metadata: [
                         "raft.group": "\(group)", "raft.index": "\(capture.index)",
-                        "raft.snapshotBytes": "\(data.count)",
+                        "raft.snapshotBytes": "\(file.count)",
                     ]
                 )
-                return .success(try SnapshotFile.encode(snapshot))
+                return .success(HTTPStreamedBody(count: file.count) { try file.read($0) })
             } catch {
-                return .failure(.unavailable("the state machine could not serialize its state: \(error)"))
+                _ = unlink(path)
+                return .failure(.unavailable("the backup could not be written: \(error)"))
             }
         case let other:
             return .failure(await finish(other, executor))

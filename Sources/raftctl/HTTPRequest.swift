@@ -39,6 +39,45 @@ struct HTTPRequestError: Error, CustomStringConvertible {
     }
 }
 
+/// Where ``httpRequest(_:host:port:path:headers:body:timeout:connectTimeout:tls:token:bodyFile:)``
+/// writes the body of a 200 answer as it arrives, instead of collecting it, so that a backup
+/// of any size is never held as one array. Used by one request at a time.
+final class BodyFile: @unchecked Sendable {
+    let path: String
+    private let handle: FileHandle
+    /// Bytes of the current answer written so far.
+    private(set) var written = 0
+
+    /// Creates (or empties) the file at `path`.
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw RaftCtlError(.usage, "cannot create \(path)")
+        }
+        self.path = path
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    }
+
+    deinit {
+        try? handle.close()
+    }
+
+    /// Empties the file: a new answer begins (an earlier attempt may have written part of one).
+    func restart() throws {
+        try handle.truncate(atOffset: 0)
+        written = 0
+    }
+
+    func append(_ chunk: ByteBuffer) throws {
+        try handle.write(contentsOf: Data(chunk.readableBytesView))
+        written += chunk.readableBytes
+    }
+
+    /// Makes the file durable.
+    func sync() throws {
+        try handle.synchronize()
+    }
+}
+
 /// One request on `host:port` over a fresh HTTP/1.1 connection, closed after the answer.
 ///
 /// - Parameters:
@@ -47,6 +86,7 @@ struct HTTPRequestError: Error, CustomStringConvertible {
 ///   - timeout: how long the whole exchange may take, connecting included.
 ///   - connectTimeout: how long connecting may take (at most `timeout`), so that a caller with other nodes to
 ///     try gives up early on one that does not accept the connection.
+///   - bodyFile: where the body of a 200 answer goes instead of ``HTTPResponse/body``.
 func httpRequest(
     _ method: HTTPMethod,
     host: String,
@@ -57,7 +97,8 @@ func httpRequest(
     timeout: Duration,
     connectTimeout: Duration? = nil,
     tls: ClientTLS? = nil,
-    token: String? = nil
+    token: String? = nil,
+    bodyFile: BodyFile? = nil
 ) async throws -> HTTPResponse {
     let deadline = ContinuousClock.now + timeout
     let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
@@ -109,8 +150,13 @@ func httpRequest(
                     case .head(let head):
                         response.status = head.status
                         response.headers = head.headers
+                        if head.status == .ok { try bodyFile?.restart() }
                     case .body(let chunk):
-                        response.body += chunk.readableBytesView
+                        if response.status == .ok, let bodyFile {
+                            try bodyFile.append(chunk)
+                        } else {
+                            response.body += chunk.readableBytesView
+                        }
                     case .end:
                         return response
                     }

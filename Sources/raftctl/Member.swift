@@ -38,8 +38,14 @@ struct MemberTarget: ParsableArguments {
     }
 
     /// Sends `method path body` to the nodes until one answers for the group's leader: 307
-    /// redirects are followed, 503 answers retried (with a pause) until `--timeout`.
-    func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> [UInt8] {
+    /// redirects are followed, 503 answers retried (with a pause) until `--timeout`. Returns
+    /// the 200 answer's body, which goes to `bodyFile` instead when given.
+    func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        body: [UInt8]? = nil,
+        into bodyFile: BodyFile? = nil
+    ) async throws -> [UInt8] {
         let nodes = try http.nodes(cluster: cluster)
         let deadline = ContinuousClock.now + cluster.timeout.duration
         var lastProblem = "no node answered"
@@ -63,7 +69,8 @@ struct MemberTarget: ParsableArguments {
                     timeout: deadline - .now,
                     connectTimeout: .seconds(1),
                     tls: tls,
-                    token: token
+                    token: token,
+                    bodyFile: bodyFile
                 )
                 switch response.status.code {
                 case 200:

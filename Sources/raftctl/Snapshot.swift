@@ -33,17 +33,27 @@ struct SnapshotSave: AsyncParsableCommand {
         guard let group = groups.first, groups.count == 1 || target.cluster.group == nil else {
             throw RaftCtlError(.usage, "name the group to back up with --group")
         }
-        let bytes = try await target.send(.GET, MemberTarget.path(target.cluster.group ?? group, "snapshot"))
-        // Checked before it is written: a backup that does not decode is no backup.
-        let snapshot = try SnapshotStatus.decode(bytes, source: "the leader's answer")
+        // Streamed to a file beside the target, checked, then renamed over it: a backup of any
+        // size is never held as one array, and a failed save leaves the old file as it was.
+        let partial = file + ".partial-\(getpid())"
+        let snapshot: Snapshot
+        let size: Int
         do {
-            try Data(bytes).write(to: URL(fileURLWithPath: file), options: .atomic)
+            let body = try BodyFile(path: partial)
+            _ = try await target.send(.GET, MemberTarget.path(target.cluster.group ?? group, "snapshot"), into: body)
+            try body.sync()
+            size = body.written
+            // Checked before it replaces anything: a backup that does not decode is no backup.
+            snapshot = try SnapshotStatus.open(partial, source: "the leader's answer")
+            guard rename(partial, file) == 0 else {
+                throw RaftCtlError(.usage, "cannot write \(file): \(String(cString: strerror(errno)))")
+            }
         } catch {
-            throw RaftCtlError(.usage, "cannot write \(file): \(error.localizedDescription)")
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
         }
         print(
-            "saved group \(target.cluster.group ?? group) to \(file): "
-                + SnapshotStatus.describe(snapshot, bytes: bytes.count)
+            "saved group \(target.cluster.group ?? group) to \(file): " + SnapshotStatus.describe(snapshot, bytes: size)
         )
     }
 }
@@ -53,21 +63,21 @@ struct SnapshotStatus: AsyncParsableCommand {
     @Argument(help: "The backup file.") var file: String
 
     func run() async throws {
-        let bytes: [UInt8]
-        do {
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
-        } catch {
-            throw RaftCtlError(.usage, "cannot read \(file): \(error.localizedDescription)")
-        }
-        let snapshot = try Self.decode(bytes, source: file)
-        print("\(file): " + Self.describe(snapshot, bytes: bytes.count))
+        let snapshot = try Self.open(file, source: file)
+        print("\(file): " + Self.describe(snapshot, bytes: SnapshotFile.size(of: snapshot)))
     }
 
-    static func decode(_ bytes: [UInt8], source: String) throws -> Snapshot {
+    /// Opens and checks the backup at `path` in pieces, never as one array.
+    static func open(_ path: String, source: String) throws -> Snapshot {
         do {
-            return try SnapshotFile.decode(bytes)
-        } catch {
+            return try SnapshotFile.open(path)
+        } catch  where error.code == .corruption {
             throw RaftCtlError(.usage, "\(source) is not a valid backup: \(error)")
+        } catch {
+            throw RaftCtlError(
+                .usage,
+                "cannot read \(path): \(error.errno.map { String(cString: strerror($0)) } ?? error.message)"
+            )
         }
     }
 

@@ -57,6 +57,42 @@ struct StreamedSnapshotTests {
         }
     }
 
+    /// Backups (`raftctl snapshot save`, `rafthost restore`): a standalone file written from a
+    /// stream and opened in pieces, with the same bytes as one encoded from an array.
+    @Test("a backup file is written from a stream and opened in pieces; a truncated or damaged one names the offset")
+    func backupFileStreams() throws {
+        try withTemporaryDirectory { directory in
+            let data = (0..<(5 * Store.snapshotPieceSize / 2)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+            let metadata = SnapshotMetadata(index: 40, term: 3, voters: [NodeID(1), NodeID(2), NodeID(3)])
+            let path = directory + "/backup.snap"
+            let size = try SnapshotFile.write(metadata, to: path) { sink in
+                for start in stride(from: 0, to: data.count, by: 300_000) {
+                    try sink(Array(data[start..<min(start + 300_000, data.count)]))
+                }
+            }
+            let encoded = try SnapshotFile.encode(Snapshot(metadata: metadata, data: data))
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(bytes == encoded && size == encoded.count)
+
+            let opened = try SnapshotFile.open(path)
+            #expect(opened.metadata == metadata)
+            #expect(opened.data.bytes == nil, "read from the file on demand")
+            #expect(try opened.data.readAll() == data)
+            #expect(SnapshotFile.size(of: opened) == size)
+
+            let truncated = directory + "/truncated.snap"
+            try Data(bytes.dropLast(10)).write(to: URL(fileURLWithPath: truncated))
+            #expect(throws: StorageError.self) { try SnapshotFile.open(truncated) }
+            var flipped = bytes
+            flipped[bytes.count / 2] ^= 0xFF
+            let damaged = directory + "/damaged.snap"
+            try Data(flipped).write(to: URL(fileURLWithPath: damaged))
+            let error = try #require(throws: StorageError.self) { try SnapshotFile.open(damaged) }
+            #expect(error.code == .corruption && error.path == damaged && error.offset == Int64(bytes.count - 4))
+            #expect(throws: StorageError.self) { try SnapshotFile.open(directory + "/missing.snap") }
+        }
+    }
+
     @Test(
         "received chunks are written to a file that installing syncs and renames; a gap is refused",
         arguments: [true, false]

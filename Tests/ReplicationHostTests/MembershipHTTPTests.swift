@@ -83,4 +83,45 @@ struct MembershipHTTPTests {
         }
         await cluster.stopAll()
     }
+
+    /// A backup is streamed from a file, a piece at a time, not built as one array: several
+    /// pieces' worth arrives whole and checksummed, and the file is gone once it is sent.
+    @Test("a backup of several MiB is streamed in pieces, decodes, and leaves no file in the data directory")
+    func largeBackupIsStreamed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let cluster = try await HTTPCluster(
+            directory: directory,
+            groups: [.init(name: "kv", stateMachine: KeyValueStore.name, maxRaftState: nil)],
+            maxBodySize: 1 << 20,
+            requestTimeout: .seconds(10)
+        )
+        let recorder = LogRecorder()
+        do {
+            for id in ["n1", "n2", "n3"] {
+                try await cluster.start(id, logger: recorder.logger(label: id))
+            }
+            let leader = try #require(try await cluster.waitForLeaders()["kv"])
+            let port = try #require(cluster.httpPorts[leader])
+            let value = String(repeating: "v", count: 500_000)
+            for key in 0..<8 {
+                let put = try await httpRequest(.PUT, port: port, "/v1/kv/large-\(key)", body: value)
+                #expect(put.status == 200)
+            }
+            let answer = try await httpRequest(.GET, port: port, "/v1/groups/kv/snapshot")
+            #expect(answer.status == 200)
+            #expect(answer.bytes.count > 3 * HTTPStreamedBody.pieceSize)
+            let backup = try SnapshotFile.decode(answer.bytes)
+            #expect(backup.data.count > 8 * 500_000)
+            #expect(backup.metadata.index >= 9)
+            let left = try FileManager.default.subpathsOfDirectory(atPath: directory.path).filter {
+                $0.contains("backup-")
+            }
+            #expect(left.isEmpty, "backup files left behind: \(left)")
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
 }
