@@ -60,7 +60,7 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
         appliedIndex: LogIndex,
         snapshotIndex: LogIndex,
         snapshotSize: Int,
-        member: Int
+        member: @autoclosure () -> Int
     ) -> Bool {
         switch value {
         case .never:
@@ -70,7 +70,9 @@ public struct SnapshotPolicy: Sendable, Hashable, CustomStringConvertible {
         case .maxRaftState(let limit, let ratio?):
             let log = snapshotSize / ratio
             guard log > limit else { return raftStateSize > limit }
-            return raftStateSize > log + Int(Double(log - limit) * Self.stagger(forMember: member))
+            // The member's place is looked up only once the log is past the unstaggered size.
+            guard raftStateSize > log else { return false }
+            return raftStateSize > log + Int(Double(log - limit) * Self.stagger(forMember: member()))
         case .everyEntries(let interval):
             return appliedIndex >= snapshotIndex + interval
         }
