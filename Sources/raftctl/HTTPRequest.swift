@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import RaftSecurity
+import Synchronization
 
 /// A complete HTTP answer, whatever its status.
 struct HTTPResponse: Sendable {
@@ -47,6 +48,12 @@ final class BodyFile: @unchecked Sendable {
     private let handle: FileHandle
     /// Bytes of the current answer written so far.
     private(set) var written = 0
+    /// Bytes received over all attempts: the request's timer reads it from another task.
+    private let received = Atomic<Int>(0)
+
+    /// Grows while an answer's body arrives (``httpRequest`` lets a transfer that makes
+    /// progress run past its timeout).
+    var progress: Int { received.load(ordering: .relaxed) }
 
     /// Creates (or empties) the file at `path`.
     init(path: String) throws {
@@ -70,6 +77,7 @@ final class BodyFile: @unchecked Sendable {
     func append(_ chunk: ByteBuffer) throws {
         try handle.write(contentsOf: Data(chunk.readableBytesView))
         written += chunk.readableBytes
+        received.add(chunk.readableBytes, ordering: .relaxed)
     }
 
     /// Makes the file durable.
@@ -86,7 +94,9 @@ final class BodyFile: @unchecked Sendable {
 ///   - timeout: how long the whole exchange may take, connecting included.
 ///   - connectTimeout: how long connecting may take (at most `timeout`), so that a caller with other nodes to
 ///     try gives up early on one that does not accept the connection.
-///   - bodyFile: where the body of a 200 answer goes instead of ``HTTPResponse/body``.
+///   - bodyFile: where the body of a 200 answer goes instead of ``HTTPResponse/body``. While
+///     it arrives, `timeout` bounds each wait for more of it rather than the whole exchange,
+///     so that a large backup is not cut off while it is being received.
 func httpRequest(
     _ method: HTTPMethod,
     host: String,
@@ -165,13 +175,23 @@ func httpRequest(
             }
         }
         group.addTask {
-            try await Task.sleep(until: deadline)
-            return nil
+            var limit = deadline
+            var seen = bodyFile?.progress ?? 0
+            while true {
+                try await Task.sleep(until: limit)
+                let now = bodyFile?.progress ?? 0
+                guard now > seen else { return nil }
+                seen = now
+                limit = .now + timeout
+            }
         }
         defer { group.cancelAll() }
         guard let first = try await group.next(), let response = first else {
             channel.channel.close(promise: nil)
-            throw HTTPRequestError(description: "no answer within \(timeout)")
+            let stalled = (bodyFile?.progress ?? 0) > 0
+            throw HTTPRequestError(
+                description: stalled ? "no more of the answer within \(timeout)" : "no answer within \(timeout)"
+            )
         }
         if response.status == .unauthorized || response.status == .forbidden {
             let text = String(decoding: response.body, as: UTF8.self)

@@ -16,6 +16,8 @@ struct HTTPReply: Sendable {
     var status: HTTPResponseStatus
     var contentType: String
     var body: [UInt8]
+    /// Sends the body in this many pieces, the first at once and one more every `every`.
+    var trickle: (pieces: Int, every: TimeAmount)?
 
     /// A JSON answer (an error is `{"error":"..."}`).
     static func json(_ status: HTTPResponseStatus, _ text: String) -> HTTPReply {
@@ -101,8 +103,29 @@ private final class FakeHTTPHandler: ChannelInboundHandler {
             ])
             let head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            guard let trickle = reply.trickle else {
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            context.flush()
+            let size = (reply.body.count + trickle.pieces - 1) / trickle.pieces
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            for piece in 0..<trickle.pieces {
+                let bytes = Array(
+                    reply.body[min(piece * size, reply.body.count)..<min((piece + 1) * size, reply.body.count)]
+                )
+                context.eventLoop.scheduleTask(in: trickle.every * Int64(piece)) {
+                    let (handler, context) = bound.value
+                    context.writeAndFlush(
+                        handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))),
+                        promise: nil
+                    )
+                    if piece == trickle.pieces - 1 {
+                        context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+                    }
+                }
+            }
         }
     }
 }
