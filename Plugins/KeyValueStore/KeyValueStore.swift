@@ -69,7 +69,9 @@ public struct KeyValueStore: StateMachine, Hashable {
             set(key, to: value)
             return .ok
         case .append(let key, let value):
-            set(key, to: (self[key] ?? "") + value)
+            let shard = Self.shard(of: key)
+            if shards[shard][key] == nil { keyCount += 1 }
+            shards[shard][key, default: ""] += value
             return .ok
         case .delete(let key):
             return set(key, to: nil) == nil ? .noKey : .ok

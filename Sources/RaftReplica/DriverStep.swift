@@ -206,23 +206,21 @@ extension SnapshotCapture {
     /// Streams the capture into a standalone snapshot file at `path` (``SnapshotFile``, synced):
     /// a backup, never held as one array. Returns the file's size. May run off the apply path.
     public func writeFile(_ metadata: SnapshotMetadata, to path: String) throws -> Int {
-        try SnapshotFile.write(metadata, to: path) { sink in
-            try withoutActuallyEscaping(sink) { sink in
-                var stream = SnapshotOutputStream(sink: sink)
-                try write(to: &stream)
-            }
-        }
+        try SnapshotFile.write(metadata, to: path) { try stream(to: $0) }
     }
 
     /// Streams the capture into a new snapshot file of `storage` (synced, not in place yet:
     /// ``PersistentStorage/compact(to:)`` puts it there), never as one array of the whole state.
     /// May run off the apply path.
     public func write(into storage: some PersistentStorage, metadata: SnapshotMetadata) throws -> SnapshotData {
-        try storage.writeSnapshot(metadata) { sink in
-            try withoutActuallyEscaping(sink) { sink in
-                var stream = SnapshotOutputStream(sink: sink)
-                try write(to: &stream)
-            }
+        try storage.writeSnapshot(metadata) { try stream(to: $0) }
+    }
+
+    /// Hands the capture's bytes to `sink` piece by piece.
+    private func stream(to sink: ([UInt8]) throws -> Void) throws {
+        try withoutActuallyEscaping(sink) { sink in
+            var stream = SnapshotOutputStream(sink: sink)
+            try write(to: &stream)
         }
     }
 }

@@ -32,6 +32,40 @@ final class SnapshotFileData: SnapshotDataSource {
     }
 }
 
+extension SnapshotFile {
+    /// A snapshot file opened for reading whole and unlinked at once: nothing is left behind
+    /// however its reader ends, a crash included, and the open descriptor keeps the bytes
+    /// readable until the last reference goes. What a node sends as a backup.
+    public final class Detached: Sendable {
+        /// The file's size in bytes.
+        public let count: Int
+        private let fd: Int32
+        private let path: String
+
+        public init(opening path: String) throws(StorageError) {
+            let fd = try FileIO.open(path, O_RDONLY)
+            do throws(StorageError) {
+                count = Int(try FileIO.size(fd, path: path))
+                try FileIO.remove(path)
+            } catch {
+                FileIO.close(fd)
+                throw error
+            }
+            self.fd = fd
+            self.path = path
+        }
+
+        deinit {
+            FileIO.close(fd)
+        }
+
+        /// The bytes of `range`, which lies within the file.
+        public func read(_ range: Range<Int>) throws(StorageError) -> [UInt8] {
+            try FileIO.read(fd, count: range.count, at: Int64(range.lowerBound), path: path)
+        }
+    }
+}
+
 /// Keeps the unsynced bytes of a snapshot file bounded while it is written: every `interval`
 /// bytes it syncs what was written. Without it the page cache fills with the whole snapshot's
 /// dirty pages, which the final sync (or the kernel's writeback) pushes to the device in one go:

@@ -7,6 +7,7 @@ package import RaftCore
 import RaftReplica
 import RaftStorage
 import RaftTransport
+import Synchronization
 
 /// Each member's name and addresses, carried in the group's membership (``Membership/context``)
 /// through the log and snapshots: what a node dials, whatever its `cluster.yaml` says about
@@ -248,17 +249,20 @@ extension RaftNode {
     /// A consistent backup of `group` (``SnapshotFile``): the state once this leader applied
     /// everything committed before the call, with its index, term and members. Streamed into a
     /// file in the group's data directory on the snapshot thread, never held as one array, and
-    /// read from there as it is sent (``BackupFile``).
+    /// read from there as it is sent (`SnapshotFile.Detached`).
     package func backup(of group: String) async -> Result<HTTPStreamedBody, MembershipOutcome> {
         guard let executor = executor(named: group) else { return .failure(.unknownGroup) }
         switch await executor.admin(.backup) {
         case .backup(let capture, let term, let membership):
             let metadata = SnapshotMetadata(index: capture.index, term: term, membership: membership)
-            let path = configuration.dataDirectory(for: node) + "/\(group)/" + BackupFile.temporaryName()
+            // Unique in the process; a `.tmp` left by a crash before it is opened is removed by
+            // storage recovery.
+            let number = Self.backupsWritten.add(1, ordering: .relaxed).newValue
+            let path = configuration.dataDirectory(for: node) + "/\(group)/backup-\(getpid())-\(number).tmp"
             do {
                 let file = try await SnapshotJob.threadPool.runIfActive {
                     _ = try capture.writeFile(metadata, to: path)
-                    return try BackupFile(opening: path)
+                    return try SnapshotFile.Detached(opening: path)
                 }
                 logger.info(
                     "backup taken",
@@ -276,6 +280,8 @@ extension RaftNode {
             return .failure(await finish(other, executor))
         }
     }
+
+    private static let backupsWritten = Atomic<Int>(0)
 
     private func finish(_ result: AdminResult, _ executor: GroupExecutor) async -> MembershipOutcome {
         switch result {
