@@ -188,6 +188,12 @@ enum KV {
 /// one counter for the whole test process: below the kernel's ephemeral range (32768 and up
 /// here), so no outgoing connection can take one between the check and the bind, and distinct
 /// across tests running in parallel. Each is checked to be free before it is handed out.
+///
+/// Another test process (a second `swift test`, a fresh clone's CI beside a local run) counts
+/// through the same range, and a port checked free by both would be bound by whichever server
+/// starts first. So each port handed out is also claimed with an exclusive `flock` on a file
+/// named after it, held until this process exits (the kernel drops it then, even on a crash);
+/// a port another live process has claimed is skipped.
 func freePorts(_ count: Int) async throws -> [Int] {
     var ports: [Int] = []
     while ports.count < count {
@@ -195,6 +201,7 @@ func freePorts(_ count: Int) async throws -> [Int] {
             defer { next = next >= 31_999 ? 20_000 : next + 1 }
             return next
         }
+        guard claimAcrossProcesses(port: candidate) else { continue }
         if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: candidate).get()
         {
@@ -203,6 +210,24 @@ func freePorts(_ count: Int) async throws -> [Int] {
         }
     }
     return ports
+}
+
+private let portClaimDirectory: String = {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rafthost-test-ports").path
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    return directory
+}()
+
+/// Takes `port`'s claim file for the rest of the process; false when another process holds it.
+/// The descriptor is left open on purpose: closing it would release the claim.
+private func claimAcrossProcesses(port: Int) -> Bool {
+    let descriptor = open("\(portClaimDirectory)/\(port)", O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
+    guard descriptor >= 0 else { return true }  // no claim possible: the bind check still applies
+    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        close(descriptor)
+        return false
+    }
+    return true
 }
 
 private let portCounter = Mutex(20_000 + Int(getpid() % 1_000) * 10)
