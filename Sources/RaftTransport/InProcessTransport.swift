@@ -222,10 +222,6 @@ public final class InProcessTransport: PeerTransport {
         registry.inbox(for: group)
     }
 
-    public func setReceiver(for group: GroupID, _ receive: @escaping @Sendable (Message) -> Bool) {
-        registry.setReceiver(for: group, receive)
-    }
-
     public func statistics() -> TransportStatistics {
         registry.statistics()
     }

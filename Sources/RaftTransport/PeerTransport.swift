@@ -42,16 +42,6 @@ public protocol PeerTransport: Sendable {
     /// streams finish when the transport shuts down.
     func inbox(for group: GroupID) -> AsyncStream<Message>
 
-    /// Hands the messages that arrive for `group` to `receive`, called on the transport's own
-    /// threads in arrival order, instead of buffering them in an inbox stream: the consumer
-    /// saves the hop through a stream and the task that drains it.
-    ///
-    /// `receive` must return quickly and never block. It bounds its own backlog: it returns
-    /// false for a message it does not take, which is counted as dropped. Asking again for the
-    /// same group, here or with ``inbox(for:)``, replaces the previous receiver (a previous
-    /// stream finishes); after the transport shuts down nothing more is handed over.
-    func setReceiver(for group: GroupID, _ receive: @escaping @Sendable (Message) -> Bool)
-
     /// Counters since the transport was created.
     func statistics() -> TransportStatistics
 
@@ -84,18 +74,8 @@ public struct TransportStatistics: Sendable, Hashable {
 
 /// The per-group inboxes and counters shared by every transport implementation.
 final class InboxRegistry: Sendable {
-    /// Where a group's messages go: a buffered stream, or a consumer's own receiver.
-    private enum Inbox {
-        case stream(AsyncStream<Message>.Continuation)
-        case receiver(@Sendable (Message) -> Bool)
-
-        func finish() {
-            if case .stream(let continuation) = self { continuation.finish() }
-        }
-    }
-
     private struct State {
-        var inboxes: [GroupID: Inbox] = [:]
+        var inboxes: [GroupID: AsyncStream<Message>.Continuation] = [:]
         var closed = false
         var statistics = TransportStatistics()
         var lastPings: [NodeID: ContinuousClock.Instant] = [:]
@@ -114,62 +94,42 @@ final class InboxRegistry: Sendable {
             of: Message.self,
             bufferingPolicy: .bufferingNewest(capacity)
         )
-        if !install(.stream(continuation), for: group) {
+        let (previous, closed) = state.withLock { state -> (AsyncStream<Message>.Continuation?, Bool) in
+            guard !state.closed else { return (nil, true) }
+            defer { state.inboxes[group] = continuation }
+            return (state.inboxes[group], false)
+        }
+        previous?.finish()
+        if closed {
             continuation.finish()
         }
         return stream
     }
 
-    func setReceiver(for group: GroupID, _ receive: @escaping @Sendable (Message) -> Bool) {
-        install(.receiver(receive), for: group)
-    }
-
-    /// Replaces the group's inbox (finishing a previous stream); false once closed.
-    @discardableResult
-    private func install(_ inbox: Inbox, for group: GroupID) -> Bool {
-        let (previous, closed) = state.withLock { state -> (Inbox?, Bool) in
-            guard !state.closed else { return (nil, true) }
-            defer { state.inboxes[group] = inbox }
-            return (state.inboxes[group], false)
-        }
-        previous?.finish()
-        return !closed
-    }
-
     /// Hands `message` to the group's inbox; returns false (and counts) when it was dropped.
     @discardableResult
     func deliver(_ message: Message, group: GroupID) -> Bool {
-        // Handing over under the lock keeps the consumer's order equal to the order of
-        // deliveries (a receiver only appends to its queue, so the lock is held briefly).
+        // Yielding under the lock keeps the stream's order equal to the order of deliveries.
         state.withLock { state in
-            switch state.inboxes[group] {
-            case nil:
+            guard let continuation = state.inboxes[group] else {
                 state.statistics.inboundDropped += 1
                 return false
-            case .receiver(let receive):
-                guard receive(message) else {
-                    state.statistics.inboundDropped += 1
-                    return false
-                }
+            }
+            switch continuation.yield(message) {
+            case .enqueued:
                 state.statistics.messagesReceived += 1
                 return true
-            case .stream(let continuation):
-                switch continuation.yield(message) {
-                case .enqueued:
-                    state.statistics.messagesReceived += 1
-                    return true
-                case .dropped:
-                    // The oldest buffered message made room for this one.
-                    state.statistics.messagesReceived += 1
-                    state.statistics.inboundDropped += 1
-                    return true
-                case .terminated:
-                    state.statistics.inboundDropped += 1
-                    return false
-                @unknown default:
-                    state.statistics.inboundDropped += 1
-                    return false
-                }
+            case .dropped:
+                // The oldest buffered message made room for this one.
+                state.statistics.messagesReceived += 1
+                state.statistics.inboundDropped += 1
+                return true
+            case .terminated:
+                state.statistics.inboundDropped += 1
+                return false
+            @unknown default:
+                state.statistics.inboundDropped += 1
+                return false
             }
         }
     }
@@ -191,16 +151,15 @@ final class InboxRegistry: Sendable {
         state.withLock { $0.lastPings }
     }
 
-    /// Finishes every inbox and drops every receiver; later `inbox(for:)` calls return
-    /// finished streams, and later receivers get nothing.
+    /// Finishes every inbox; later `inbox(for:)` calls return finished streams.
     func close() {
-        let inboxes = state.withLock { state in
+        let continuations = state.withLock { state in
             state.closed = true
             defer { state.inboxes = [:] }
             return Array(state.inboxes.values)
         }
-        for inbox in inboxes {
-            inbox.finish()
+        for continuation in continuations {
+            continuation.finish()
         }
     }
 }

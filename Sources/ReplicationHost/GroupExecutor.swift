@@ -184,9 +184,6 @@ package final class GroupExecutor: Sendable {
     /// Inputs not yet taken by the executor; nil once it has returned, when requests are
     /// answered at once instead.
     private let queue = Mutex<[Event]?>([])
-    /// Peer messages in `queue`, bounded like a transport's inbox.
-    private let queuedMessages = Atomic<Int>(0)
-    private static let messageBacklogLimit = 4096
     private let doorbell: AsyncStream<Void>
     private let doorbellContinuation: AsyncStream<Void>.Continuation
     private let replica: Mutex<Replica?>
@@ -277,31 +274,18 @@ package final class GroupExecutor: Sendable {
         }
     }
 
-    /// Takes a peer message unless the executor already has ``messageBacklogLimit`` of them
-    /// waiting (then it is dropped, as a full inbox would: Raft recovers lost messages).
-    private func receive(_ message: Message) -> Bool {
-        guard queuedMessages.load(ordering: .relaxed) < Self.messageBacklogLimit else { return false }
-        queuedMessages.add(1, ordering: .relaxed)
-        return enqueue(.message(message))
-    }
-
-    @discardableResult
-    private func enqueue(_ event: Event) -> Bool {
+    private func enqueue(_ event: Event) {
         let accepted = queue.withLock { queue in
             queue?.append(event)
             return queue != nil
         }
         if accepted {
             doorbellContinuation.yield()
-            return true
-        } else if case .message = event {
-            queuedMessages.subtract(1, ordering: .relaxed)
         } else if case .request(_, let reply) = event {
             reply(.error(Self.shuttingDown))
         } else if case .admin(_, let reply) = event {
             reply(.retry("the node is shutting down"))
         }
-        return false
     }
 
     private static let shuttingDown = ReplicaError(.leaderChanged, "the node is shutting down; retry")
@@ -313,12 +297,13 @@ package final class GroupExecutor: Sendable {
         guard var replica = replica.withLock({ $0.take() }) else {
             preconditionFailure("GroupExecutor.run() called twice")
         }
-        // Peer messages go straight into the queue from the transport's threads: an inbox
-        // stream would add a task, and a wake-up of it, per message.
-        transport.setReceiver(for: groupID) { [weak self] message in
-            self?.receive(message) ?? false
-        }
+        let inbox = transport.inbox(for: groupID)
         try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                for await message in inbox {
+                    enqueue(.message(message))
+                }
+            }
             // One timer per node (per process) for every group, not a sleeping task per group;
             // a quiescent group leaves it.
             var ticks = TickSubscription(ticker: SharedTicker.every(heartbeat)) { [weak self] in self?.enqueue(.tick) }
@@ -391,9 +376,6 @@ package final class GroupExecutor: Sendable {
                 defer { queue = [] }
                 return queue ?? []
             }
-            var takenMessages = 0
-            for case .message(_) in events { takenMessages += 1 }
-            if takenMessages > 0 { queuedMessages.subtract(takenMessages, ordering: .relaxed) }
             var ticked = false
             var persisted: UInt64?
             // A tick more than one interval late means the engine's clock lags real time by

@@ -1,6 +1,5 @@
 import RaftCore
 import RaftTransport
-import Synchronization
 import Testing
 
 @Suite("In-process transport")
@@ -122,34 +121,5 @@ struct InProcessTransportTests {
         #expect(await inbox.next()?.term == 4)
         #expect(await inbox.next()?.term == 5)
         #expect(b.statistics().inboundDropped == 3)
-    }
-
-    @Test("a receiver takes messages in order instead of a stream, and what it refuses is counted")
-    func receiver() async {
-        let hub = InProcessTransportHub(groups: ["kv"])
-        let a = hub.makeTransport(for: NodeID(1))
-        let b = hub.makeTransport(for: NodeID(2))
-        let replacedStream = b.inbox(for: GroupID(0))
-        let taken = Mutex<[Term]>([])
-        b.setReceiver(for: GroupID(0)) { message in
-            taken.withLock { terms in
-                // A full consumer: takes three, refuses the rest.
-                guard terms.count < 3 else { return false }
-                terms.append(message.term)
-                return true
-            }
-        }
-        for await _ in replacedStream {
-            Issue.record("a stream replaced by a receiver yielded a message")
-        }
-        a.send((1...5).map { ping(from: 1, to: 2, term: Term($0)) }, group: GroupID(0))
-        #expect(taken.withLock { $0 } == [1, 2, 3])
-        #expect(b.statistics().messagesReceived == 3)
-        #expect(b.statistics().inboundDropped == 2)
-
-        b.shutdown()
-        taken.withLock { $0 = [] }
-        a.send([ping(from: 1, to: 2, term: 9)], group: GroupID(0))
-        #expect(taken.withLock { $0 }.isEmpty)
     }
 }
