@@ -9,6 +9,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
             case lifecycle
             case unsupported
             case tls
+            case listen
         }
         fileprivate var value: Value
 
@@ -25,6 +26,9 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
         public static let unsupported = Code(value: .unsupported)
         /// A certificate, key or CA file of the `tls` section cannot be used.
         public static let tls = Code(value: .tls)
+        /// A client or HTTP address of this node cannot be listened on (in use, not local);
+        /// the message names the address.
+        public static let listen = Code(value: .listen)
 
         public var description: String {
             switch value {
@@ -34,6 +38,7 @@ public struct HostError: Error, Sendable, CustomStringConvertible {
             case .lifecycle: "lifecycle"
             case .unsupported: "unsupported"
             case .tls: "tls"
+            case .listen: "listen"
             }
         }
     }

@@ -253,7 +253,9 @@ public final class RaftNode: Service {
         )
         let clientPort: Int
         do {
-            clientPort = try await clientServer.listener.bind()
+            clientPort = try await Self.listen(for: "clients", on: node.client) {
+                try await clientServer.listener.bind()
+            }
         } catch {
             storages.forEach { $0.close() }
             logger.critical("cannot start: \(error)")
@@ -262,7 +264,7 @@ public final class RaftNode: Service {
         let (httpServer, routers) = makeHTTPServer(clientPort: clientPort, executors: executors)
         let httpPort: Int
         do {
-            httpPort = try await httpServer.listener.bind()
+            httpPort = try await Self.listen(for: "HTTP", on: node.http) { try await httpServer.listener.bind() }
             try await startTransport()
         } catch {
             clientServer.listener.stopAccepting()
@@ -308,6 +310,24 @@ public final class RaftNode: Service {
     /// The HTTP API and the leader routers it sends requests through, one per group. The routers
     /// reach every node of the file and every member of the group at its client address, this
     /// node at the port it bound (``forwardingEndpoints(of:configuration:node:clientPort:)``).
+    /// Binds a listener, naming its address in the error: "Address already in use" alone does
+    /// not say which of the node's ports is taken.
+    private static func listen(
+        for purpose: String,
+        on address: ClusterConfiguration.Address,
+        _ bind: () async throws -> Int
+    ) async throws -> Int {
+        do {
+            return try await bind()
+        } catch {
+            throw HostError(
+                .listen,
+                "cannot listen for \(purpose) on \(address.host):\(address.port)",
+                underlying: error
+            )
+        }
+    }
+
     private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [LeaderRouter]) {
         let forwarding = forwardingConfiguration()
         let routers = executors.map { executor in

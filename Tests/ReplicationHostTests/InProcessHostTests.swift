@@ -282,6 +282,43 @@ struct InProcessHostTests {
         await cluster.stopAll()
     }
 
+    @Test("a client or HTTP port already taken stops the start with an error naming the address, and frees the data")
+    func portInUse() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let squatter = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let taken = try #require(squatter.localAddress?.port)
+        let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
+        let busy = ClusterConfiguration.Address(host: "127.0.0.1", port: taken)
+        for (client, http) in [(busy, loopback), (loopback, busy)] {
+            let configuration = ClusterConfiguration(
+                name: "port-in-use",
+                dataDirectory: directory.path,
+                nodes: [.init(id: "n1", numericID: 1, peer: loopback, client: client, http: http)],
+                groups: [.init(name: "kv", stateMachine: KeyValueStore.name, maxRaftState: nil)],
+                raft: .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100))
+            )
+            let transport = InProcessTransportHub(clusterName: "port-in-use", groups: ["kv"])
+                .makeTransport(for: NodeID(1))
+            let node = try RaftNode(
+                configuration: configuration,
+                node: "n1",
+                transport: transport,
+                startTransport: {},
+                shutdownTransport: { transport.shutdown() },
+                registry: try StateMachineRegistry([KeyValueStore.self]),
+                logger: Logger(label: "port-in-use", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+            // The second round opens the same data directory: the first must have let it go.
+            let error = await #expect(throws: HostError.self) { try await node.start() }
+            #expect(error?.code == .listen)
+            let purpose = client == busy ? "clients" : "HTTP"
+            #expect(error?.description.contains("cannot listen for \(purpose) on 127.0.0.1:\(taken)") == true)
+        }
+        try await squatter.close()
+    }
+
     @Test("one sync covers every command that arrived while the previous batch was written")
     func groupCommit() async throws {
         let directory = try TemporaryDirectory()

@@ -166,6 +166,7 @@ struct RollingRestartTests {
             let wasLeader = await cluster.leader(among: [id]) != nil
             let status = await cluster.terminate(id)
             #expect(status == 0, "\(id) exited with \(String(describing: status)) on SIGTERM")
+            if status != 0 { print(cluster.logs()) }
             try cluster.start(id)
             restarts.append(wasLeader ? "\(id) (leader)" : id)
         }
