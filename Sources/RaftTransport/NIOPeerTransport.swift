@@ -220,15 +220,18 @@ public final class NIOPeerTransport: PeerTransport {
     private typealias Connection = NIOAsyncChannel<Frame, ByteBuffer>
 
     private func bind() async throws -> any Channel {
-        try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        let socket = try makeCloseOnExecListeningSocket(
+            host: configuration.listenAddress.host,
+            port: configuration.listenAddress.port
+        )
+        return try await ServerBootstrap(group: eventLoopGroup)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try self.acceptConnection(channel)
                 }
             }
-            .bind(host: configuration.listenAddress.host, port: configuration.listenAddress.port)
+            .withBoundSocket(socket)
             .get()
     }
 

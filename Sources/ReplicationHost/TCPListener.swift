@@ -1,5 +1,6 @@
 package import NIOCore
 import NIOPosix
+import RaftTransport
 import Synchronization
 
 /// What a ``TCPListener`` hands to the task serving an accepted connection: a
@@ -11,7 +12,7 @@ package protocol AcceptedConnection: Sendable {
 extension NIOAsyncChannel: AcceptedConnection {}
 
 /// A listening TCP socket that serves each accepted connection in its own child task (a
-/// `NIOAsyncChannel` server and a discarding task group), with `SO_REUSEADDR` and
+/// `NIOAsyncChannel` server and a discarding task group), with `SO_REUSEADDR`, close-on-exec and
 /// `TCP_NODELAY`; the node's client port and HTTP port are both one.
 ///
 /// The connections it accepted and did not yet finish are tracked, so that a stop can close
@@ -44,10 +45,10 @@ package final class TCPListener<Connection: AcceptedConnection>: Sendable {
     /// Binds the listening socket and returns its port (useful with port 0).
     package func bind() async throws -> Int {
         let configure = configure
+        let socket = try makeCloseOnExecListeningSocket(host: host, port: port)
         let server: Server = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
+            .bind(socket) { channel in
                 channel.eventLoop.makeCompletedFuture { try configure(channel) }
             }
         let closeAtOnce = state.withLock { state in

@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import RaftCore
 import RaftReplica
+import RaftTransport
 import ReplicationHost
 import StateMachineAPI
 import Synchronization
@@ -202,10 +203,10 @@ func freePorts(_ count: Int) async throws -> [Int] {
             return next
         }
         guard claimAcrossProcesses(port: candidate) else { continue }
-        if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: candidate).get()
-        {
-            try await channel.close()
+        // A close-on-exec socket: a rafthost child spawned at this moment by another test must
+        // not inherit it and keep the port (NIO's own sockets are inheritable).
+        if let socket = try? makeCloseOnExecListeningSocket(host: "127.0.0.1", port: candidate) {
+            close(socket)
             ports.append(candidate)
         }
     }
