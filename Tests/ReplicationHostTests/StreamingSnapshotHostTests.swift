@@ -74,7 +74,10 @@ struct StreamingSnapshotHostTests {
             #expect(value == expected)
             let status = follower.status()[0]
             #expect(status.snapshotIndex >= compacted, "caught up by the leader's snapshot, not by its log")
-            #expect(followerLog.count { $0.message == "snapshot restored" } >= 1)
+            // The executor answers what the restore completed before it logs the restore.
+            _ = try await eventually(within: .seconds(5), "\(followerID) logging the restore") {
+                followerLog.count { $0.message == "snapshot restored" } >= 1 ? true : nil
+            }
             let bytes = followerLog.records.first { $0.message == "restoring a snapshot from the leader" }?
                 .metadata["raft.snapshotBytes"].flatMap { Int("\($0)") }
             #expect((bytes ?? 0) > 8 * chunkSize, "a snapshot of \(bytes ?? 0) bytes is not several chunks")
