@@ -87,7 +87,7 @@ struct ProcessMembershipTests {
         body: String? = nil
     ) async throws {
         var ports = cluster.nodes.map(\.http)
-        // A request that got no answer, or a 503, may still have taken effect.
+        // A request that got no answer, or a 5xx, may still have taken effect.
         var outcomeUnknown = false
         _ = try await eventually(within: .seconds(30), "\(method) \(path)") { () async throws -> Bool? in
             for port in ports {
