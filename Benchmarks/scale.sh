@@ -6,6 +6,9 @@
 #   1. fill: `raftctl bench --op put` of K = size / 1 KiB distinct keys of 1 KiB, once each,
 #      at 64 clients on 64 connections (fill time and rate);
 #   2. put, then get (linearizable), at 64 connections for D seconds each, on the same keys;
+#      for a size other than the baseline, also D seconds of the baseline's own put load
+#      (128 B values over its 10,000 keys, which the large state holds too) after the put run,
+#      so that the ratio compares the same load on a small and on a large state;
 #   3. elections (terms before the fill, after it and after the runs, counted apart for the fill and
 #      the runs; "became leader" log lines, rafthost_elections_total),
 #      snapshots (rafthost_snapshots_total, and "snapshot taken" log lines with raft.snapshotMs),
@@ -265,6 +268,9 @@ for size in "${sizes[@]}"; do
 
     # 2. Put and get at 64 connections on the same keys.
     bench put --op put --keys "$keys" --value-size "$value" --duration "${duration}s" --clients 64 --conns 64
+    if [ "$label" != baseline ]; then
+        bench put_same --op put --keys 10000 --value-size 128 --duration "${duration}s" --clients 64 --conns 64
+    fi
     bench get --op get --keys "$keys" --duration "${duration}s" --clients 64 --conns 64
 
     # 3. Elections, snapshots, memory, disk.
@@ -355,9 +361,14 @@ for size in "${sizes[@]}"; do
         "$elections_fill/$elections_runs" "$((snaps1 - snaps0))" "$snap_ms" \
         "$(IFS=/; echo "${rss_fill[*]}")" "$(IFS=/; echo "${rss_runs[*]}")" "$data_mb" "${catchup}s"
     ratio=""
+    if [ "$label" != baseline ]; then
+        ratio=" put_same_load=$(j put_same .throughput) p99_same_load=$(j put_same .p99_ms)"
+        echo "  $label, the baseline's put load (128 B values, 10,000 keys): $(j put_same .throughput | xargs printf '%.0f') req/s, p50 $(j put_same .p50_ms) ms, p99 $(j put_same .p99_ms) ms, max $(j put_same .max_ms) ms, $(j put_same .errors) errors"
+    fi
     if [ -n "$baseline_put" ] && [ "$label" != baseline ]; then
-        ratio=$(awk -v a="$put" -v b="$baseline_put" -v c="$p99_put" -v d="$baseline_p99" \
-            'BEGIN { printf " put_ratio=%.2f p99_ratio=%.2f", a / b, c / d }')
+        ratio+=$(awk -v a="$put" -v b="$baseline_put" -v c="$p99_put" -v d="$baseline_p99" \
+            -v e="$(j put_same .throughput)" -v f="$(j put_same .p99_ms)" \
+            'BEGIN { printf " put_ratio=%.2f p99_ratio=%.2f same_load_put_ratio=%.2f same_load_p99_ratio=%.2f", a / b, c / d, e / b, f / d }')
     fi
     machine+=("scale: size=$label keys=$keys value=$value fill_s=$fill_s fill_rate=$fill_rate put64=$put get64=$(j get .throughput) p50_put=$(j put .p50_ms) p99_put=$p99_put max_put=$(j put .max_ms) p99_get=$(j get .p99_ms) errors=$(( $(j put .errors) + $(j get .errors) + $(j fill .errors) )) elections=$elections elections_fill=$elections_fill elections_runs=$elections_runs became_leader=$((became1 - became0)) elections_metric=$((elections1 - elections0)) terms_before=[$tl0] terms_after=[$tl1] terms_after_catchup=[$tl2] snapshots=$((snaps1 - snaps0)) snapshot_ms_mean/max=$snap_ms rss_fill_mb=$(IFS=/; echo "${rss_fill[*]}") rss_runs_mb=$(IFS=/; echo "${rss_runs[*]}") rss_leader_mb=$rss_leader leader=n$leader data_mb=$data_mb catchup_s=$catchup catchup_target=$target elections_during_catchup=$((term2 - term1))$ratio")
     stop_all

@@ -22,8 +22,11 @@ package func makeCloseOnExecListeningSocket(host: String, port: Int) throws -> N
     #if canImport(Darwin)
     let descriptor = socket(address.protocol.rawValue, SOCK_STREAM, 0)
     if descriptor >= 0 { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-    #else
+    #elseif canImport(Glibc)
+    // Glibc imports the socket types as an enum, Musl as plain integers.
     let descriptor = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    #else
+    let descriptor = socket(address.protocol.rawValue, SOCK_STREAM | SOCK_CLOEXEC, 0)
     #endif
     guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
     var one: CInt = 1
