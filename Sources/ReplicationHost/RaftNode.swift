@@ -307,9 +307,6 @@ public final class RaftNode: Service {
         return endpoints
     }
 
-    /// The HTTP API and the leader routers it sends requests through, one per group. The routers
-    /// reach every node of the file and every member of the group at its client address, this
-    /// node at the port it bound (``forwardingEndpoints(of:configuration:node:clientPort:)``).
     /// Binds a listener, naming its address in the error: "Address already in use" alone does
     /// not say which of the node's ports is taken.
     private static func listen(
@@ -328,6 +325,9 @@ public final class RaftNode: Service {
         }
     }
 
+    /// The HTTP API and the leader routers it sends requests through, one per group. The routers
+    /// reach every node of the file and every member of the group at its client address, this
+    /// node at the port it bound (``forwardingEndpoints(of:configuration:node:clientPort:)``).
     private func makeHTTPServer(clientPort: Int, executors: [GroupExecutor]) -> (HTTPServer, [LeaderRouter]) {
         let forwarding = forwardingConfiguration()
         let routers = executors.map { executor in
