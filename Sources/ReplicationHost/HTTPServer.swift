@@ -136,8 +136,8 @@ struct HTTPChannel: AcceptedConnection {
 ///
 /// One request at a time: while one is being answered, or while the client does not read
 /// what was written (the channel is not writable), the parts that arrive wait in a queue and
-/// the channel stops reading, so answers leave in order and a client that only sends cannot
-/// make the node buffer answers without bound.
+/// the channel stops reading (after at most one more read while answering), so answers leave
+/// in order and a client that only sends cannot make the node buffer answers without bound.
 final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -190,7 +190,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isPaused {
+        // While an answer is pending, one more read is still let through: most clients send
+        // their next request only after the answer, so nothing arrives, and holding the read
+        // would cost two `epoll_ctl` calls per request (NIO drops read interest while no read
+        // is pending). Whatever that read brings is queued and holds the reads after it.
+        if awaitingWritability || (answering && !queued.isEmpty) {
             readPending = true
         } else {
             context.read()
