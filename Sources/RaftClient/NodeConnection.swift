@@ -83,30 +83,62 @@ final class NodeConnection: Sendable {
     /// - Throws: `AttemptTimedOut`, `ConnectionFailed`, `CancellationError`, or the codec's
     ///   `WireError` when the request is too large to send.
     func request(id: UInt64, group: String, payload: [UInt8], timeout: Duration) async throws -> ClientResponse {
-        var buffer = channel.allocator.buffer(capacity: 32 + group.utf8.count + payload.count)
-        try codec.encode(.clientRequest(id: id, group: group, payload: payload), into: &buffer)
+        let buffer = try encode(id: id, group: group, payload: payload)
         let pending = self.pending
-        let channel = self.channel
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation {
                 (continuation: CheckedContinuation<ClientResponse, any Error>) in
-                guard pending.register(id, continuation) else { return }
-                // Registered first, so neither the timer nor the cancellation check below can
-                // fire before there is a waiter to fail.
-                let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                    pending.complete(id, with: .failure(AttemptTimedOut()))
-                }
-                pending.attach(timer, to: id)
-                if Task.isCancelled {
-                    pending.complete(id, with: .failure(CancellationError()))
-                    return
-                }
-                channel.writeAndFlush(buffer).whenFailure { error in
-                    pending.complete(id, with: .failure(ConnectionFailed(description: "write failed: \(error)")))
+                send(buffer, id: id, timeout: timeout, isCancelled: { Task.isCancelled }) {
+                    continuation.resume(with: $0)
                 }
             }
         } onCancel: {
             pending.complete(id, with: .failure(CancellationError()))
+        }
+    }
+
+    /// Sends one request and calls `completion` exactly once with its answer or with
+    /// `AttemptTimedOut` or `ConnectionFailed`, from whichever thread settles it; no task.
+    ///
+    /// - Throws: the codec's `WireError` when the request is too large to send (`completion`
+    ///   is then never called).
+    func request(
+        id: UInt64,
+        group: String,
+        payload: [UInt8],
+        timeout: Duration,
+        completion: @escaping @Sendable (Result<ClientResponse, any Error>) -> Void
+    ) throws {
+        send(try encode(id: id, group: group, payload: payload), id: id, timeout: timeout, completion: completion)
+    }
+
+    private func encode(id: UInt64, group: String, payload: [UInt8]) throws -> ByteBuffer {
+        var buffer = channel.allocator.buffer(capacity: 32 + group.utf8.count + payload.count)
+        try codec.encode(.clientRequest(id: id, group: group, payload: payload), into: &buffer)
+        return buffer
+    }
+
+    private func send(
+        _ buffer: ByteBuffer,
+        id: UInt64,
+        timeout: Duration,
+        isCancelled: () -> Bool = { false },
+        completion: @escaping @Sendable (Result<ClientResponse, any Error>) -> Void
+    ) {
+        let pending = self.pending
+        guard pending.register(id, completion) else { return }
+        // Registered first, so neither the timer nor the cancellation check below can fire
+        // before there is a waiter to fail.
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            pending.complete(id, with: .failure(AttemptTimedOut()))
+        }
+        pending.attach(timer, to: id)
+        if isCancelled() {
+            pending.complete(id, with: .failure(CancellationError()))
+            return
+        }
+        channel.writeAndFlush(buffer).whenFailure { error in
+            pending.complete(id, with: .failure(ConnectionFailed(description: "write failed: \(error)")))
         }
     }
 
@@ -123,10 +155,12 @@ final class NodeConnection: Sendable {
 }
 
 /// The requests waiting for an answer on one connection. Shared by the callers, the timers and
-/// the channel handler, hence the lock; no continuation is resumed while it is held.
+/// the channel handler, hence the lock; no waiter is completed while it is held.
 final class PendingRequests: Sendable {
+    typealias Completion = @Sendable (Result<ClientResponse, any Error>) -> Void
+
     private struct Waiter {
-        var continuation: CheckedContinuation<ClientResponse, any Error>
+        var completion: Completion
         var timer: Scheduled<Void>?
     }
 
@@ -141,14 +175,14 @@ final class PendingRequests: Sendable {
     var isClosed: Bool { state.withLock { $0.closedReason != nil } }
 
     /// Adds a waiter, or fails it at once (returning false) if the connection is closed.
-    func register(_ id: UInt64, _ continuation: CheckedContinuation<ClientResponse, any Error>) -> Bool {
+    func register(_ id: UInt64, _ completion: @escaping Completion) -> Bool {
         let closedReason = state.withLock { state -> String? in
             if let reason = state.closedReason { return reason }
-            state.waiters[id] = Waiter(continuation: continuation)
+            state.waiters[id] = Waiter(completion: completion)
             return nil
         }
         guard let closedReason else { return true }
-        continuation.resume(throwing: ConnectionFailed(description: closedReason))
+        completion(.failure(ConnectionFailed(description: closedReason)))
         return false
     }
 
@@ -167,7 +201,7 @@ final class PendingRequests: Sendable {
     func complete(_ id: UInt64, with result: Result<ClientResponse, any Error>) {
         guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
         waiter.timer?.cancel()
-        waiter.continuation.resume(with: result)
+        waiter.completion(result)
     }
 
     /// Fails every waiter and every later request.
@@ -179,7 +213,7 @@ final class PendingRequests: Sendable {
         }
         for waiter in waiters {
             waiter.timer?.cancel()
-            waiter.continuation.resume(throwing: ConnectionFailed(description: reason))
+            waiter.completion(.failure(ConnectionFailed(description: reason)))
         }
     }
 }

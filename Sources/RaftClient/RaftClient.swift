@@ -5,6 +5,7 @@ import NIOPosix
 package import RaftReplica
 import RaftTransport
 import StateMachineAPI
+import Synchronization
 
 /// A client of one Raft group: the classic Clerk, generalized to any state machine.
 ///
@@ -44,7 +45,11 @@ public actor RaftClient {
     private let codec: FrameCodec
 
     private var nextSequence: UInt64 = 1
-    private var nextRequestID: UInt64 = 1
+    /// Request ids, unique per client (and so per connection), taken with or without the actor.
+    private nonisolated let requestIDs = Atomic<UInt64>(1)
+    /// The node that answered last and its open connection: where ``forward(_:deadline:reply:)``
+    /// sends without a task. Set by the actor on an answer, cleared on a failure there.
+    private nonisolated let lastAnswered = Mutex<AnsweringNode?>(nil)
     /// Index into `endpoints` of the node believed to lead.
     private var leader: Int?
     /// Index of the node to try next when no leader is known.
@@ -147,6 +152,7 @@ public actor RaftClient {
     /// closes its connections then.
     public func close() async {
         isClosed = true
+        lastAnswered.withLock { $0 = nil }
         let connections = self.connections
         self.connections = [:]
         for task in connections.values {
@@ -158,6 +164,11 @@ public actor RaftClient {
     }
 
     // MARK: - Retrying
+
+    private struct AnsweringNode: Sendable {
+        var node: Int
+        var connection: NodeConnection
+    }
 
     /// What one attempt on one node came to.
     private enum Outcome {
@@ -171,7 +182,15 @@ public actor RaftClient {
         case final(RaftClientError)
     }
 
-    private func perform(_ payload: [UInt8], deadline: ContinuousClock.Instant?) async throws -> [UInt8] {
+    /// Sends `payload` until a node answers it, a final answer comes or `deadline` passes.
+    /// `earlier` is an attempt already made elsewhere (``forward(_:deadline:reply:)``): the loop
+    /// goes on from its outcome, as from one of its own.
+    private func perform(
+        _ payload: [UInt8],
+        deadline: ContinuousClock.Instant?,
+        after earlier: (node: Int, outcome: Outcome)? = nil
+    ) async throws -> [UInt8] {
+        var earlier = earlier
         var failuresInARow = 0
         var lastProblem = "no node tried"
         while true {
@@ -188,8 +207,15 @@ public actor RaftClient {
                 }
                 attemptTimeout = min(attemptTimeout, now.duration(to: deadline))
             }
-            let node = leader ?? cursor
-            let outcome = try await attempt(payload, on: node, timeout: attemptTimeout)
+            let node: Int
+            let outcome: Outcome
+            if let (earlierNode, earlierOutcome) = earlier {
+                (node, outcome) = (earlierNode, earlierOutcome)
+                earlier = nil
+            } else {
+                node = leader ?? cursor
+                outcome = try await attempt(payload, on: node, timeout: attemptTimeout)
+            }
             var pause = false
             switch outcome {
             case .answered(let response):
@@ -235,22 +261,27 @@ public actor RaftClient {
         } catch {
             return .moveOn("cannot connect: \(error)")
         }
-        let id = nextRequestID
-        nextRequestID += 1
+        let id = requestIDs.wrappingAdd(1, ordering: .relaxed).oldValue
         let response: ClientResponse
         do {
             response = try await connection.request(id: id, group: group, payload: payload, timeout: timeout)
-        } catch let error as AttemptTimedOut {
-            // The connection may be fine and the node merely slow or paused: keep it.
-            return .moveOn("\(error)")
-        } catch let error as WireError {
-            return .final(RaftClientError(.invalidRequest, "cannot send the request: \(error)", cause: error))
         } catch let error as CancellationError {
             throw error
         } catch {
-            drop(connection)
-            return .moveOn("\(error)")
+            forget(node)
+            return outcome(ofFailure: error, on: connection)
         }
+        let outcome = outcome(of: response, from: node)
+        if case .answered = outcome {
+            lastAnswered.withLock { $0 = AnsweringNode(node: node, connection: connection) }
+        } else {
+            forget(node)
+        }
+        return outcome
+    }
+
+    /// What a node's answer means for the call.
+    private nonisolated func outcome(of response: ClientResponse, from node: Int) -> Outcome {
         switch response {
         case .ok(let bytes):
             return .answered(bytes)
@@ -270,6 +301,28 @@ public actor RaftClient {
             case nil:
                 return .final(RaftClientError(final: error))
             }
+        }
+    }
+
+    /// What a request that got no answer on `connection` means for the call. A broken
+    /// connection is closed: no longer open, it is replaced on the next attempt on its node.
+    private nonisolated func outcome(ofFailure error: any Error, on connection: NodeConnection) -> Outcome {
+        switch error {
+        case let error as AttemptTimedOut:
+            // The connection may be fine and the node merely slow or paused: keep it.
+            return .moveOn("\(error)")
+        case let error as WireError:
+            return .final(RaftClientError(.invalidRequest, "cannot send the request: \(error)", cause: error))
+        default:
+            connection.close()
+            return .moveOn("\(error)")
+        }
+    }
+
+    /// No longer sends to `node` without the actor, until it answers again.
+    private nonisolated func forget(_ node: Int) {
+        lastAnswered.withLock { answering in
+            if answering?.node == node { answering = nil }
         }
     }
 
@@ -311,12 +364,6 @@ public actor RaftClient {
         return connection
     }
 
-    /// Forgets a broken connection: closed, it no longer counts as open, so the next attempt
-    /// on the node reconnects.
-    private func drop(_ connection: NodeConnection) {
-        connection.close()
-    }
-
     // MARK: - One command at a time
 
     private func waitForCommandTurn() async {
@@ -347,5 +394,64 @@ extension RaftClient {
     /// flight and retries a command only with its original sequence number.
     package func forward(_ request: ClientRequest, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
         try await perform(request.encoded(), deadline: deadline)
+    }
+
+    /// ``forward(_:deadline:)`` with a callback, called exactly once from whichever thread
+    /// settles the call. While the node that answered last keeps answering, the request goes
+    /// to it over its open connection without a task or the actor; anything else (no such
+    /// node, `notLeader`, a timeout, a broken connection) hands the same request to the
+    /// actor's retry loop in a task, so a command keeps its sequence number.
+    package nonisolated func forward(
+        _ request: ClientRequest,
+        deadline: ContinuousClock.Instant,
+        reply: @escaping @Sendable (Result<[UInt8], any Error>) -> Void
+    ) {
+        let payload = request.encoded()
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        guard let answering = lastAnswered.withLock({ $0 }), answering.connection.isOpen, remaining > .zero else {
+            return performInTask(payload, deadline: deadline, reply: reply)
+        }
+        let id = requestIDs.wrappingAdd(1, ordering: .relaxed).oldValue
+        let node = answering.node
+        do {
+            try answering.connection.request(
+                id: id,
+                group: group,
+                payload: payload,
+                timeout: min(configuration.attemptTimeout, remaining)
+            ) { result in
+                let outcome: Outcome
+                switch result {
+                case .success(let response): outcome = self.outcome(of: response, from: node)
+                case .failure(let error): outcome = self.outcome(ofFailure: error, on: answering.connection)
+                }
+                switch outcome {
+                case .answered(let bytes):
+                    reply(.success(bytes))
+                case .final(let error):
+                    reply(.failure(error))
+                case .redirect, .retryLater, .moveOn:
+                    self.forget(node)
+                    self.performInTask(payload, deadline: deadline, after: (node, outcome), reply: reply)
+                }
+            }
+        } catch {
+            reply(.failure(RaftClientError(.invalidRequest, "cannot send the request: \(error)", cause: error)))
+        }
+    }
+
+    private nonisolated func performInTask(
+        _ payload: [UInt8],
+        deadline: ContinuousClock.Instant,
+        after earlier: (node: Int, outcome: Outcome)? = nil,
+        reply: @escaping @Sendable (Result<[UInt8], any Error>) -> Void
+    ) {
+        Task {
+            do {
+                reply(.success(try await perform(payload, deadline: deadline, after: earlier)))
+            } catch {
+                reply(.failure(error))
+            }
+        }
     }
 }

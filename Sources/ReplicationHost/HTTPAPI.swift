@@ -100,10 +100,11 @@ package struct HTTPAPI: Sendable {
     }
 
     /// Answers `request` without a task when that needs no suspension: a command or
-    /// linearizable query of a group this node leads (a plugin route or the generic endpoints)
-    /// goes to the group's executor from the caller's thread, and a request refused outright is
-    /// answered at once. `reply` is then called exactly once, from any thread (from a task only
-    /// when the leadership was lost meanwhile and the request is forwarded, with the same session).
+    /// linearizable query of a group (a plugin route or the generic endpoints) goes from the
+    /// caller's thread to the group's executor when this node leads, else to the leader the
+    /// router's client last reached; a request refused outright is answered at once. `reply` is
+    /// then called exactly once, from any thread (from a task only when the request has to look
+    /// for the leader, with the same session).
     ///
     /// - Returns: false, without calling `reply`, for a request ``handle(_:)`` must answer.
     package func handleWithoutTask(_ request: HTTPRequest, reply: @escaping @Sendable (HTTPAnswer) -> Void) -> Bool {
@@ -117,7 +118,7 @@ package struct HTTPAPI: Sendable {
         case .call(let found):
             call = found
         }
-        guard let router = routers[call.group], router.leadsLocally else { return false }
+        guard let router = routers[call.group] else { return false }
         let finish: LeaderRouter.Reply = { result in
             switch result {
             case .success(let bytes): reply(call.answer(bytes))

@@ -15,7 +15,7 @@ import Synchronization
 /// a retryable answer (leadership lost meanwhile, or the request timed out there) sends the
 /// same request on through the client, which finds the leader, follows its hints and retries
 /// until the deadline. The entries with a `reply` callback do the same for a caller on an event
-/// loop: no task unless the request has to be forwarded.
+/// loop: no task unless the forwarded request has to look for the leader.
 package final class LeaderRouter: Sendable {
     /// Hands a request to this node's executor of the group; the reply is called exactly once.
     package typealias LocalSubmit = @Sendable (ClientRequest, @escaping @Sendable (ClientResponse) -> Void) -> Void
@@ -170,16 +170,10 @@ package final class LeaderRouter: Sendable {
         }
     }
 
-    /// The same request through the client, in a task: it waits for the leader.
+    /// The same request through the client: straight to the leader it last reached, without a
+    /// task; in a task that finds the leader when that fails.
     private func forward(_ request: ClientRequest, deadline: ContinuousClock.Instant, reply: @escaping Reply) {
-        let forwarder = state.withLock { $0.forwarder }
-        Task {
-            do {
-                reply(.success(try await forwarder.forward(request, deadline: deadline)))
-            } catch {
-                reply(.failure(error))
-            }
-        }
+        state.withLock { $0.forwarder }.forward(request, deadline: deadline, reply: reply)
     }
 
     /// Forwards through the client ports at `endpoints` from now on (calls in progress finish

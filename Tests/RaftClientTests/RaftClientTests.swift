@@ -314,4 +314,88 @@ struct RaftClientTests {
         #expect(error?.code == .closed)
         try await node.stop()
     }
+
+    @Test(
+        "forwarding with a callback goes to the node that answered last; when it stops leading, the same command finds the new leader and is applied once"
+    )
+    func forwardWithCallback() async throws {
+        let backend = try KeyValueBackend()
+        let leader = Mutex<UInt64>(1)
+        func node(_ id: UInt64, other: UInt64) async throws -> FakeNode {
+            try await FakeNode(node: id) { request in
+                guard leader.withLock({ $0 }) == id else {
+                    return .respond(.error(ReplicaError(.notLeader, "not the leader", leaderHint: NodeID(other))))
+                }
+                return .respond(backend.handle(request))
+            }
+        }
+        let first = try await node(1, other: 2)
+        let second = try await node(2, other: 1)
+        let client = makeClient([first, second])
+        func forward(_ command: KeyValueStore.Command, sequence: UInt64) async throws -> [UInt8] {
+            let request = ClientRequest.command(
+                Replica.ClientCommand(clientID: 7, sequence: sequence, command: command.encoded())
+            )
+            return try await withCheckedThrowingContinuation { continuation in
+                client.forward(request, deadline: .now + .seconds(20)) { continuation.resume(with: $0) }
+            }
+        }
+        _ = try await forward(.put(key: "k", value: "a"), sequence: 1)
+        _ = try await forward(.append(key: "k", value: "b"), sequence: 2)
+        #expect(first.requests.count == 2)
+        #expect(second.requests.isEmpty)
+
+        leader.withLock { $0 = 2 }
+        _ = try await forward(.append(key: "k", value: "c"), sequence: 3)
+        // Refused by the old leader, then sent to the one it named, with its number.
+        #expect(commands(first.requests).map(\.sequence) == [1, 2, 3])
+        #expect(commands(second.requests).map(\.sequence) == [3])
+        _ = try await forward(.append(key: "k", value: "d"), sequence: 4)
+        #expect(first.requests.count == 3)
+        #expect(commands(second.requests).map(\.sequence) == [3, 4])
+        #expect(backend.contents == ["k": "abcd"])
+
+        // A final answer is passed on as is.
+        let expired = ClientRequest.command(Replica.ClientCommand(clientID: 7, sequence: 1, command: [0xFF]))
+        let error = await #expect(throws: RaftClientError.self) {
+            try await withCheckedThrowingContinuation { continuation in
+                client.forward(expired, deadline: .now + .seconds(20)) { continuation.resume(with: $0) }
+            }
+        }
+        #expect(error?.code == .invalidRequest || error?.code == .sessionExpired)
+        await client.close()
+        try await first.stop()
+        try await second.stop()
+    }
+
+    @Test("a forwarded command whose connection breaks before the answer is sent again on a new one and applied once")
+    func forwardAfterBrokenConnection() async throws {
+        let backend = try KeyValueBackend()
+        let answered = Mutex(0)
+        let node = try await FakeNode(node: 1) { request in
+            let response = backend.handle(request)
+            let count = answered.withLock { count in
+                defer { count += 1 }
+                return count
+            }
+            // The second request is applied, and then the connection drops without its answer.
+            return count == 1 ? .closeConnection : .respond(response)
+        }
+        let client = makeClient([node])
+        func forward(_ command: KeyValueStore.Command, sequence: UInt64) async throws -> [UInt8] {
+            let request = ClientRequest.command(
+                Replica.ClientCommand(clientID: 9, sequence: sequence, command: command.encoded())
+            )
+            return try await withCheckedThrowingContinuation { continuation in
+                client.forward(request, deadline: .now + .seconds(20)) { continuation.resume(with: $0) }
+            }
+        }
+        _ = try await forward(.put(key: "k", value: "a"), sequence: 1)
+        _ = try await forward(.append(key: "k", value: "b"), sequence: 2)
+        #expect(commands(node.requests).map(\.sequence) == [1, 2, 2])
+        #expect(node.connectionCount == 2)
+        #expect(backend.contents == ["k": "ab"])
+        await client.close()
+        try await node.stop()
+    }
 }
