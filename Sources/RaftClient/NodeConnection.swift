@@ -24,11 +24,22 @@ final class NodeConnection: Sendable {
     private let channel: any Channel
     private let pending: PendingRequests
     private let codec: FrameCodec
+    /// Requests sent from any thread, written together on the channel's loop: one flush for
+    /// the requests of a burst (a forwarding node sends many at once).
+    private let outbox: EventLoopBatcher<(id: UInt64, frame: ByteBuffer)>
 
     private init(channel: any Channel, pending: PendingRequests, codec: FrameCodec) {
         self.channel = channel
         self.pending = pending
         self.codec = codec
+        self.outbox = EventLoopBatcher(eventLoop: channel.eventLoop) { requests in
+            for (id, frame) in requests {
+                channel.write(frame).whenFailure { error in
+                    pending.complete(id, with: .failure(ConnectionFailed(description: "write failed: \(error)")))
+                }
+            }
+            channel.flush()
+        }
     }
 
     /// Opens a connection; fails after `timeout`.
@@ -137,9 +148,7 @@ final class NodeConnection: Sendable {
             pending.complete(id, with: .failure(CancellationError()))
             return
         }
-        channel.writeAndFlush(buffer).whenFailure { error in
-            pending.complete(id, with: .failure(ConnectionFailed(description: "write failed: \(error)")))
-        }
+        outbox.send((id, buffer))
     }
 
     // A client dropped without `close()` must not leave sockets open behind it.
