@@ -18,7 +18,8 @@ struct ClientPortTests {
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(codec: FrameCodec())))
+                        ByteToMessageHandler(FrameDecoder(codec: FrameCodec()))
+                    )
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
@@ -45,17 +46,31 @@ struct ClientPortTests {
         }
     }
 
-    @Test("requests in flight answered by id; a malformed, oversized or non-client frame closes only its connection")
-    func malformedFramesCloseOnlyTheirConnection() async throws {
+    /// Runs `body` with the client port of a one-node cluster that leads its `kv` group, and
+    /// the recorder of the node's log; stops the node after it, whatever happens.
+    static func withLeader(_ body: (_ port: Int, _ log: LogRecorder) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let cluster = InProcessCluster(
-            directory: directory, nodeCount: 1, groups: [.init(name: "kv", stateMachine: KeyValueStore.name)])
+            directory: directory,
+            nodeCount: 1,
+            groups: [.init(name: "kv", stateMachine: KeyValueStore.name)]
+        )
         let recorder = LogRecorder()
         let node = try await cluster.start("n1", logger: recorder.logger(label: "n1"))
         do {
             try await withTimeout(.seconds(10), "a leader") { await recorder.leaderElected(in: "kv") }
-            let port = try await node.start().client.port
+            try await body(try await node.start().client.port, recorder)
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
+    @Test("requests in flight answered by id; a malformed, oversized or non-client frame closes only its connection")
+    func malformedFramesCloseOnlyTheirConnection() async throws {
+        try await Self.withLeader { port, recorder in
             let good = try await Self.connect(port: port)
             try await good.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
@@ -93,10 +108,46 @@ struct ClientPortTests {
                 $0.message.hasPrefix("closing client connection") && $0.message.contains("0x7f")
             }
             _ = await recorder.first { $0.message.contains("expected a client request frame") }
-        } catch {
-            await cluster.stopAll()
-            throw error
         }
-        await cluster.stopAll()
+    }
+
+    @Test("hundreds of requests written at once are each answered once, by id, on the same connection")
+    func manyRequestsInOneWrite() async throws {
+        try await Self.withLeader { port, recorder in
+            let connection = try await Self.connect(port: port)
+            try await withTimeout(.seconds(30), "every answer") {
+                try await connection.executeThenClose { inbound, outbound in
+                    var batch = ByteBuffer()
+                    for id in 1...300 as ClosedRange<UInt64> {
+                        // Commands of 150 sessions, then linearizable reads of what they wrote.
+                        let request =
+                            id <= 150
+                            ? KV.put("k\(id)", "v\(id)", client: 1_000 + id, sequence: 1)
+                            : KV.get("k\(id - 150)")
+                        var frame = try Self.request(id, request)
+                        batch.writeBuffer(&frame)
+                    }
+                    try await outbound.write(batch)
+                    var answers: [UInt64: KeyValueStore.Response] = [:]
+                    var frames = inbound.makeAsyncIterator()
+                    while answers.count < 300 {
+                        guard case .clientResponse(let id, let payload) = try await frames.next() else {
+                            Issue.record("expected a client response")
+                            return
+                        }
+                        #expect(answers[id] == nil, "request \(id) answered twice")
+                        answers[id] = KV.response(try ClientResponse(decoding: payload))
+                    }
+                    #expect((1...150).allSatisfy { answers[UInt64($0)] == .ok })
+                    // A read may be served before the write that precedes it on the wire commits:
+                    // requests in flight together are concurrent.
+                    #expect(
+                        (151...300).allSatisfy {
+                            answers[UInt64($0)] == .value("v\($0 - 150)") || answers[UInt64($0)] == .noKey
+                        }
+                    )
+                }
+            }
+        }
     }
 }
