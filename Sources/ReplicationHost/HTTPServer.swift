@@ -60,9 +60,9 @@ package struct HTTPStreamedBody: Sendable {
 /// and the connection closes after such an answer.
 ///
 /// A channel handler serves each connection on its event loop (``HTTPConnectionHandler``): a
-/// request goes first to the `immediate` handler, which answers without a task when it can
-/// (a command or read this node's executor serves), and otherwise to `handler`, which the
-/// connection's task runs.
+/// request goes first to the `immediate` handler, which answers without a task when it can (a
+/// group's command or linearizable read, served here or sent to the leader), and otherwise to
+/// `handler`, which the connection's task runs.
 package final class HTTPServer: Sendable {
     package typealias Handler = @Sendable (HTTPRequest) async -> HTTPAnswer
     /// Takes a request it can answer without suspending: returns true and calls the reply
