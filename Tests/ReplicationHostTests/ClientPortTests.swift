@@ -1,4 +1,5 @@
 import ClusterConfig
+import Glibc
 import KeyValueStore
 import NIOCore
 import NIOPosix
@@ -149,5 +150,82 @@ struct ClientPortTests {
                 }
             }
         }
+    }
+
+    @Test("a client that sends without reading its answers is stopped: the node stops reading, and still serves others")
+    func clientThatNeverReadsIsThrottled() async throws {
+        try await Self.withLeader { port, _ in
+            // Requests for a group the node does not run: answered at once, on the event loop.
+            var frames: [UInt8] = []
+            let frame = try FrameCodec().encode(.clientRequest(id: 1, group: "nope", payload: KV.get("k").encoded()))
+            for _ in 0..<4_096 { frames += frame }
+            let socket = try connectNonBlocking(port: port)
+            defer { close(socket) }
+            var sent = 0
+            var blocked = false
+            // Without the pause the node would read on and queue answers until it ran out of
+            // memory: 64 MiB of requests is far more than the socket buffers of both ends hold.
+            while sent < 64 << 20 {
+                // A partial send goes on from where it stopped, so that every frame stays whole.
+                let offset = sent % frames.count
+                let written = frames.withUnsafeBytes {
+                    send(socket, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+                }
+                if written > 0 {
+                    sent += written
+                    continue
+                }
+                guard errno == EAGAIN || errno == EWOULDBLOCK else {
+                    Issue.record("send failed: errno \(errno)")
+                    return
+                }
+                // Not writable for two seconds: the node has stopped reading.
+                var poller = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
+                if poll(&poller, 1, 2_000) == 0 {
+                    blocked = true
+                    break
+                }
+            }
+            #expect(blocked, "the node kept reading \(sent) bytes of requests whose answers nobody read")
+
+            // The node itself is fine: another connection is served.
+            let other = try await Self.connect(port: port)
+            try await withTimeout(.seconds(10), "an answer on another connection") {
+                try await other.executeThenClose { inbound, outbound in
+                    try await outbound.write(try Self.request(1, KV.get("k", consistency: .stale)))
+                    var answers = inbound.makeAsyncIterator()
+                    guard case .clientResponse(1, _) = try await answers.next() else {
+                        Issue.record("expected the answer to request 1")
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    /// A non-blocking TCP socket connected to 127.0.0.1:`port`.
+    private func connectNonBlocking(port: Int) throws -> Int32 {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw POSIXFailure(call: "socket", code: errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(socket)
+            throw POSIXFailure(call: "connect", code: errno)
+        }
+        _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
+        return socket
+    }
+
+    private struct POSIXFailure: Error {
+        var call: String
+        var code: Int32
     }
 }
