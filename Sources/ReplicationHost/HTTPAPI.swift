@@ -102,7 +102,8 @@ package struct HTTPAPI: Sendable {
     /// Answers `request` without a task when that needs no suspension: a command or
     /// linearizable query of a group (a plugin route or the generic endpoints) goes from the
     /// caller's thread to the group's executor when this node leads, else to the leader the
-    /// router's client last reached; a request refused outright is answered at once. `reply` is
+    /// router's client last reached; a stale query goes to this node's executor; a request
+    /// refused outright is answered at once. `reply` is
     /// then called exactly once, from any thread (from a task only when the request has to look
     /// for the leader, with the same session).
     ///
@@ -132,8 +133,8 @@ package struct HTTPAPI: Sendable {
             router.submit(session, deadline: deadline, reply: finish)
         case .query(let query, .linearizable):
             router.query(query, deadline: deadline, reply: finish)
-        case .query(_, .stale):
-            return false
+        case .query(let query, .stale):
+            router.staleQuery(query, reply: finish)
         }
         return true
     }

@@ -107,6 +107,19 @@ package final class LeaderRouter: Sendable {
         send(.query(query, consistency: .linearizable), deadline: deadline, reply: reply)
     }
 
+    /// Runs an encoded query on this node's own executor, however far behind the leader it is
+    /// (a stale read): no leader is involved, and nothing is forwarded or retried. `reply` is
+    /// called exactly once, from the executor.
+    package func staleQuery(_ query: [UInt8], reply: @escaping Reply) {
+        local(.query(query, consistency: .stale)) { response in
+            switch response {
+            case .ok(let bytes): reply(.success(bytes))
+            case .error(let error): reply(.failure(error))
+            case .unknownGroup(let message): reply(.failure(RaftClientError(.unknownGroup, message)))
+            }
+        }
+    }
+
     private static var closedError: RaftClientError { RaftClientError(.closed, "the node is shutting down") }
 
     /// A session for one command (a new one when none is idle) and the command under its next

@@ -361,7 +361,7 @@ struct HTTPFastPathTests {
     }
 
     @Test(
-        "on the leader, plugin routes and the generic endpoints reach the executor without a task; the rest is left to handle"
+        "plugin routes and the generic endpoints reach the executor (or the leader) without a task; the rest is left to handle"
     )
     func routing() async throws {
         let recorder = Recorder()
@@ -397,8 +397,9 @@ struct HTTPFastPathTests {
         // Refused outright, without reaching the executor.
         #expect(take(Self.request(.GET, "/v1/kv/%zz")))
         #expect(take(Self.request(.PATCH, "/v1/kv/k")))
-        // Left to `handle`: stale reads, the host's own routes.
-        #expect(!take(Self.request(.GET, "/v1/kv/k?consistency=stale")))
+        // A stale read goes to this node's executor too.
+        #expect(take(Self.request(.GET, "/v1/kv/s?consistency=stale")))
+        // Left to `handle`: the host's own routes.
         #expect(!take(Self.request(.GET, "/v1/status")))
         // A follower takes group calls too: the router forwards them, not the local executor.
         // (Nothing listens at the forwarder's address: no answer comes before the router closes.)
@@ -406,16 +407,17 @@ struct HTTPFastPathTests {
         #expect(take(Self.request(.PUT, "/v1/kv/k", body: "3")))
 
         let answers = recorder.answers.withLock { $0 }
-        #expect(answers.map(\.status.code) == [200, 200, 200, 200, 400, 405])
+        #expect(answers.map(\.status.code) == [200, 200, 200, 200, 400, 405, 200])
         #expect(
             answers.map { String(decoding: $0.body, as: UTF8.self) }.prefix(3) == [
                 #"{"ok":true}"# + "\n", #"{"ok":true}"# + "\n", "v",
             ]
         )
         let requests = recorder.requests.withLock { $0 }
-        try #require(requests.count == 4)
+        try #require(requests.count == 5)
         guard case .command(let first) = requests[0], case .command(let second) = requests[1],
-            case .query(let get, .linearizable) = requests[2], case .command(let own) = requests[3]
+            case .query(let get, .linearizable) = requests[2], case .command(let own) = requests[3],
+            case .query(let stale, .stale) = requests[4]
         else {
             Issue.record("unexpected requests: \(requests)")
             return
@@ -425,6 +427,7 @@ struct HTTPFastPathTests {
         #expect(second.clientID == first.clientID && second.sequence == first.sequence + 1)
         #expect(get == KeyValueStore.Query.get(key: "a/b").encoded())
         #expect(own.clientID == 9 && own.sequence == 3)
+        #expect(stale == KeyValueStore.Query.get(key: "s").encoded())
         await router.close()
     }
 
