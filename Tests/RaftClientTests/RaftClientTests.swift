@@ -112,14 +112,16 @@ struct RaftClientTests {
     func rotatesAfterAttemptTimeout() async throws {
         let silent = try await FakeNode(node: 1) { _ in .ignore }
         let leader = try await replicaNode(2, try KeyValueBackend())
-        // Long enough that the answering node is never itself timed out on a loaded machine.
         let kv = KeyValueClient(makeClient([silent, leader], attemptTimeout: .seconds(1)))
         let start = ContinuousClock.now
         try await kv.put("k", value: "v")
         #expect(ContinuousClock.now - start >= .seconds(1))
         #expect(try await kv.get("k") == "v")
-        #expect(silent.requests.count == 1)
-        #expect(leader.requests.count == 2)
+        // Once each, unless the whole test process stalled for over a second (seen in full-suite
+        // runs on two cores): then the answering node timed out too, and the client went round
+        // again. Either way the silent node never answered and the leader did.
+        #expect(silent.requests.count >= 1)
+        #expect(leader.requests.count >= 2)
         await kv.close()
         try await silent.stop()
         try await leader.stop()

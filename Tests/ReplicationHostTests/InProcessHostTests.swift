@@ -24,6 +24,8 @@ final class InProcessCluster {
     private var tasks: [String: Task<Void, any Error>] = [:]
     /// The plugins the nodes serve.
     private let plugins: [any StateMachine.Type]
+    /// Where the nodes' client and HTTP ports run.
+    private let eventLoopGroup: any EventLoopGroup
 
     init(
         directory: TemporaryDirectory,
@@ -32,9 +34,11 @@ final class InProcessCluster {
         groups: [ClusterConfiguration.Group],
         raft: ClusterConfiguration.Raft = .init(heartbeat: .milliseconds(10), electionTimeout: .milliseconds(100)),
         requestTimeout: Duration = .seconds(5),
-        plugins: [any StateMachine.Type] = [KeyValueStore.self, LockService.self]
+        plugins: [any StateMachine.Type] = [KeyValueStore.self, LockService.self],
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.plugins = plugins
+        self.eventLoopGroup = eventLoopGroup
         let loopback = ClusterConfiguration.Address(host: "127.0.0.1", port: 0)
         configuration = ClusterConfiguration(
             name: "in-process",
@@ -74,6 +78,7 @@ final class InProcessCluster {
             startTransport: {},
             shutdownTransport: { transport.shutdown() },
             registry: try StateMachineRegistry(plugins),
+            eventLoopGroup: eventLoopGroup,
             wrapStorage: wrapStorage,
             logger: logger
         )
