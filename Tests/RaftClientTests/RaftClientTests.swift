@@ -28,6 +28,13 @@ private func replicaNode(_ id: UInt64, _ backend: KeyValueBackend) async throws 
     try await FakeNode(node: id) { .respond(backend.handle($0)) }
 }
 
+/// `RaftClient.forward(_:deadline:reply:)`, awaited, with a deadline 20 s away.
+private func forwarded(_ request: ClientRequest, through client: RaftClient) async throws -> [UInt8] {
+    try await withCheckedThrowingContinuation { continuation in
+        client.forward(request, deadline: .now + .seconds(20)) { continuation.resume(with: $0) }
+    }
+}
+
 private func commands(_ requests: [ClientRequest]) -> [Replica.ClientCommand] {
     requests.compactMap { if case .command(let command) = $0 { command } else { nil } }
 }
@@ -337,12 +344,11 @@ struct RaftClientTests {
         let second = try await node(2, other: 1)
         let client = makeClient([first, second])
         func forward(_ command: KeyValueStore.Command, sequence: UInt64) async throws -> [UInt8] {
-            let request = ClientRequest.command(
-                Replica.ClientCommand(clientID: 7, sequence: sequence, command: command.encoded())
+            let encoded = command.encoded()
+            return try await forwarded(
+                .command(Replica.ClientCommand(clientID: 7, sequence: sequence, command: encoded)),
+                through: client
             )
-            return try await withCheckedThrowingContinuation { continuation in
-                client.forward(request, deadline: .now + .seconds(20)) { continuation.resume(with: $0) }
-            }
         }
         _ = try await forward(.put(key: "k", value: "a"), sequence: 1)
         _ = try await forward(.append(key: "k", value: "b"), sequence: 2)
@@ -361,11 +367,7 @@ struct RaftClientTests {
 
         // A final answer is passed on as is.
         let expired = ClientRequest.command(Replica.ClientCommand(clientID: 7, sequence: 1, command: [0xFF]))
-        let error = await #expect(throws: RaftClientError.self) {
-            try await withCheckedThrowingContinuation { continuation in
-                client.forward(expired, deadline: .now + .seconds(20)) { continuation.resume(with: $0) }
-            }
-        }
+        let error = await #expect(throws: RaftClientError.self) { try await forwarded(expired, through: client) }
         #expect(error?.code == .invalidRequest || error?.code == .sessionExpired)
         await client.close()
         try await first.stop()
@@ -387,12 +389,11 @@ struct RaftClientTests {
         }
         let client = makeClient([node])
         func forward(_ command: KeyValueStore.Command, sequence: UInt64) async throws -> [UInt8] {
-            let request = ClientRequest.command(
-                Replica.ClientCommand(clientID: 9, sequence: sequence, command: command.encoded())
+            let encoded = command.encoded()
+            return try await forwarded(
+                .command(Replica.ClientCommand(clientID: 9, sequence: sequence, command: encoded)),
+                through: client
             )
-            return try await withCheckedThrowingContinuation { continuation in
-                client.forward(request, deadline: .now + .seconds(20)) { continuation.resume(with: $0) }
-            }
         }
         _ = try await forward(.put(key: "k", value: "a"), sequence: 1)
         _ = try await forward(.append(key: "k", value: "b"), sequence: 2)
