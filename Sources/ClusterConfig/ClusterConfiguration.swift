@@ -237,6 +237,13 @@ extension ClusterConfiguration {
         /// `maxInflightMessages` (default `256`): how many append messages a leader sends to one
         /// follower before it waits for acknowledgements.
         public var maxInflightMessages: Int
+        /// `coalesceAppends` (default `true`): while an append to a follower is unanswered, a
+        /// leader holds back the next one until the answer comes or a full message
+        /// (`maxMessageSize`) is waiting, so that what is proposed meanwhile leaves in one
+        /// message, one follower fsync and one answer. `false` sends every batch of proposals at
+        /// once (lower latency for a lone request that arrives while another is in flight, at
+        /// the cost of more messages and fsyncs under load).
+        public var coalesceAppends: Bool
         /// `snapshotChunkSize` (default `1MiB`): the size of the pieces a snapshot is sent in.
         public var snapshotChunkSize: Int
         /// `quiesceAfter` (default `5s`; `off` turns it off): a group with nothing to do for this
@@ -254,6 +261,7 @@ extension ClusterConfiguration {
             leaseReads: Bool = false,
             maxMessageSize: Int = 1 << 20,
             maxInflightMessages: Int = 256,
+            coalesceAppends: Bool = true,
             snapshotChunkSize: Int = 1 << 20,
             quiesceAfter: Duration? = .seconds(5)
         ) {
@@ -264,6 +272,7 @@ extension ClusterConfiguration {
             self.leaseReads = leaseReads
             self.maxMessageSize = maxMessageSize
             self.maxInflightMessages = maxInflightMessages
+            self.coalesceAppends = coalesceAppends
             self.snapshotChunkSize = snapshotChunkSize
             self.quiesceAfter = quiesceAfter
         }

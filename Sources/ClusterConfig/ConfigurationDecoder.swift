@@ -226,7 +226,7 @@ struct ConfigurationDecoder {
             field,
             known: [
                 "heartbeat", "electionTimeout", "preVote", "checkQuorum", "leaseReads", "maxMessageSize",
-                "maxInflightMessages", "snapshotChunkSize", "quiesceAfter",
+                "maxInflightMessages", "coalesceAppends", "snapshotChunkSize", "quiesceAfter",
             ]
         )
         var raft = ClusterConfiguration.Raft()
@@ -282,6 +282,7 @@ struct ConfigurationDecoder {
         if let value = section.optional("maxInflightMessages") {
             raft.maxInflightMessages = try positiveInteger(value)
         }
+        if let value = section.optional("coalesceAppends") { raft.coalesceAppends = try bool(value) }
         if let value = section.optional("snapshotChunkSize") { raft.snapshotChunkSize = try positiveSize(value) }
         if let value = section.optional("quiesceAfter") {
             raft.quiesceAfter = try string(value, expected: "a duration or off") == "off" ? nil : try duration(value)

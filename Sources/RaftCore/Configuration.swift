@@ -20,6 +20,16 @@ public struct RaftConfiguration: Sendable, Hashable {
     public var maxMessageBytes: Int = 1 << 20
     /// Append messages a leader may have in flight to one follower before it waits for acks.
     public var maxInflightMessages: Int = 256
+    /// Whether a leader holds back an append that would not be full (below
+    /// ``maxMessageBytes``) while another append to the same follower is unanswered, and
+    /// sends what gathered meanwhile when the answer comes, as Nagle's algorithm does for small
+    /// segments. A leader whose own log writes are pipelined otherwise sends a small append
+    /// per batch of proposals: each costs a message, a follower write and fsync, and an
+    /// answer. Full appends still pipeline up to ``maxInflightMessages``, so a follower far
+    /// behind is not held to one message per round trip. The cost: a proposal that arrives
+    /// while an append is unanswered waits for that answer before it leaves (up to one round
+    /// trip and a follower fsync).
+    public var coalescesAppends: Bool = true
     /// Bytes of snapshot data per InstallSnapshot chunk.
     public var snapshotChunkBytes: Int = 1 << 20
     /// Whether the driver stores the chunks of a snapshot received from the leader

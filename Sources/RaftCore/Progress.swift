@@ -32,8 +32,9 @@ struct Progress: Sendable {
     /// The leader's tick count when this follower was last heard from (quiescence asks for
     /// every member to have answered recently).
     var lastHeardTick = 0
-    /// Heartbeat answers since the last append or snapshot answer: when several arrive and
-    /// the follower is still behind, something in flight was lost and the leader resends.
+    /// Heartbeat answers since the last append sent, or append or snapshot answer: when
+    /// several arrive and the follower is still behind, something in flight was lost and the
+    /// leader resends.
     var heartbeatsSinceProgress = 0
     /// Highest ReadIndex round this follower confirmed.
     var readRoundAck: UInt64 = 0

@@ -121,9 +121,16 @@ extension RaftEngine {
                 if stalled { peer.becomeProbe() }
                 progress[message.from] = peer
                 if peer.match < log.lastIndex { sendAppend(to: message.from, sendEmpty: false) }
-            case .snapshot:
+            case .snapshot(let transfer):
                 progress[message.from] = peer
-                if stalled { sendSnapshotChunk(to: message.from) }
+                guard stalled else { break }
+                // Lost, or the follower restarted: a newer snapshot replaces one that made no
+                // progress (pinning protects only a transfer that advances).
+                if let snapshot, snapshot.metadata.index > transfer.index {
+                    startSnapshotTransfer(to: message.from)
+                } else {
+                    sendSnapshotChunk(to: message.from)
+                }
             }
             advanceReads()
         default:
@@ -153,10 +160,9 @@ extension RaftEngine {
             // in-flight window (one message each when messages are small), whether or not the
             // commit index moved.
             while let current = progress[follower], current.state == .replicate, current.next <= log.lastIndex,
-                !current.isPaused(maxInflight: configuration.maxInflightMessages)
-            {
+                !current.isPaused(maxInflight: configuration.maxInflightMessages),
                 sendAppend(to: follower, sendEmpty: false)
-            }
+            {}
             return
         }
         // A rejection. Ignore it when it answers an append we no longer care about.
@@ -180,18 +186,31 @@ extension RaftEngine {
     }
 
     /// Sends the follower what it is missing. With `sendEmpty`, an empty append still goes
-    /// out (it carries a new commit index).
-    mutating func sendAppend(to follower: NodeID, sendEmpty: Bool) {
+    /// out (it carries a new commit index). Returns whether an append went out.
+    @discardableResult
+    mutating func sendAppend(to follower: NodeID, sendEmpty: Bool) -> Bool {
         guard var peer = progress[follower], !peer.isPaused(maxInflight: configuration.maxInflightMessages) else {
-            return
+            return false
         }
         let prevIndex = peer.next - 1
         guard let prevTerm = log.term(at: prevIndex) else {
-            startSnapshotTransfer(to: follower)
-            return
+            // Only to a follower heard from within the election timeout (as etcd does): a
+            // transfer started to a crashed node would pin the snapshot of that moment, and the
+            // node would come back to a stale one and need another.
+            if peer.recentActive { startSnapshotTransfer(to: follower) }
+            return false
         }
         let entries = log.entries(from: peer.next, through: log.lastIndex, maxBytes: configuration.maxMessageBytes)
-        if entries.isEmpty && !sendEmpty && peer.state == .replicate { return }
+        if peer.state == .replicate {
+            if entries.isEmpty && !sendEmpty { return false }
+            // Room for more while an append is unanswered: it waits for the answer and leaves
+            // with whatever gathers meanwhile (``RaftConfiguration/coalescesAppends``).
+            if configuration.coalescesAppends, !peer.inflight.isEmpty, entries.last?.index == log.lastIndex,
+                entries.reduce(0, { $0 + $1.approximateByteSize }) < configuration.maxMessageBytes
+            {
+                return false
+            }
+        }
         send(
             to: follower,
             .append(
@@ -203,6 +222,8 @@ extension RaftEngine {
                 )
             )
         )
+        // Heartbeats answered before this append arrives prove nothing lost.
+        peer.heartbeatsSinceProgress = 0
         switch peer.state {
         case .replicate:
             if let last = entries.last {
@@ -215,6 +236,7 @@ extension RaftEngine {
             break
         }
         progress[follower] = peer
+        return true
     }
 
     /// With `quiesce`, the heartbeat also tells followers that the group goes quiet (see

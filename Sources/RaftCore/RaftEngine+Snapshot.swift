@@ -137,6 +137,12 @@ extension RaftEngine {
             sendAppend(to: follower, sendEmpty: false)
             return
         }
+        if response.nextOffset == 0, let snapshot, snapshot.metadata.index > transfer.index {
+            // The follower holds none of it (it restarted, or never got the first chunk): the
+            // newest snapshot costs it nothing more and leaves less log to catch up with.
+            startSnapshotTransfer(to: follower)
+            return
+        }
         transfer.offset = response.nextOffset
         peer.state = .snapshot(transfer)
         progress[follower] = peer

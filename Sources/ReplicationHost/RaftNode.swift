@@ -508,6 +508,7 @@ public final class RaftNode: Service {
         engine.checkQuorum = raft.checkQuorum
         engine.maxMessageBytes = raft.maxMessageSize
         engine.maxInflightMessages = raft.maxInflightMessages
+        engine.coalescesAppends = raft.coalesceAppends
         engine.snapshotChunkBytes = raft.snapshotChunkSize
         if let quiesceAfter = raft.quiesceAfter {
             engine.quiesceAfterTicks = max(2, Int(quiesceAfter / raft.heartbeat))

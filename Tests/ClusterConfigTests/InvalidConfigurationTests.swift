@@ -443,8 +443,8 @@ func badFileIsRejectedWithItsPosition(_ file: BadFile) throws {
     }
     #expect(
         wholeFile.description == "cluster.yaml:14:3: raft.colour: unknown key; expected one of: heartbeat, "
-            + "electionTimeout, preVote, checkQuorum, leaseReads, maxMessageSize, maxInflightMessages, snapshotChunkSize, "
-            + "quiesceAfter"
+            + "electionTimeout, preVote, checkQuorum, leaseReads, maxMessageSize, maxInflightMessages, coalesceAppends, "
+            + "snapshotChunkSize, quiesceAfter"
     )
 }
 

@@ -59,6 +59,7 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
     #expect(!config.raft.leaseReads)
     #expect(config.raft.maxMessageSize == 1 << 20)
     #expect(config.raft.maxInflightMessages == 256)
+    #expect(config.raft.coalesceAppends)
     #expect(config.raft.snapshotChunkSize == 1 << 20)
     #expect(config.raft.quiesceAfter == .seconds(5))
     #expect(config.storage.segmentSize == 64 << 20)
@@ -122,6 +123,7 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
           leaseReads: true
           maxMessageSize: 1MB
           maxInflightMessages: 16
+          coalesceAppends: false
           snapshotChunkSize: 1.5KiB
           quiesceAfter: off
         storage:
@@ -150,6 +152,7 @@ private func address(_ host: String, _ port: Int) -> ClusterConfiguration.Addres
                 leaseReads: true,
                 maxMessageSize: 1_000_000,
                 maxInflightMessages: 16,
+                coalesceAppends: false,
                 snapshotChunkSize: 1536,
                 quiesceAfter: nil
             )

@@ -131,6 +131,7 @@ struct TranscriptCluster {
             configuration.checkQuorum = try command.bool("check-quorum", default: true)
             configuration.maxMessageBytes = try command.int("max-msg-bytes", default: configuration.maxMessageBytes)
             configuration.quiesceAfterTicks = try command.int("quiesce", default: 0)
+            configuration.coalescesAppends = try command.bool("coalesce", default: true)
             guard configuration.heartbeatTicks >= 1, configuration.electionTimeoutTicks > configuration.heartbeatTicks
             else {
                 throw Failure(description: "needs 1 <= heartbeat < election")

@@ -22,6 +22,9 @@ final class InProcessCluster {
     /// The transport of each node's latest start.
     private(set) var transports: [String: InProcessTransport] = [:]
     private var tasks: [String: Task<Void, any Error>] = [:]
+    /// The node that last answered each group: the next request goes there first, as a real
+    /// client's would (asking a follower first costs a redirect and the retry's pause).
+    private var lastAnswered: [String: String] = [:]
     /// The plugins the nodes serve.
     private let plugins: [any StateMachine.Type]
     /// Where the nodes' client and HTTP ports run.
@@ -109,13 +112,15 @@ final class InProcessCluster {
     /// Sends `request` to the leader of `group`, following `notLeader` hints and retrying
     /// retryable errors, as a client would.
     func submitToLeader(_ request: ClientRequest, group: String) async throws -> ClientResponse {
-        var target = nodes.keys.sorted().first ?? "n1"
+        var target = lastAnswered[group].flatMap { nodes[$0] == nil ? nil : $0 } ?? nodes.keys.sorted().first ?? "n1"
         // What each attempt got, so that a timeout says whom it asked and what came back.
         var attempts: [String] = []
         do {
-            return try await eventually(within: .seconds(10), "an answer from the leader of \(group)") {
+            let response = try await eventually(within: .seconds(10), "an answer from the leader of \(group)") {
                 try await attemptSubmit(request, group: group, target: &target, attempts: &attempts)
             }
+            lastAnswered[group] = target
+            return response
         } catch let timedOut as TimedOut {
             let statuses = nodes.keys.sorted().map { id in
                 let status = nodes[id]?.status().first { $0.name == group }

@@ -1,8 +1,8 @@
 import RaftCore
 import RaftReplica
 import RaftTesting
-import StateMachineAPI
 import SimulationThread
+import StateMachineAPI
 import Testing
 import WasmPlugins
 
@@ -101,7 +101,9 @@ private final class SteadyClient {
         for client in clients { client.next() }
         try sim.run(for: .milliseconds(300))
 
-        let deploy = try deployCommand(Built.keyValue)
+        // The example store searches its keys linearly, so restoring n keys costs about n²
+        // comparisons: a few hundred keys need more than the default million instructions.
+        let deploy = try deployCommand(Built.keyValue, fuel: 20_000_000)
         let deployer = SteadyClient(sim: sim, clientID: 99) { $0 == 1 ? deploy : nil }
         deployer.next()
         // The follower crashes once it holds the deploy in its log but has not synced it yet.
