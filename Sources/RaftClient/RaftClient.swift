@@ -413,6 +413,17 @@ extension RaftClient {
         }
         let id = requestIDs.wrappingAdd(1, ordering: .relaxed).oldValue
         let node = answering.node
+        @Sendable func settle(_ outcome: Outcome) {
+            switch outcome {
+            case .answered(let bytes):
+                reply(.success(bytes))
+            case .final(let error):
+                reply(.failure(error))
+            case .redirect, .retryLater, .moveOn:
+                forget(node)
+                performInTask(payload, deadline: deadline, after: (node, outcome), reply: reply)
+            }
+        }
         do {
             try answering.connection.request(
                 id: id,
@@ -420,23 +431,14 @@ extension RaftClient {
                 payload: payload,
                 timeout: min(configuration.attemptTimeout, remaining)
             ) { result in
-                let outcome: Outcome
                 switch result {
-                case .success(let response): outcome = self.outcome(of: response, from: node)
-                case .failure(let error): outcome = self.outcome(ofFailure: error, on: answering.connection)
-                }
-                switch outcome {
-                case .answered(let bytes):
-                    reply(.success(bytes))
-                case .final(let error):
-                    reply(.failure(error))
-                case .redirect, .retryLater, .moveOn:
-                    self.forget(node)
-                    self.performInTask(payload, deadline: deadline, after: (node, outcome), reply: reply)
+                case .success(let response): settle(self.outcome(of: response, from: node))
+                case .failure(let error): settle(self.outcome(ofFailure: error, on: answering.connection))
                 }
             }
         } catch {
-            reply(.failure(RaftClientError(.invalidRequest, "cannot send the request: \(error)", cause: error)))
+            // A request that cannot be encoded: final, as on the actor's path.
+            settle(outcome(ofFailure: error, on: answering.connection))
         }
     }
 

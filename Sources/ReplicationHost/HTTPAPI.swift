@@ -103,9 +103,9 @@ package struct HTTPAPI: Sendable {
     /// linearizable query of a group (a plugin route or the generic endpoints) goes from the
     /// caller's thread to the group's executor when this node leads, else to the leader the
     /// router's client last reached; a stale query goes to this node's executor; a request
-    /// refused outright is answered at once. `reply` is
-    /// then called exactly once, from any thread (from a task only when the request has to look
-    /// for the leader, with the same session).
+    /// refused outright is answered at once. `reply` is then called exactly once, from any
+    /// thread (from a task only when the request has to look for the leader, with the same
+    /// session).
     ///
     /// - Returns: false, without calling `reply`, for a request ``handle(_:)`` must answer.
     package func handleWithoutTask(_ request: HTTPRequest, reply: @escaping @Sendable (HTTPAnswer) -> Void) -> Bool {

@@ -35,6 +35,17 @@ private func forwarded(_ request: ClientRequest, through client: RaftClient) asy
     }
 }
 
+/// ``forwarded(_:through:)`` of a key/value command of the session `clientID`.
+private func forwarded(
+    _ command: KeyValueStore.Command,
+    clientID: UInt64,
+    sequence: UInt64,
+    through client: RaftClient
+) async throws -> [UInt8] {
+    let request = Replica.ClientCommand(clientID: clientID, sequence: sequence, command: command.encoded())
+    return try await forwarded(.command(request), through: client)
+}
+
 private func commands(_ requests: [ClientRequest]) -> [Replica.ClientCommand] {
     requests.compactMap { if case .command(let command) = $0 { command } else { nil } }
 }
@@ -344,11 +355,7 @@ struct RaftClientTests {
         let second = try await node(2, other: 1)
         let client = makeClient([first, second])
         func forward(_ command: KeyValueStore.Command, sequence: UInt64) async throws -> [UInt8] {
-            let encoded = command.encoded()
-            return try await forwarded(
-                .command(Replica.ClientCommand(clientID: 7, sequence: sequence, command: encoded)),
-                through: client
-            )
+            try await forwarded(command, clientID: 7, sequence: sequence, through: client)
         }
         _ = try await forward(.put(key: "k", value: "a"), sequence: 1)
         _ = try await forward(.append(key: "k", value: "b"), sequence: 2)
@@ -389,11 +396,7 @@ struct RaftClientTests {
         }
         let client = makeClient([node])
         func forward(_ command: KeyValueStore.Command, sequence: UInt64) async throws -> [UInt8] {
-            let encoded = command.encoded()
-            return try await forwarded(
-                .command(Replica.ClientCommand(clientID: 9, sequence: sequence, command: encoded)),
-                through: client
-            )
+            try await forwarded(command, clientID: 9, sequence: sequence, through: client)
         }
         _ = try await forward(.put(key: "k", value: "a"), sequence: 1)
         _ = try await forward(.append(key: "k", value: "b"), sequence: 2)
